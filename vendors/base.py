@@ -1,0 +1,390 @@
+"""The common base of every vendor client: signed HTTP with timeouts, bounded
+retries, one log line per attempt, table-driven error mapping, and the
+abstract inbound-callback API.
+
+Adding a vendor (see also the checklist in vendors/__init__.py): subclass
+`VendorClient`, set `code`, `callback_kinds` and `error_map`, implement
+`_sign`, `_interpret`, `authenticate_callback` and `_parse_callback`, and add
+one line to `vendors.REGISTRY`.
+
+Credentials arrive as constructor arguments (never from settings: this package
+must not import Django).  `secret` is never logged, never put in `repr`, and
+never copied into a result's `raw`.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, NamedTuple
+from urllib.parse import urlsplit
+
+import requests
+
+from .errors import (
+    AuthError,
+    Conflict,
+    InvalidPayload,
+    NetworkError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ResponseError,
+    TemporaryError,
+    VendorError,
+)
+from .types import CallEventData, CallRecordData
+
+__all__ = ["ErrorRow", "Reply", "RetryPolicy", "Signature", "VendorClient", "logger"]
+
+logger = logging.getLogger("vendors")
+
+# (query parameters, headers) that authenticate one attempt.
+Signature = tuple[dict[str, str], dict[str, str]]
+
+# A row of a vendor's error table: (exception class, English gloss) or
+# (class, gloss, advice) or (class, gloss, advice, vendor's original text).
+ErrorRow = (
+    tuple[type[VendorError], str]
+    | tuple[type[VendorError], str, str]
+    | tuple[type[VendorError], str, str, str]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff.  max_attempts counts the first try."""
+
+    max_attempts: int = 4
+    backoff: float = 0.5
+    max_backoff: float = 8.0
+    jitter: bool = True
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        base = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
+        if self.jitter:
+            # "Equal jitter": keeps at least half the backoff so a burst of
+            # workers cannot all come back at once right away.
+            base = base / 2 + random.uniform(0, base / 2)
+        if retry_after is not None:
+            base = max(base, min(retry_after, self.max_backoff))
+        return base
+
+
+class Reply(NamedTuple):
+    """What `_interpret` makes of one HTTP response."""
+
+    payload: Any
+    vendor_code: str = ""
+    error: VendorError | None = None
+
+
+_HTTP_FALLBACK: dict[int, type[VendorError]] = {
+    401: AuthError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    429: RateLimited,
+}
+
+
+class VendorClient(abc.ABC):
+    """Base class of the per-vendor clients.
+
+    Subclasses must set:
+      code            the vendor code ("igw"), used in logs and errors;
+      callback_kinds  the callback kinds parse_callback accepts;
+      error_map       vendor code -> ErrorRow.  A key "<http status>/<code>"
+                      wins over "<code>" for vendors (huawei) that reuse a code
+                      under several HTTP statuses;
+    and implement `_sign`, `_interpret`, `authenticate_callback`,
+    `_parse_callback`.
+    """
+
+    code: ClassVar[str]
+    callback_kinds: ClassVar[tuple[str, ...]]
+    error_map: ClassVar[Mapping[str, ErrorRow]] = {}
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        account_id: str,
+        secret: str,
+        app_id: str = "",
+        extra: dict[str, Any] | None = None,
+        timeout: float | tuple[float, float] = (3.05, 10.0),
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not base_url:
+            raise ValueError(f"{self.code}: base_url is required")
+        self.base_url = base_url.rstrip("/")
+        self.account_id = account_id
+        self._secret = secret
+        self.app_id = app_id
+        self.extra: dict[str, Any] = dict(extra or {})
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.session = session or requests.Session()
+        # Replaceable so tests can run retries without sleeping.
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"<{name} {self.code} account={self.account_id!r} base_url={self.base_url!r}>"
+
+    # ------------------------------------------------------------------ outbound
+
+    @abc.abstractmethod
+    def _sign(self) -> Signature:
+        """Return the query parameters and headers that authenticate one
+        attempt with the account's own credentials.  Called again for every
+        retry so timestamps are fresh."""
+
+    @abc.abstractmethod
+    def _interpret(self, response: requests.Response) -> Reply:
+        """Decode a response: return Reply(payload, vendor_code, error).
+
+        Set `error` (built with `_error`) when the vendor reports a failure;
+        raise ResponseError when a 2xx body cannot be understood.  Must not
+        raise for a non-2xx status: use `_http_error` for those."""
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        data: bytes | str | Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        signer: Callable[[], Signature] | None = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """Send one logical request, retrying transient failures.
+
+        `signer` defaults to `_sign`; it runs once per attempt.  Everything
+        else (including an idempotency key in `data`) is identical on every
+        attempt.  With idempotent=False a read timeout is not retried: the
+        vendor may have acted on the request and there is no key to dedupe a
+        second one (a connect failure is still retried: nothing was sent).
+        Returns the payload of a successful Reply; raises VendorError.
+        """
+        sign = signer or self._sign
+        url = self.base_url + path
+        log_path = urlsplit(url).path  # never the query: ccp/cyj put sig there
+        attempt = 0
+        while True:
+            attempt += 1
+            sig_params, sig_headers = sign()
+            all_params = {**(params or {}), **sig_params}
+            all_headers = {**(headers or {}), **sig_headers}
+            started = time.perf_counter()
+            http_status: int | None = None
+            vendor_code = ""
+            retry_after: float | None = None
+            error: VendorError
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=all_params or None,
+                    data=data,
+                    headers=all_headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.Timeout as exc:
+                connect = isinstance(exc, requests.ConnectTimeout)
+                cls = NetworkError if (connect or idempotent) else _UnsafeNetworkError
+                error = cls(self.code, "timeout", f"{type(exc).__name__}: {exc}")
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                error = NetworkError(self.code, "connection", f"{type(exc).__name__}: {exc}")
+            except requests.RequestException as exc:
+                # Bad URL, too many redirects...: configuration, not weather.
+                error = VendorError(self.code, "request", f"{type(exc).__name__}: {exc}")
+            else:
+                http_status = response.status_code
+                try:
+                    reply = self._interpret(response)
+                except VendorError as exc:
+                    reply = Reply(None, exc.code, exc)
+                vendor_code = reply.vendor_code
+                retry_after = _retry_after(response)
+                if reply.error is None:
+                    self._log(
+                        logging.INFO, method, log_path, http_status, vendor_code, started, attempt
+                    )
+                    return reply.payload
+                error = reply.error
+            self._log(
+                logging.WARNING, method, log_path, http_status, vendor_code, started, attempt, error
+            )
+            if not error.retryable or attempt >= self.retry.max_attempts:
+                raise error
+            self._sleep(self.retry.delay(attempt, retry_after))
+
+    def _log(
+        self,
+        level: int,
+        method: str,
+        path: str,
+        http_status: int | None,
+        vendor_code: str,
+        started: float,
+        attempt: int,
+        error: VendorError | None = None,
+    ) -> None:
+        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        fields = {
+            "vendor": self.code,
+            "method": method,
+            "path": path,
+            "http_status": http_status,
+            "vendor_code": vendor_code,
+            "latency_ms": latency_ms,
+            "attempt": attempt,
+        }
+        outcome = "ok" if error is None else type(error).__name__
+        logger.log(
+            level,
+            "%s %s %s -> %s code=%s %.1fms attempt=%d %s",
+            self.code,
+            method,
+            path,
+            http_status,
+            vendor_code or "-",
+            latency_ms,
+            attempt,
+            outcome,
+            extra=fields,
+        )
+
+    def _error(
+        self, code: str, message: str = "", *, http_status: int | None = None
+    ) -> VendorError:
+        """Build the exception for a vendor result code from `error_map`;
+        unknown codes fall back on the HTTP status, then on VendorError."""
+        row = None
+        if http_status is not None:
+            row = self.error_map.get(f"{http_status}/{code}")
+        if row is None:
+            row = self.error_map.get(code)
+        if row is None:
+            cls = _HTTP_FALLBACK.get(http_status or 0)
+            if cls is None:
+                cls = TemporaryError if (http_status or 0) >= 500 else VendorError
+            return cls(self.code, code, message, http_status=http_status)
+        cls, gloss = row[0], row[1]
+        advice = row[2] if len(row) > 2 else ""
+        original = row[3] if len(row) > 3 else ""
+        return cls(
+            self.code,
+            code,
+            message or original or gloss,
+            message_en=gloss,
+            advice=advice,
+            http_status=http_status,
+        )
+
+    def _http_error(
+        self, response: requests.Response, code: str = "", message: str = ""
+    ) -> VendorError:
+        """Error for a non-2xx answer that carries no usable vendor code."""
+        text = message or f"HTTP {response.status_code} {response.reason or ''}".strip()
+        return self._error(
+            code or str(response.status_code), text, http_status=response.status_code
+        )
+
+    def _json(self, response: requests.Response) -> Any:
+        """Decode a JSON body or raise ResponseError (which is not retried)."""
+        try:
+            return response.json()
+        except ValueError:
+            raise ResponseError(
+                self.code,
+                "unparseable",
+                f"not JSON: {response.text[:200]!r}",
+                http_status=response.status_code,
+            ) from None
+
+    # ------------------------------------------------------------------ inbound
+
+    @abc.abstractmethod
+    def authenticate_callback(
+        self,
+        kind: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        url: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Verify that a callback really comes from the vendor.
+
+        `headers` lookups must be case-insensitive (pass Django's
+        request.headers).  `url` is the full URL the vendor posted to.
+        Raise CallbackAuthError naming what did not match; return None if
+        the delivery is authentic."""
+
+    def parse_callback(
+        self, kind: str, *, body: bytes, content_type: str
+    ) -> list[CallRecordData | CallEventData]:
+        """Normalize one callback delivery into records/events.
+
+        Raises InvalidPayload and nothing else: malformed input is expected
+        (and fuzzed), and the callbacks app keeps the raw row with our message.
+        Subclasses implement `_parse_callback`; anything it raises by mistake
+        on hostile input is converted here rather than becoming a 500.
+        """
+        if kind not in self.callback_kinds:
+            raise InvalidPayload(
+                f"{self.code}: unknown callback kind {kind!r}; "
+                f"expected one of {', '.join(self.callback_kinds)}"
+            )
+        if not isinstance(body, bytes | bytearray):
+            raise InvalidPayload(f"{self.code}: body must be bytes, got {type(body).__name__}")
+        try:
+            return self._parse_callback(kind, bytes(body), content_type or "")
+        except InvalidPayload:
+            raise
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
+            raise InvalidPayload(
+                f"{self.code} {kind}: malformed payload ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    @abc.abstractmethod
+    def _parse_callback(
+        self, kind: str, body: bytes, content_type: str
+    ) -> list[CallRecordData | CallEventData]:
+        """Subclasses must parse `body` for `kind` (already validated) and
+        raise InvalidPayload with a clear message on malformed input."""
+
+
+class _UnsafeNetworkError(NetworkError):
+    """Read timeout on a request without an idempotency key: the outcome is
+    unknown, so no automatic retry.  Still a NetworkError for except clauses."""
+
+    retryable = False
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None  # HTTP-date form: rare for these vendors, ignore
