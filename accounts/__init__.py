@@ -1,0 +1,1 @@
+"""Vendor accounts, ccp sub-accounts and the X-number pool, plus users' roles."""

@@ -1,0 +1,201 @@
+"""REST API for vendor accounts and the number pool (/api/v1/vendor-accounts/, /numbers/).
+
+Serializers only shape data; writes go through accounts.services.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts import selectors, services
+from accounts.models import PrivacyNumber, Vendor, VendorAccount
+from core.phones import display_number
+
+
+class VendorAccountSerializer(serializers.ModelSerializer):
+    secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, style={"input_type": "password"}
+    )
+    vendor = serializers.ChoiceField(choices=Vendor.choices)
+    secret_set = serializers.SerializerMethodField()
+    webhook_urls = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VendorAccount
+        fields = [
+            "id",
+            "vendor",
+            "name",
+            "base_url",
+            "account_id",
+            "secret",
+            "secret_set",
+            "app_id",
+            "extra",
+            "enabled",
+            "webhook_urls",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        # Uniqueness is checked by the service, in the same transaction as the write.
+        extra_kwargs = {"name": {"validators": []}}
+
+    def get_secret_set(self, obj) -> bool:
+        return bool(obj.secret)
+
+    def get_webhook_urls(self, obj) -> dict[str, str]:
+        return selectors.webhook_urls(account=obj)
+
+    def validate(self, attrs):
+        if self.instance is None and not attrs.get("secret"):
+            raise serializers.ValidationError({"secret": "This field is required."})
+        if (
+            self.instance is not None
+            and "vendor" in attrs
+            and attrs["vendor"] != self.instance.vendor
+        ):
+            raise serializers.ValidationError({"vendor": "The vendor of an account cannot change."})
+        return attrs
+
+
+class NumberSerializer(serializers.ModelSerializer):
+    vendor_account = serializers.PrimaryKeyRelatedField(queryset=VendorAccount.objects.all())
+    number = serializers.CharField(max_length=32)
+
+    class Meta:
+        model = PrivacyNumber
+        fields = ["id", "number", "vendor_account", "area_code", "status", "note", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        data["number"] = display_number(instance.number, request.user if request else None)
+        return data
+
+
+def _django_errors(exc: DjangoValidationError) -> serializers.ValidationError:
+    if hasattr(exc, "error_dict"):
+        return serializers.ValidationError(exc.message_dict)
+    return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+class VendorAccountViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Vendor accounts. Disable with PATCH {"enabled": false}; accounts are never deleted
+    here, because bindings and call records refer to them."""
+
+    serializer_class = VendorAccountSerializer
+    queryset = VendorAccount.objects.all()
+    filterset_fields = ["vendor", "enabled"]
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.vendor_account_create(**serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from exc
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("vendor", None)
+        try:
+            serializer.instance = services.vendor_account_update(
+                account=serializer.instance, **data
+            )
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from exc
+
+    @extend_schema(request=None, responses=VendorAccountSerializer)
+    @action(detail=True, methods=["post"], url_path="regenerate-webhook-token")
+    def regenerate_webhook_token(self, request, pk=None):
+        account = services.vendor_account_regenerate_webhook_token(account=self.get_object())
+        return Response(self.get_serializer(account).data)
+
+
+class NumberViewSet(viewsets.ModelViewSet):
+    """The X-number pool. Numbers are stored in E.164; send any common form."""
+
+    serializer_class = NumberSerializer
+    filterset_fields = ["vendor_account", "status", "area_code"]
+
+    def get_queryset(self):
+        return selectors.number_list(filters=self.request.query_params)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = services.number_create(
+                vendor_account=data["vendor_account"],
+                number=data["number"],
+                area_code=data.get("area_code", ""),
+                status=data.get("status", PrivacyNumber.Status.AVAILABLE),
+                note=data.get("note", ""),
+            )
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from exc
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        current = serializer.instance
+        if data.pop("vendor_account", current.vendor_account) != current.vendor_account:
+            raise serializers.ValidationError({"vendor_account": "A number cannot move accounts."})
+        if "number" in data and data.pop("number") not in (current.number,):
+            raise serializers.ValidationError(
+                {"number": "A pool number cannot change; add the new number instead."}
+            )
+        try:
+            serializer.instance = services.number_update(number=serializer.instance, **data)
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from exc
+
+    @extend_schema(
+        request=inline_serializer(
+            "NumberImport",
+            {"vendor_account": serializers.IntegerField(), "file": serializers.FileField()},
+        ),
+        responses=inline_serializer("NumberImportResult", {"created": serializers.IntegerField()}),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser, JSONParser],
+    )
+    def import_csv(self, request):
+        """Bulk import from CSV (columns number[,area_code,status,note]); all or nothing."""
+        account_id = request.data.get("vendor_account")
+        account = (
+            VendorAccount.objects.filter(pk=account_id).first()
+            if str(account_id).isdigit()
+            else None
+        )
+        if account is None:
+            raise serializers.ValidationError(
+                {"vendor_account": "Choose an existing vendor account."}
+            )
+        upload = request.FILES.get("file")
+        if upload is not None:
+            try:
+                text = upload.read().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise serializers.ValidationError({"file": "The file must be UTF-8 CSV."}) from exc
+        else:
+            text = request.data.get("csv", "")
+        if not text:
+            raise serializers.ValidationError({"file": "Upload a CSV file (or send it as 'csv')."})
+        try:
+            created = services.numbers_import_csv(vendor_account=account, csv_text=text)
+        except services.NumberImportError as exc:
+            raise serializers.ValidationError(
+                {"file": [{"line": p.line, "reason": p.reason} for p in exc.problems]}
+            ) from exc
+        return Response({"created": len(created)}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,17 @@
+"""Create the three role groups. Their permissions are attached by accounts.roles.sync_roles
+after every migrate, since apps added later bring permissions the roles must hold."""
+
+from django.db import migrations
+
+ROLES = ("Operators", "Business staff", "Administrators")
+
+
+def create_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("accounts", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+    operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]

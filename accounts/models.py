@@ -1,0 +1,92 @@
+"""Vendor accounts, ccp sub-accounts and the pool of X numbers."""
+
+import secrets
+
+from django.db import models
+
+from core.crypto import EncryptedTextField
+
+
+class Vendor(models.TextChoices):
+    CCP = "ccp", "CCP REST (cloopen style)"
+    IGW = "igw", "IGW privacy numbers (AXB / XA)"
+    HUAWEI = "huawei", "Huawei voice verification"
+    CYJ = "cyj", "CYJ privacy call"
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class VendorAccount(models.Model):
+    """One set of credentials at one vendor. Field meaning per vendor is in the README."""
+
+    vendor = models.CharField(max_length=16, choices=Vendor.choices)
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.URLField(max_length=300)
+    account_id = models.CharField(
+        max_length=128, help_text="ccp accountSid, igw devid, huawei app_key, cyj ACCOUNTSID."
+    )
+    secret = EncryptedTextField(
+        help_text="ccp authToken, igw auth key, huawei app_secret, cyj token. Write-only."
+    )
+    app_id = models.CharField(max_length=128, blank=True)
+    extra = models.JSONField(default=dict, blank=True, help_text="Per-vendor settings.")
+    enabled = models.BooleanField(default=True)
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.vendor})"
+
+
+class SubAccount(models.Model):
+    """A ccp sub-account, created through the vendor's CreateSubAccount API."""
+
+    vendor_account = models.ForeignKey(
+        VendorAccount, on_delete=models.PROTECT, related_name="sub_accounts"
+    )
+    sub_account_sid = models.CharField(max_length=64, unique=True)
+    sub_token = EncryptedTextField()
+    voip_account = models.CharField(max_length=64, blank=True)
+    voip_password = EncryptedTextField(blank=True)
+    friendly_name = models.CharField(max_length=100)
+    status = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["friendly_name"]
+
+    def __str__(self) -> str:
+        return self.friendly_name
+
+
+class PrivacyNumber(models.Model):
+    """An X number in the pool, stored in E.164 form."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        SUSPENDED = "suspended", "Suspended"
+        RETIRED = "retired", "Retired"
+
+    number = models.CharField(max_length=24, unique=True)
+    vendor_account = models.ForeignKey(
+        VendorAccount, on_delete=models.PROTECT, related_name="numbers"
+    )
+    area_code = models.CharField(max_length=8, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["number"]
+        permissions = [("view_full_numbers", "Can view full phone numbers")]
+        indexes = [models.Index(fields=["vendor_account", "status"])]
+
+    def __str__(self) -> str:
+        return self.number

@@ -1,0 +1,229 @@
+"""Writes for vendor accounts, sub-accounts and the number pool. One function per use case."""
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import PrivacyNumber, SubAccount, VendorAccount, new_webhook_token
+from accounts.vendor_settings import validate_extra
+from core.phones import normalize_number
+
+ACCOUNT_FIELDS = ("vendor", "name", "base_url", "account_id", "app_id", "extra", "enabled")
+
+
+def _save_account(account: VendorAccount) -> VendorAccount:
+    errors: dict[str, list[str]] = {}
+    try:
+        account.full_clean()
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if "vendor" not in errors:
+        try:
+            account.extra = validate_extra(account.vendor, account.extra)
+        except ValidationError as exc:
+            errors.setdefault("extra", []).extend(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:
+        raise ValidationError({"name": "A vendor account with this name exists."}) from exc
+    return account
+
+
+def vendor_account_create(
+    *,
+    vendor: str,
+    name: str,
+    base_url: str,
+    account_id: str,
+    secret: str,
+    app_id: str = "",
+    extra: dict | None = None,
+    enabled: bool = True,
+) -> VendorAccount:
+    if not secret:
+        raise ValidationError({"secret": "The secret is required."})
+    account = VendorAccount(
+        vendor=vendor,
+        name=name,
+        base_url=base_url,
+        account_id=account_id,
+        secret=secret,
+        app_id=app_id,
+        extra=extra or {},
+        enabled=enabled,
+    )
+    return _save_account(account)
+
+
+def vendor_account_update(
+    *, account: VendorAccount, secret: str | None = None, **fields
+) -> VendorAccount:
+    """Change the given fields; an empty or missing secret keeps the stored one."""
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown fields: {', '.join(sorted(unknown))}")
+    for key, value in fields.items():
+        setattr(account, key, value)
+    if secret:
+        account.secret = secret
+    return _save_account(account)
+
+
+def vendor_account_set_enabled(*, account: VendorAccount, enabled: bool) -> VendorAccount:
+    account.enabled = enabled
+    account.save(update_fields=["enabled", "updated_at"])
+    return account
+
+
+def vendor_account_regenerate_webhook_token(*, account: VendorAccount) -> VendorAccount:
+    """New callback URLs; the old ones stop working at once (a leaked URL is revoked)."""
+    account.webhook_token = new_webhook_token()
+    account.save(update_fields=["webhook_token", "updated_at"])
+    return account
+
+
+def sub_account_record(*, vendor_account: VendorAccount, data) -> SubAccount:
+    """Keep a sub-account the vendor created (vendors.types.SubAccountData)."""
+    sub, _ = SubAccount.objects.update_or_create(
+        sub_account_sid=data.sub_account_sid,
+        defaults={
+            "vendor_account": vendor_account,
+            "sub_token": data.sub_token,
+            "voip_account": data.voip_account,
+            "voip_password": data.voip_password,
+            "friendly_name": data.friendly_name,
+            "status": data.status,
+        },
+    )
+    return sub
+
+
+def number_create(
+    *,
+    vendor_account: VendorAccount,
+    number: str,
+    area_code: str = "",
+    status: str = PrivacyNumber.Status.AVAILABLE,
+    note: str = "",
+) -> PrivacyNumber:
+    try:
+        normalized = normalize_number(number)
+    except ValidationError as exc:
+        raise ValidationError({"number": exc.messages}) from exc
+    row = PrivacyNumber(
+        vendor_account=vendor_account,
+        number=normalized,
+        area_code=area_code.strip(),
+        status=status,
+        note=note,
+    )
+    row.full_clean()
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError as exc:
+        raise ValidationError({"number": f"{normalized} is already in the pool."}) from exc
+    return row
+
+
+def number_update(*, number: PrivacyNumber, **fields) -> PrivacyNumber:
+    allowed = {"area_code", "status", "note"}
+    if set(fields) - allowed:
+        raise TypeError("only area_code, status and note may change")
+    for key, value in fields.items():
+        setattr(number, key, value)
+    number.full_clean()
+    number.save()
+    return number
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+class NumberImportError(ValidationError):
+    """A CSV import refused as a whole; `problems` lists every bad row."""
+
+    def __init__(self, problems: list[ImportProblem]):
+        self.problems = problems
+        super().__init__([str(p) for p in problems])
+
+
+IMPORT_COLUMNS = ("number", "area_code", "status", "note")
+MAX_IMPORT_ROWS = 50_000
+
+
+def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[PrivacyNumber]:
+    """Import numbers from CSV (header: number[,area_code,status,note]); all or nothing.
+
+    Every bad row is reported with its line number; nothing is written unless every
+    row is good.
+    """
+    reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if "number" not in header:
+        raise NumberImportError([ImportProblem(1, "the header must name a 'number' column")])
+    extra_columns = set(header) - set(IMPORT_COLUMNS)
+    if extra_columns:
+        raise NumberImportError(
+            [ImportProblem(1, f"unknown columns: {', '.join(sorted(extra_columns))}")]
+        )
+    problems: list[ImportProblem] = []
+    rows: list[PrivacyNumber] = []
+    seen: dict[str, int] = {}
+    statuses = set(PrivacyNumber.Status.values)
+    for index, raw in enumerate(reader):
+        line = index + 2  # the header is line 1
+        if index >= MAX_IMPORT_ROWS:
+            problems.append(ImportProblem(line, f"more than {MAX_IMPORT_ROWS} rows"))
+            break
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        try:
+            number = normalize_number(row.get("number", ""))
+        except ValidationError as exc:
+            problems.append(ImportProblem(line, exc.messages[0]))
+            continue
+        status = row.get("status") or PrivacyNumber.Status.AVAILABLE
+        if status not in statuses:
+            problems.append(ImportProblem(line, f"status must be one of {', '.join(statuses)}"))
+            continue
+        if number in seen:
+            problems.append(ImportProblem(line, f"{number} repeats line {seen[number]}"))
+            continue
+        seen[number] = line
+        rows.append(
+            PrivacyNumber(
+                vendor_account=vendor_account,
+                number=number,
+                area_code=row.get("area_code", "")[:8],
+                status=status,
+                note=row.get("note", "")[:200],
+            )
+        )
+    existing = set(
+        PrivacyNumber.objects.filter(number__in=list(seen)).values_list("number", flat=True)
+    )
+    problems.extend(
+        ImportProblem(seen[n], f"{n} is already in the pool")
+        for n in sorted(existing, key=seen.get)
+    )
+    if not rows and not problems:
+        problems.append(ImportProblem(2, "the file has no rows"))
+    if problems:
+        raise NumberImportError(sorted(problems, key=lambda p: p.line))
+    try:
+        with transaction.atomic():
+            return PrivacyNumber.objects.bulk_create(rows, batch_size=1000)
+    except IntegrityError as exc:  # a concurrent import took a number meanwhile
+        raise NumberImportError([ImportProblem(0, "a number was added meanwhile; retry")]) from exc

@@ -1,0 +1,198 @@
+"""Browser pages for vendor accounts and the number pool. Thin: services do the work."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import ProtectedError
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts import selectors, services
+from accounts.forms import NumberForm, NumberImportForm, VendorAccountForm
+from accounts.models import PrivacyNumber, Vendor, VendorAccount
+from core.decorators import require_perm
+from core.pagination import paginate
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@require_perm("accounts.view_vendoraccount")
+def vendor_account_list(request):
+    accounts = selectors.vendor_account_list(filters=request.GET)
+    return render(
+        request,
+        "accounts/vendor_account_list.html",
+        {"page": paginate(request, accounts), "vendors": Vendor.choices},
+    )
+
+
+@require_perm("accounts.view_vendoraccount")
+def vendor_account_detail(request, pk: int):
+    account = get_object_or_404(VendorAccount, pk=pk)
+    return render(
+        request,
+        "accounts/vendor_account_detail.html",
+        {
+            "account": account,
+            "webhook_urls": selectors.webhook_urls(account=account),
+            "number_count": account.numbers.count(),
+        },
+    )
+
+
+@require_perm("accounts.add_vendoraccount")
+def vendor_account_create(request):
+    form = VendorAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.vendor_account_create(**form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Vendor account {account.name} created.")
+            return redirect("accounts:vendor_account_detail", pk=account.pk)
+    return render(request, "accounts/vendor_account_form.html", {"form": form})
+
+
+@require_perm("accounts.change_vendoraccount")
+def vendor_account_edit(request, pk: int):
+    account = get_object_or_404(VendorAccount, pk=pk)
+    form = VendorAccountForm(request.POST or None, instance=account)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data.pop("vendor", None)
+        try:
+            services.vendor_account_update(account=account, **data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Vendor account {account.name} saved.")
+            return redirect("accounts:vendor_account_detail", pk=account.pk)
+    return render(request, "accounts/vendor_account_form.html", {"form": form, "account": account})
+
+
+@require_perm("accounts.change_vendoraccount")
+def vendor_account_set_enabled(request, pk: int):
+    """GET shows a confirmation; POST enables or disables."""
+    account = get_object_or_404(VendorAccount, pk=pk)
+    enable = not account.enabled
+    if request.method == "POST":
+        services.vendor_account_set_enabled(account=account, enabled=enable)
+        messages.success(request, f"{account.name} {'enabled' if enable else 'disabled'}.")
+        return redirect("accounts:vendor_account_detail", pk=account.pk)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": f"{'Enable' if enable else 'Disable'} {account.name}?",
+            "body": "A disabled account makes no vendor calls; callbacks are still received."
+            if not enable
+            else "The account will make vendor calls again.",
+            "action": "Enable" if enable else "Disable",
+            "danger": not enable,
+        },
+    )
+
+
+@require_perm("accounts.change_vendoraccount")
+def vendor_account_regenerate_token(request, pk: int):
+    account = get_object_or_404(VendorAccount, pk=pk)
+    if request.method == "POST":
+        services.vendor_account_regenerate_webhook_token(account=account)
+        messages.warning(request, "New callback URLs issued; give them to the vendor now.")
+        return redirect("accounts:vendor_account_detail", pk=account.pk)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": f"Issue new callback URLs for {account.name}?",
+            "body": "The current callback URLs stop working at once. Callbacks the vendor "
+            "sends to them will be refused until you configure the new ones at the vendor.",
+            "action": "Issue new URLs",
+            "danger": True,
+        },
+    )
+
+
+@require_perm("accounts.view_privacynumber")
+def number_list(request):
+    numbers = selectors.number_list(filters=request.GET)
+    return render(
+        request,
+        "accounts/number_list.html",
+        {
+            "page": paginate(request, numbers),
+            "accounts": VendorAccount.objects.all(),
+            "statuses": PrivacyNumber.Status.choices,
+        },
+    )
+
+
+@require_perm("accounts.add_privacynumber")
+def number_create(request):
+    form = NumberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            number = services.number_create(
+                vendor_account=form.cleaned_data["vendor_account"],
+                number=form.cleaned_data["number"],
+                area_code=form.cleaned_data["area_code"],
+                status=form.cleaned_data["status"],
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{number.number} added to the pool.")
+            return redirect("accounts:number_list")
+    return render(request, "accounts/number_form.html", {"form": form})
+
+
+@require_perm("accounts.add_privacynumber")
+def number_import(request):
+    form = NumberImportForm(request.POST or None, request.FILES or None)
+    problems = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            text = form.cleaned_data["file"].read().decode("utf-8")
+        except UnicodeDecodeError:
+            form.add_error("file", "The file must be UTF-8 CSV.")
+        else:
+            try:
+                created = services.numbers_import_csv(
+                    vendor_account=form.cleaned_data["vendor_account"], csv_text=text
+                )
+            except services.NumberImportError as exc:
+                problems = exc.problems
+                form.add_error("file", f"Nothing imported: {len(problems)} bad row(s).")
+            else:
+                messages.success(request, f"Imported {len(created)} numbers.")
+                return redirect("accounts:number_list")
+    return render(request, "accounts/number_import.html", {"form": form, "problems": problems})
+
+
+@require_perm("accounts.delete_privacynumber")
+def number_delete(request, pk: int):
+    number = get_object_or_404(PrivacyNumber, pk=pk)
+    if request.method == "POST":
+        try:
+            number.delete()
+        except ProtectedError:
+            messages.error(request, f"{number.number} has bindings; retire it instead.")
+        else:
+            messages.success(request, f"{number.number} removed from the pool.")
+        return redirect("accounts:number_list")
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": f"Remove {number.number} from the pool?",
+            "body": "Numbers with bindings cannot be removed; retire them instead.",
+            "action": "Remove",
+            "danger": True,
+        },
+    )

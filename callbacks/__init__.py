@@ -1,0 +1,1 @@
+"""Vendor callbacks: the delivery inbox, CallRecord/CallEvent, recording downloads."""

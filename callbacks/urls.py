@@ -1,0 +1,5 @@
+"""URL routes of the callbacks app."""
+
+app_name = "callbacks"
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Webhook routes: /callbacks/<webhook_token>/<kind>/ (one per vendor account and kind)."""
+
+urlpatterns: list = []

@@ -1,0 +1,25 @@
+"""Settings for the test suite: real PostgreSQL and Redis, never a silent fallback.
+
+The services are checked at session start (tests/conftest.py) and the run stops
+naming the one that is unreachable.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ccp_console")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1rZXktZm9yLXRoZS1zdWl0ZS0zMi1ieXRlcyE=")
+os.environ.setdefault("PUBLIC_BASE_URL", "https://console.example.com")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECURE_COOKIES", "0")
+os.environ.setdefault("SANDBOX_ENABLED", "1")
+
+from .settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

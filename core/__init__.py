@@ -1,0 +1,1 @@
+"""Shared building blocks: encrypted fields, phone numbers, API plumbing, layout."""

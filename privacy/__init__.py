@@ -1,0 +1,1 @@
+"""Privacy-number bindings (AXB, XA, cyj): allocation, state machine, vendor tasks."""

@@ -1,0 +1,5 @@
+"""URL routes of the privacy app."""
+
+app_name = "privacy"
+
+urlpatterns: list = []

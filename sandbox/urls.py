@@ -1,0 +1,5 @@
+"""URL routes of the sandbox app."""
+
+app_name = "sandbox"
+
+urlpatterns: list = []

@@ -1,0 +1,31 @@
+// Small progressive enhancements; every page works without them.
+// [data-poll-url] elements refresh their content every few seconds while they say so
+// (the server stops the polling by returning a fragment without data-poll-url).
+(function () {
+  function poll(el) {
+    var url = el.getAttribute("data-poll-url");
+    var every = parseInt(el.getAttribute("data-poll-seconds") || "2", 10) * 1000;
+    if (!url) return;
+    setTimeout(function () {
+      fetch(url, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var tmp = document.createElement("div");
+          tmp.innerHTML = html.trim();
+          var fresh = tmp.firstElementChild;
+          if (!fresh) return;
+          el.replaceWith(fresh);
+          poll(fresh);
+        })
+        .catch(function () { poll(el); });
+    }, every);
+  }
+  document.querySelectorAll("[data-poll-url]").forEach(poll);
+  // Select-all checkbox for bulk actions.
+  document.querySelectorAll("input[data-select-all]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      document.querySelectorAll("input[name='" + box.getAttribute("data-select-all") + "']")
+        .forEach(function (c) { c.checked = box.checked; });
+    });
+  });
+})();

@@ -1,0 +1,176 @@
+"""Fixtures shared by every test: real services, users per role, clients, a Celery worker.
+
+The suite runs against real PostgreSQL and Redis (ccp_console/settings_test.py). If one
+is unreachable the run stops at once and names it: there is no silent fallback.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from accounts.roles import ADMINISTRATORS, BUSINESS_STAFF, OPERATORS
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or default_port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session):
+    checks = [
+        ("PostgreSQL", os.environ["DATABASE_URL"], 5432),
+        ("Redis", os.environ["CELERY_BROKER_URL"], 6379),
+    ]
+    down = [f"{name} at {url}" for name, url, port in checks if not _reachable(url, port)]
+    if down:
+        pytest.exit("Required service unreachable: " + "; ".join(down), returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):
+    """Tasks run in-process unless a test asks for the real worker (mark `worker`)."""
+    from ccp_console.celery import app
+
+    eager = request.node.get_closest_marker("worker") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(username="operator", roles=[OPERATORS], is_staff=True)
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="staff", roles=[BUSINESS_STAFF])
+
+
+@pytest.fixture
+def administrator(db):
+    return UserFactory(username="admin", roles=[ADMINISTRATORS], is_staff=True)
+
+
+@pytest.fixture
+def nobody(db):
+    """A logged-in user with no role."""
+    return UserFactory(username="nobody")
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def operator_api(operator):
+    api = APIClient()
+    api.force_authenticate(operator)
+    return api
+
+
+@pytest.fixture
+def staff_api(staff_user):
+    api = APIClient()
+    api.force_authenticate(staff_user)
+    return api
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, request):
+    """A real `celery worker` process on the Redis broker, using the test database.
+
+    Use with transactional_db (rows must be committed to be seen) and mark the test
+    `worker` so tasks are sent to the broker instead of running eagerly.
+    """
+    from ccp_console.celery import app
+
+    db_settings = settings.DATABASES["default"]
+    database_url = (
+        f"postgres://{db_settings['USER']}@{db_settings['HOST'] or '127.0.0.1'}:"
+        f"{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
+    )
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    app.conf.task_default_queue = queue
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "ccp_console.settings_test",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "PYTHONPATH": str(ROOT),
+    }
+    log = open(ROOT / f".worker-{queue}.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ccp_console",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "threads",
+            "--concurrency",
+            "4",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            replies = app.control.ping(timeout=0.5) or []
+            if replies:
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited: {(ROOT / log.name).read_text()[-2000:]}")
+        else:
+            raise RuntimeError("celery worker did not answer a ping within 30 s")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+        app.conf.task_default_queue = "celery"
