@@ -25,6 +25,7 @@ from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from .errors import (
     AuthError,
@@ -171,10 +172,11 @@ class VendorClient(abc.ABC):
 
         `signer` defaults to `_sign`; it runs once per attempt.  Everything
         else (including an idempotency key in `data`) is identical on every
-        attempt.  With idempotent=False a read timeout is not retried: the
-        vendor may have acted on the request and there is no key to dedupe a
-        second one (a connect failure is still retried: nothing was sent).
-        Returns the payload of a successful Reply; raises VendorError.
+        attempt.  With idempotent=False (no idempotency key exists: an SMS, a
+        call) read timeouts, resets and bare HTTP 5xx are NOT retried, since
+        the vendor may have acted and a retry could double it; connection
+        failures before sending and documented retryable vendor codes still
+        are.  Returns the payload of a successful Reply; raises VendorError.
         """
         sign = signer or self._sign
         url = self.base_url + path
@@ -190,6 +192,7 @@ class VendorClient(abc.ABC):
             vendor_code = ""
             retry_after: float | None = None
             error: VendorError
+            never_sent = False
             try:
                 response = self.session.request(
                     method,
@@ -200,12 +203,14 @@ class VendorClient(abc.ABC):
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
-            except requests.Timeout as exc:
-                connect = isinstance(exc, requests.ConnectTimeout)
-                cls = NetworkError if (connect or idempotent) else _UnsafeNetworkError
-                error = cls(self.code, "timeout", f"{type(exc).__name__}: {exc}")
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                error = NetworkError(self.code, "connection", f"{type(exc).__name__}: {exc}")
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                never_sent = _never_sent(exc)
+                kind = "timeout" if isinstance(exc, requests.Timeout) else "connection"
+                error = NetworkError(self.code, kind, f"{type(exc).__name__}: {exc}")
             except requests.RequestException as exc:
                 # Bad URL, too many redirects...: configuration, not weather.
                 error = VendorError(self.code, "request", f"{type(exc).__name__}: {exc}")
@@ -226,7 +231,12 @@ class VendorClient(abc.ABC):
             self._log(
                 logging.WARNING, method, log_path, http_status, vendor_code, started, attempt, error
             )
-            if not error.retryable or attempt >= self.retry.max_attempts:
+            retry = error.retryable
+            if retry and not idempotent:
+                # Without an idempotency key, only retry what provably did not
+                # act: nothing sent, or a documented "try again" vendor code.
+                retry = never_sent or self._documented(error)
+            if not retry or attempt >= self.retry.max_attempts:
                 raise error
             self._sleep(self.retry.delay(attempt, retry_after))
 
@@ -292,6 +302,11 @@ class VendorClient(abc.ABC):
             advice=advice,
             http_status=http_status,
         )
+
+    def _documented(self, error: VendorError) -> bool:
+        """Whether `error` came from a row of the vendor's own table."""
+        keyed = f"{error.http_status}/{error.code}"
+        return keyed in self.error_map or error.code in self.error_map
 
     def _http_error(
         self, response: requests.Response, code: str = "", message: str = ""
@@ -375,11 +390,12 @@ class VendorClient(abc.ABC):
         raise InvalidPayload with a clear message on malformed input."""
 
 
-class _UnsafeNetworkError(NetworkError):
-    """Read timeout on a request without an idempotency key: the outcome is
-    unknown, so no automatic retry.  Still a NetworkError for except clauses."""
-
-    retryable = False
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached the vendor."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _retry_after(response: requests.Response) -> float | None:

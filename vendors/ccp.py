@@ -1,0 +1,487 @@
+"""ccp: the CCP / cloopen-style REST platform (code "ccp").
+
+Documents: vendor-docs/ccp-rest-overview.txt (§2 统一请求包头: URL levels,
+sig, Authorization; §3 XML/JSON) and ccp-rest-php-guide.txt (§1.3 安全机制:
+both directions of authentication; §2.5.1 创建子账户, §2.5.2 发送短信,
+§2.5.3 双向回呼; §3 error codes).
+
+Signing (overview §2): sig = upper(MD5(accountSid + authToken + timestamp)) in
+the query string, Authorization = Base64(accountSid + ":" + timestamp); the
+same timestamp string in both.  Sub-account URLs (/SubAccounts/{sid}/...) are
+signed with the sub-account's own sid and token.  The body is not signed.
+
+CHOICES where the documents are silent or ambiguous (each is one place here):
+- Timestamp: the doc says "current system time"; the official SDK formats the
+  local clock and the platform runs on Beijing time, so `beijing_timestamp`
+  formats yyyyMMddHHmmss in Asia/Shanghai whatever the server's zone.
+- Success is statusCode == "000000" exactly (a string).  The PHP guide's
+  `$data->statusCode != 0` only works through PHP's loose comparison of
+  "000000" with 0; a bare "0" is NOT treated as success here (`SUCCESS`).
+- JSON bodies are built with json.dumps (the guide's single-quoted
+  hand-built JSON is not JSON).  XML bodies: the guide's root elements
+  (SubAccount, SMSMessage, TemplateSMS, CallBack); list values are written as
+  <datas><data>..</data></datas> (`_XML_ITEMS`).
+- `to` is sent as one comma-separated string ("号码集合"; the SDK does so).
+- callback_call: the guide's JSON body has only from/to while its XML body
+  also has subAccountSid (the URL carries it anyway); we follow the guide
+  literally per format.  Extra cloopen parameters (userData, maxCallTime...)
+  are passed through verbatim.
+- Responses: the create-sub-account answer is read from SubAccount with
+  subAccountSid|accountSid, subToken|authToken, voipAccount, voipPwd,
+  dateCreated, friendlyName, status; GetSubAccounts sends appId/startNo/offset
+  and reads SubAccount as one object or a list.  dateCreated accepts
+  "yyyyMMddHHmmss" and "yyyy-MM-dd HH:mm:ss", Beijing time.  AccountInfo's
+  Account.status "0" trial, "1" active, "2" suspended, "3" closed.
+- Error codes: the platform table (《平台错误码》) is not in our documents, so
+  `error_map` only holds the SDK's local 172001; other codes fall back on the
+  HTTP status (guide §3.2), else a non-retryable VendorError.
+- Hangup callback ("cdr"): the documents do not give the body.  We take the
+  cloopen-style XML <Request><action>Hangup</action><callSid/><caller/>
+  <called/><starttime/><endtime/><byetype/><recordurl/><userData/></Request>
+  (JSON with the same keys also accepted); starttime is the answer time ("" if
+  never answered), times as for dateCreated; byetype per `BYETYPE`.
+- Callback authentication (guide §1.3, platform → us): Authorization header =
+  Base64(MAC:AuthToken), token = this account's main token, MAC checked only
+  when extra["platform_mac"] is set.  The decoded string is split at its LAST
+  colon so a colon-separated MAC also works.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import requests
+
+from ._util import (
+    SHANGHAI,
+    aware,
+    decode_body,
+    dict_to_xml,
+    get_int,
+    get_str,
+    header,
+    parse_time,
+    xml_to_dict,
+)
+from .base import ErrorRow, Reply, Signature, VendorClient
+from .errors import CallbackAuthError, InvalidPayload, NetworkError, ResponseError
+from .types import (
+    AccountStatus,
+    CallbackCallResult,
+    CallEventData,
+    CallOutcome,
+    CallRecordData,
+    SmsResult,
+    SubAccountData,
+)
+
+__all__ = [
+    "BYETYPE",
+    "CcpClient",
+    "beijing_timestamp",
+    "platform_authorization",
+    "sign",
+    "verify_platform_authorization",
+]
+
+SUCCESS = "000000"
+_TIME_FORMATS = ("%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S")
+_XML_ITEMS = {"datas": "data"}
+_ACCOUNT_STATES = {"0": "trial", "1": "active", "2": "suspended", "3": "closed"}
+
+# Hangup byetype -> (outcome, release side).  OUR CHOICE (see docstring).
+BYETYPE: dict[str, tuple[CallOutcome, str]] = {
+    "1": (CallOutcome.ANSWERED, "caller"),  # caller hung up after talking
+    "2": (CallOutcome.ANSWERED, "callee"),
+    "3": (CallOutcome.ANSWERED, "platform"),  # max call time reached / platform release
+    "-1": (CallOutcome.NO_ANSWER, ""),
+    "-2": (CallOutcome.BUSY, ""),
+    "-3": (CallOutcome.REJECTED, ""),
+    "-4": (CallOutcome.UNREACHABLE, ""),
+    "-5": (CallOutcome.INVALID_NUMBER, ""),
+    "-6": (CallOutcome.FAILED, ""),
+}
+
+
+def beijing_timestamp(now: datetime | None = None) -> str:
+    """yyyyMMddHHmmss in Asia/Shanghai (naive `now` is taken as UTC)."""
+    return aware(now).astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
+
+
+def sign(account_id: str, token: str, timestamp: str) -> tuple[str, str]:
+    """Return (sig, Authorization) for one request (overview §2)."""
+    sig = hashlib.md5(f"{account_id}{token}{timestamp}".encode()).hexdigest().upper()  # noqa: S324 - vendor protocol
+    authorization = base64.b64encode(f"{account_id}:{timestamp}".encode()).decode("ascii")
+    return sig, authorization
+
+
+def platform_authorization(mac: str, token: str) -> str:
+    """The header the platform sends us: Base64(MAC:AuthToken) (guide §1.3)."""
+    return base64.b64encode(f"{mac}:{token}".encode()).decode("ascii")
+
+
+def verify_platform_authorization(value: str, *, token: str, mac: str = "") -> None:
+    """Check a platform → us Authorization header; raise CallbackAuthError.
+
+    The header embeds a token, so nothing decoded from it is echoed back.
+    """
+    expected = "Authorization = Base64(MAC:AuthToken) with this account's AuthToken"
+    if mac:
+        expected += f" and MAC {mac}"
+    if not value:
+        raise CallbackAuthError("missing Authorization header", expected=expected, received="")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise CallbackAuthError(
+            "Authorization is not Base64 text", expected=expected, received=f"{len(value)} chars"
+        ) from None
+    got_mac, colon, got_token = decoded.rpartition(":")
+    if not colon:
+        raise CallbackAuthError(
+            "Authorization does not decode to MAC:AuthToken", expected=expected, received="no colon"
+        )
+    received = f"MAC {got_mac!r} with a {len(got_token)}-char token"
+    if not hmac.compare_digest(got_token.encode(), token.encode()):
+        raise CallbackAuthError("AuthToken did not match", expected=expected, received=received)
+    if mac and not hmac.compare_digest(got_mac.upper().encode(), mac.upper().encode()):
+        raise CallbackAuthError("MAC did not match", expected=expected, received=received)
+
+
+class CcpClient(VendorClient):
+    """Client for one ccp main account (account_id = ACCOUNT SID, secret =
+    AUTH TOKEN, app_id = the application id).  extra["format"] selects
+    "json" (default) or "xml" for request and response bodies."""
+
+    code: ClassVar[str] = "ccp"
+    callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
+    error_map: ClassVar[Mapping[str, ErrorRow]] = {
+        # Not a platform answer: the official SDK's own stand-in for "network
+        # error"; kept so a code copied from SDK logs still classifies.
+        "172001": (NetworkError, "Network error (SDK-local code)"),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        fmt = str(self.extra.get("format", "json")).lower()
+        if fmt not in ("json", "xml"):
+            raise ValueError(f"ccp: extra['format'] must be 'json' or 'xml', not {fmt!r}")
+        self.format = fmt
+
+    # ------------------------------------------------------------------ signing
+
+    def _sign(self) -> Signature:
+        return self._sign_as(self.account_id, self._secret)
+
+    def _sign_as(self, sid: str, token: str) -> Signature:
+        sig, authorization = sign(sid, token, beijing_timestamp())
+        return {"sig": sig}, {"Authorization": authorization}
+
+    # ------------------------------------------------------------------ transport
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Accept": f"application/{self.format}",
+            "Content-Type": f"application/{self.format};charset=utf-8",
+        }
+
+    def _body(self, root: str, fields: Mapping[str, Any]) -> bytes:
+        if self.format == "xml":
+            return dict_to_xml(root, fields, item_tags=_XML_ITEMS)
+        return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        root: str = "",
+        fields: Mapping[str, Any] | None = None,
+        sub: tuple[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        data = self._body(root, fields) if fields is not None else None
+        signer = (lambda: self._sign_as(*sub)) if sub else None
+        return self._send(
+            method, path, data=data, headers=self._headers(), signer=signer, idempotent=idempotent
+        )
+
+    def _interpret(self, response: requests.Response) -> Reply:
+        payload = self._decode(response)
+        if payload is None:
+            if response.ok:
+                raise ResponseError(
+                    self.code,
+                    "unparseable",
+                    f"not {self.format}: {response.text[:200]!r}",
+                    http_status=response.status_code,
+                )
+            return Reply(None, "", self._http_error(response))
+        status = payload.get("statusCode")
+        code = "" if status is None else str(status)
+        if code == SUCCESS and response.ok:
+            return Reply(payload, code)
+        if not code:
+            return Reply(payload, "", self._http_error(response))
+        return Reply(
+            payload,
+            code,
+            self._error(code, _text(payload, "statusMsg"), http_status=response.status_code),
+        )
+
+    def _decode(self, response: requests.Response) -> dict[str, Any] | None:
+        """Decode by the response's own Content-Type (error pages may differ)."""
+        text = response.content.strip()
+        if not text:
+            return None
+        ctype = response.headers.get("Content-Type", "").lower()
+        try:
+            if "xml" in ctype or text.startswith(b"<"):
+                return xml_to_dict(text)
+            value = json.loads(text)
+        except (InvalidPayload, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    # ------------------------------------------------------------------ API
+
+    def account_info(self) -> AccountStatus:
+        """GET /Accounts/{sid}/AccountInfo."""
+        payload = self._call("GET", f"/Accounts/{self._sid}/AccountInfo")
+        account = _section(payload, "Account")
+        return AccountStatus(
+            state=_ACCOUNT_STATES.get(_text(account, "status"), "unknown"),
+            balance=_decimal(account.get("balance")),
+            overdraft=None,
+            created_at=_time(account, "dateCreated"),
+            updated_at=_time(account, "dateUpdated"),
+            raw=payload,
+        )
+
+    def create_sub_account(self, friendly_name: str) -> SubAccountData:
+        """POST /Accounts/{sid}/SubAccounts (guide §2.5.1)."""
+        fields = {"appId": self.app_id, "friendlyName": friendly_name}
+        payload = self._call(
+            "POST", f"/Accounts/{self._sid}/SubAccounts", root="SubAccount", fields=fields
+        )
+        return _sub_account(_section(payload, "SubAccount"), friendly_name)
+
+    def query_sub_accounts(self, start: int = 0, count: int = 100) -> list[SubAccountData]:
+        """POST /Accounts/{sid}/GetSubAccounts (paged by startNo/offset)."""
+        fields = {"appId": self.app_id, "startNo": str(start), "offset": str(count)}
+        payload = self._call(
+            "POST", f"/Accounts/{self._sid}/GetSubAccounts", root="SubAccount", fields=fields
+        )
+        items = payload.get("SubAccount") or []
+        if isinstance(items, dict):
+            items = [items]
+        return [_sub_account(item, "") for item in items if isinstance(item, dict)]
+
+    def send_sms(
+        self, to: list[str], body: str, msg_type: str = "0", sub_account_sid: str = ""
+    ) -> SmsResult:
+        """POST /Accounts/{sid}/SMS/Messages (guide §2.5.2)."""
+        fields = {
+            "to": ",".join(to),
+            "body": body,
+            "msgType": msg_type,
+            "appId": self.app_id,
+            "subAccountSid": sub_account_sid,
+        }
+        payload = self._call(
+            "POST",
+            f"/Accounts/{self._sid}/SMS/Messages",
+            root="SMSMessage",
+            fields=fields,
+            idempotent=False,
+        )
+        return _sms(payload, "SMSMessage")
+
+    def send_template_sms(self, to: list[str], template_id: str, datas: list[str]) -> SmsResult:
+        """POST /Accounts/{sid}/SMS/TemplateSMS.  The JSON answer says
+        `templateSMS` where the XML one says <TemplateSMS>."""
+        fields = {
+            "to": ",".join(to),
+            "appId": self.app_id,
+            "templateId": template_id,
+            "datas": list(datas),
+        }
+        payload = self._call(
+            "POST",
+            f"/Accounts/{self._sid}/SMS/TemplateSMS",
+            root="TemplateSMS",
+            fields=fields,
+            idempotent=False,
+        )
+        return _sms(payload, "templateSMS" if "templateSMS" in payload else "TemplateSMS")
+
+    def callback_call(
+        self,
+        *,
+        sub_account_sid: str,
+        sub_token: str,
+        from_number: str,
+        to_number: str,
+        **params: str,
+    ) -> CallbackCallResult:
+        """POST /SubAccounts/{sid}/Calls/Callback, signed with the
+        sub-account's own sid and token (guide §2.5.3).  `params` are extra
+        platform parameters passed verbatim (e.g. userData="...")."""
+        fields: dict[str, Any] = {}
+        if self.format == "xml":
+            fields["subAccountSid"] = sub_account_sid
+        fields.update({"from": from_number, "to": to_number})
+        fields.update(params)
+        payload = self._call(
+            "POST",
+            f"/SubAccounts/{quote(sub_account_sid, safe='')}/Calls/Callback",
+            root="CallBack",
+            fields=fields,
+            sub=(sub_account_sid, sub_token),
+            idempotent=False,
+        )
+        section = _section(payload, "CallBack")
+        call_sid = _text(section, "callSid")
+        if not call_sid:
+            raise ResponseError(self.code, SUCCESS, "CallBack answer without callSid")
+        return CallbackCallResult(
+            call_sid=call_sid, created_at=_time(section, "dateCreated"), raw=payload
+        )
+
+    @property
+    def _sid(self) -> str:
+        return quote(self.account_id, safe="")
+
+    # ------------------------------------------------------------------ callbacks
+
+    def authenticate_callback(
+        self,
+        kind: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        url: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Guide §1.3: Authorization = Base64(MAC:AuthToken)."""
+        verify_platform_authorization(
+            header(headers, "Authorization"),
+            token=self._secret,
+            mac=str(self.extra.get("platform_mac", "")),
+        )
+
+    def _parse_callback(
+        self, kind: str, body: bytes, content_type: str
+    ) -> list[CallRecordData | CallEventData]:
+        fields = decode_body(body, content_type, allow_xml=True)
+        if "Request" in fields and isinstance(fields["Request"], dict):
+            fields = fields["Request"]  # JSON wrapped like the XML root
+        action = get_str(fields, "action", required=True)
+        if action.lower() != "hangup":
+            raise InvalidPayload(f"ccp cdr: unsupported action {action!r} (expected Hangup)")
+        call_sid = get_str(fields, "callSid", required=True)
+        answer_at = _cb_time(fields, "starttime")
+        release_at = _cb_time(fields, "endtime")
+        byetype = get_str(fields, "byetype")
+        outcome, side = BYETYPE.get(byetype, (CallOutcome.OTHER, ""))
+        if outcome is CallOutcome.ANSWERED and answer_at is None:
+            # A "hung up" byetype without an answer time: the call never connected.
+            outcome = CallOutcome.NO_ANSWER
+        duration = get_int(fields, "duration", default=-1)
+        if duration < 0:
+            duration = (
+                int((release_at - answer_at).total_seconds()) if answer_at and release_at else 0
+            )
+        return [
+            CallRecordData(
+                vendor=self.code,
+                call_id=call_sid,
+                vendor_binding_id="",
+                caller=get_str(fields, "caller"),
+                callee=get_str(fields, "called"),
+                x_number="",
+                outcome=outcome,
+                raw_code=byetype,
+                raw_text="",
+                begin_at=answer_at,
+                ring_at=None,
+                answer_at=answer_at,
+                release_at=release_at,
+                duration=max(duration, 0),
+                release_side=side,
+                user_data=get_str(fields, "userData"),
+                recording_url=get_str(fields, "recordurl"),
+                raw=fields,
+            )
+        ]
+
+
+# ---------------------------------------------------------------------- helpers
+
+_SECRET_KEYS = frozenset({"subToken", "authToken", "voipPwd", "voipPassword"})
+
+
+def _section(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        value = value[0]
+    if not isinstance(value, dict):
+        raise ResponseError("ccp", SUCCESS, f"success answer without {key}")
+    return value
+
+
+def _text(section: Mapping[str, Any], key: str) -> str:
+    value = section.get(key)
+    return "" if value is None or isinstance(value, dict | list) else str(value)
+
+
+def _time(section: Mapping[str, Any], key: str) -> datetime | None:
+    try:
+        return parse_time(_text(section, key), _TIME_FORMATS, SHANGHAI, key=key)
+    except InvalidPayload:
+        return None  # a display field; never fail a successful call over it
+
+
+def _cb_time(fields: Mapping[str, Any], key: str) -> datetime | None:
+    return parse_time(get_str(fields, key), _TIME_FORMATS, SHANGHAI, key=key)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, dict | list | bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _sub_account(item: dict[str, Any], friendly_name: str) -> SubAccountData:
+    return SubAccountData(
+        sub_account_sid=_text(item, "subAccountSid") or _text(item, "accountSid"),
+        sub_token=_text(item, "subToken") or _text(item, "authToken"),
+        voip_account=_text(item, "voipAccount"),
+        voip_password=_text(item, "voipPwd"),
+        friendly_name=_text(item, "friendlyName") or friendly_name,
+        status=_text(item, "status"),
+        created_at=_time(item, "dateCreated"),
+        # Tokens and VoIP passwords are returned as fields above; raw must be
+        # safe to store and show.
+        raw={k: v for k, v in item.items() if k not in _SECRET_KEYS},
+    )
+
+
+def _sms(payload: dict[str, Any], key: str) -> SmsResult:
+    section = _section(payload, key)
+    message_id = _text(section, "smsMessageSid")
+    if not message_id:
+        raise ResponseError("ccp", SUCCESS, f"{key} answer without smsMessageSid")
+    return SmsResult(message_id=message_id, created_at=_time(section, "dateCreated"), raw=payload)
