@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import RetryPolicy, VendorClient
+from .ccp import CcpClient
+from .cyj import CyjClient
 from .errors import (
     AuthError,
     CallbackAuthError,
@@ -32,6 +34,8 @@ from .errors import (
     TemporaryError,
     VendorError,
 )
+from .huawei import HuaweiClient
+from .igw import IgwClient
 from .types import (
     AccountStatus,
     BindingResult,
@@ -45,7 +49,12 @@ from .types import (
     VoiceCodeResult,
 )
 
-REGISTRY: dict[str, type[VendorClient]] = {}
+REGISTRY: dict[str, type[VendorClient]] = {
+    "ccp": CcpClient,
+    "igw": IgwClient,
+    "huawei": HuaweiClient,
+    "cyj": CyjClient,
+}
 
 VENDOR_CODES: tuple[str, ...] = tuple(REGISTRY)
 
@@ -70,7 +79,11 @@ __all__ = [
     "CallRecordData",
     "CallbackAuthError",
     "CallbackCallResult",
+    "CcpClient",
     "Conflict",
+    "CyjClient",
+    "HuaweiClient",
+    "IgwClient",
     "InsufficientBalance",
     "InvalidPayload",
     "InvalidRequest",

@@ -1,0 +1,783 @@
+"""huawei: voice verification code calls with AKSK auth (code "huawei").
+
+Document: vendor-docs/huawei-voice-verify-aksk.txt: the request headers
+table (表2: Authorization, X-AKSK, PasswordDigest, Nonce, Created, 表3 time
+formats), the request body (表4), the response (表5), the result codes with
+handling advice (表6), and the status push section (eventType callout /
+alerting / answer / disconnect, 表5-表8, with its own PasswordDigest rule).
+
+Signing: Authorization is the fixed `AKSK realm="SDP",profile="UsernameToken",
+type="Appkey"`; X-AKSK carries Username (app_key), PasswordDigest =
+Base64(HMAC-SHA256(app_secret, Nonce + Created)) over the RAW 32-byte digest
+(44 characters), Nonce (32 upper-case hex from `secrets`) and Created (real
+UTC, %Y-%m-%dT%H:%M:%SZ).  account_id = app_key, secret = app_secret.
+
+CHOICES where the document is silent or ambiguous (each is one place here):
+- Result code 1010010 appears twice: under 401 ("Invalid digest") and under
+  403 ("flow control upper limit").  `error_map` keys "401/1010010" and
+  "403/1010010" carry the two meanings; the bare code (any other status)
+  reads as flow control, the safer misreading (a retry, not a disabled
+  account).
+- Retryable: 1010009, 403/1010010, 1020154, 1020165 (advice: "wait a minute")
+  and 1023002 ("send the request again").  The 500-class "contact the admin"
+  codes (1010001, 1020002, 1023001) are NOT retried: call_verify has no
+  idempotency key and a retry could ring the user twice.  Per-number frequency
+  and quota limits (1013001-3, 1013116-8) are PermissionDenied, not
+  RateLimited: they last far longer than our backoff.
+- Push signature: the status-push section says PasswordDigest =
+  Base64(HMAC(appSecret, url + nonce + created)) with url = the status push
+  URL we configured; `push_digest` implements that and
+  `authenticate_callback` expects `url` to be exactly that URL (the one given
+  as statusUrl/feeUrl).  Username must equal app_key; Created must be within
+  extra["push_window_seconds"] (default 300) of now.  Whether verification
+  is required is the Django side's per-account decision: this client just
+  verifies when asked.
+- Fee (CDR) push: the document only names feeUrl.  We take Huawei's
+  published fee format {"eventType":"fee","feeLst":[{...}, ...]} with
+  sessionId, direction, callerNum, calleeNum, fwdDisplayNum, fwdStartTime,
+  fwdAlertingTime, fwdAnswerTime, callEndTime, fwdUnaswRsn, ulFailReason,
+  sipStatusCode, recordFlag, recordFileDownloadUrl, userData; times UTC
+  "yyyy-MM-dd HH:mm:ss".  One push → a list of records.  Outcome: ANSWERED if
+  fwdAnswerTime is set, else from sipStatusCode (`SIP_OUTCOMES`), else
+  NO_ANSWER when the callee rang, else FAILED.  raw_code = fwdUnaswRsn or
+  sipStatusCode; raw_text = ulFailReason.
+- Both callback kinds dispatch on eventType, so a fee push that arrives on
+  the status URL (or the reverse) is still understood.
+- Status push timestamps ("yyyy-MM-dd HH:mm:ss", documented as UTC) → aware
+  UTC.  x_number is "" (a voice code has no privacy number); the display
+  number is the caller.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import requests
+
+from ._util import aware, decode_body, get_dict, get_int, get_str, header, parse_time
+from .base import ErrorRow, Reply, Signature, VendorClient
+from .errors import (
+    AuthError,
+    CallbackAuthError,
+    InvalidPayload,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+    ResponseError,
+    TemporaryError,
+    VendorError,
+)
+from .types import CallEventData, CallOutcome, CallRecordData, VoiceCodeResult
+
+__all__ = [
+    "AUTHORIZATION",
+    "SIP_OUTCOMES",
+    "HuaweiClient",
+    "aksk_headers",
+    "parse_x_aksk",
+    "password_digest",
+    "push_digest",
+]
+
+AUTHORIZATION = 'AKSK realm="SDP",profile="UsernameToken",type="Appkey"'
+CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_PUSH_TIME = ("%Y-%m-%d %H:%M:%S",)
+_EVENT_KINDS = ("callout", "alerting", "answer", "disconnect")
+_X_AKSK_PAIR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_X_AKSK_KEYS = ("Username", "PasswordDigest", "Nonce", "Created")
+_DIGITS = re.compile(r"[0-9]{2,8}")
+
+# Unanswered fee records: SIP final status -> outcome (our choice, see docstring).
+SIP_OUTCOMES: dict[str, CallOutcome] = {
+    "486": CallOutcome.BUSY,
+    "600": CallOutcome.BUSY,
+    "408": CallOutcome.NO_ANSWER,
+    "480": CallOutcome.NO_ANSWER,
+    "487": CallOutcome.NO_ANSWER,  # cancelled while ringing
+    "603": CallOutcome.REJECTED,
+    "404": CallOutcome.INVALID_NUMBER,
+    "484": CallOutcome.INVALID_NUMBER,
+    "604": CallOutcome.INVALID_NUMBER,
+    "403": CallOutcome.BLOCKED,
+    "503": CallOutcome.UNREACHABLE,
+    "502": CallOutcome.UNREACHABLE,
+    "504": CallOutcome.UNREACHABLE,
+}
+
+
+def password_digest(app_secret: str, nonce: str, created: str) -> str:
+    """Base64(HMAC-SHA256(app_secret, nonce + created)) of the raw digest."""
+    mac = hmac.new(app_secret.encode(), f"{nonce}{created}".encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def push_digest(app_secret: str, url: str, nonce: str, created: str) -> str:
+    """The status-push PasswordDigest: Base64(HMAC-SHA256(secret, url+nonce+created))."""
+    mac = hmac.new(app_secret.encode(), f"{url}{nonce}{created}".encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def aksk_headers(
+    app_key: str, app_secret: str, *, nonce: str | None = None, created: str | None = None
+) -> dict[str, str]:
+    """Authorization and X-AKSK headers for one request (表2)."""
+    nonce = nonce or secrets.token_hex(16).upper()
+    created = created or datetime.now(UTC).strftime(CREATED_FORMAT)
+    digest = password_digest(app_secret, nonce, created)
+    x_aksk = (
+        f'UsernameToken Username="{app_key}",PasswordDigest="{digest}",'
+        f'Nonce="{nonce}",Created="{created}"'
+    )
+    return {"Authorization": AUTHORIZATION, "X-AKSK": x_aksk}
+
+
+def parse_x_aksk(value: str) -> dict[str, str]:
+    """Parse an X-AKSK header into {Username, PasswordDigest, Nonce, Created}.
+
+    Tolerates spaces around commas and '='.  Raises ValueError when the value
+    does not start with UsernameToken.
+    """
+    text = value.strip()
+    if not text.startswith("UsernameToken"):
+        raise ValueError("X-AKSK must start with UsernameToken")
+    return dict(_X_AKSK_PAIR.findall(text[len("UsernameToken") :]))
+
+
+def _row(cls: type[VendorError], en: str, zh: str, advice: str) -> ErrorRow:
+    return (cls, en, advice, zh)
+
+
+_AUTH_HEADER_ADVICE = "请检查Authorization字段中的是否携带了{}属性。"
+
+# 表6, every row: "<http>/<code>" only for the reused 1010010.
+_ERRORS: dict[str, ErrorRow] = {
+    # ---- 400: malformed Authorization / X-AKSK: our signing code is wrong.
+    "1023006": _row(
+        AuthError,
+        "Authorization not contained in the HTTP header.",
+        "鉴权失败,请检查鉴权请求正确性。",
+        "请检查消息头中是否携带了Authorization,PasswordDigest字段填写是否正确,携带的app_key"
+        "填写是否正确,且生成随机数的时间与发送请求时的本地时间不能相差太大。",
+    ),
+    "1023007": _row(
+        AuthError,
+        "realm not contained in Authorization.",
+        "Authorization字段中未找到realm属性。",
+        _AUTH_HEADER_ADVICE.format("realm"),
+    ),
+    "1023008": _row(
+        AuthError,
+        "profile not contained in Authorization.",
+        "Authorization字段中未找到profile属性。",
+        _AUTH_HEADER_ADVICE.format("profile"),
+    ),
+    "1023009": _row(
+        AuthError,
+        "The value of realm in Authorization must be SDP.",
+        "Authorization中realm属性值应该为“SDP”。",
+        "请检查Authorization字段中的realm属性值是否为“SDP”。",
+    ),
+    "1023010": _row(
+        AuthError,
+        "The value of profile in Authorization must be UsernameToken.",
+        "Authorization中profile属性值应该为“UsernameToken”。",
+        "请检查Authorization字段中的profile属性值是否为“UsernameToken”。",
+    ),
+    "1023011": _row(
+        AuthError,
+        "The value of type in Authorization must be app_key.",
+        "Authorization中type属性值应该为“Appkey”。",
+        "请检查Authorization字段中的type属性值是否为“Appkey”。",
+    ),
+    "1023012": _row(
+        AuthError,
+        "type not contained in Authorization.",
+        "Authorization字段中未找到type属性。",
+        "请检查Authorization字段中是否携带了type属性。",
+    ),
+    "1023033": _row(
+        AuthError,
+        "HTTP header not found X-AKSK field.",
+        "HTTP头未找到X-AKSK字段。",
+        "请检查HTTP消息头中是否携带了X-AKSK字段。",
+    ),
+    "1023034": _row(
+        AuthError,
+        "UserName not contained in X-AKSK.",
+        "X-AKSK字段中未找到UserName属性。",
+        "请检查X-AKSK字段中的是否携带了Username属性。",
+    ),
+    "1023035": _row(
+        AuthError,
+        "Nonce not contained in X-AKSK.",
+        "X-AKSK字段中未找到Nonce属性。",
+        "请检查X-AKSK字段中的是否携带了Nonce属性。",
+    ),
+    "1023036": _row(
+        AuthError,
+        "Created not contained in X-AKSK.",
+        "X-AKSK字段中未找到Created属性。",
+        "请检查X-AKSK字段中的是否携带了Created属性。",
+    ),
+    "1023037": _row(
+        AuthError,
+        "PasswordDigest not contained in X-AKSK.",
+        "X-AKSK字段中未找到PasswordDigest属性。",
+        "请检查X-AKSK字段中的是否携带了PasswordDigest属性。",
+    ),
+    "1023038": _row(
+        AuthError,
+        "UsernameToken not contained in X-AKSK.",
+        "X-AKSK中没有携带UsernameToken。",
+        "请检查X-AKSK字段中的是否携带了UsernameToken属性。",
+    ),
+    # ---- 401
+    "401/1010010": _row(
+        AuthError,
+        "Invalid digest.",
+        "PasswordDigest校验失败。",
+        "请检查PasswordDigest字段填写是否正确。",
+    ),
+    "1010013": _row(
+        AuthError,  # our clock is off: a retry signs with the same wrong clock
+        "Time out limit.",
+        "时间超出限制。",
+        "请确认X-AKSK鉴权时,生成随机数的时间与发送请求时的本地时间不能相差太大"
+        "(具体差值请与管理员确认)",
+    ),
+    # ---- 403
+    "1010002": _row(
+        InvalidRequest,
+        "Invalid request.",
+        "非法请求。",
+        "检查请求携带的参数格式是否都合法。",
+    ),
+    "1010003": _row(
+        AuthError,
+        "Invalid app_key.",
+        "无效的app_key。",
+        "检查请求携带的app_key是否填写正确,app_key从应用管理页面获取,若填写正确,"
+        "请在应用管理页面检查请求携带的app_key所属应用状态是否正常。",
+    ),
+    "1010006": _row(
+        InvalidRequest,
+        "Invalid Rest API.",
+        "无效的Rest API。",
+        "检查请求方法填写是否正确。",
+    ),
+    "1010008": _row(
+        PermissionDenied,
+        "The status of the app_key is unavailable.",
+        "app_key被暂停使用。",
+        "请在应用管理页面检查请求携带的app_key所属应用状态是否正常。",
+    ),
+    "1010009": _row(
+        RateLimited,
+        "No more APIs can be invoked.",
+        "API达到调用上限。",
+        "请稍等一分钟后再试,并联系管理员申请更高的应用使用配额。",
+    ),
+    "403/1010010": _row(
+        RateLimited,
+        "The flow control upper limit is reached on the platform.",
+        "平台达到系统流控上限。",
+        "请稍等一分钟后再试。",
+    ),
+    "1010010": _row(
+        RateLimited,  # bare code, unknown status: read as flow control (see docstring)
+        "The flow control upper limit is reached on the platform.",
+        "平台达到系统流控上限。",
+        "请稍等一分钟后再试。",
+    ),
+    "1010011": _row(
+        PermissionDenied,
+        "The app is not allowed to access a commercial address.",
+        "APP没有访问商用地址的权限。",
+        "请在应用管理页面检查请求携带的app_key所属应用状态是否正常。",
+    ),
+    "1010021": _row(
+        PermissionDenied,
+        "Application unavailable.",
+        "应用不可用。",
+        "请在应用管理页面检查请求携带的app_key所属应用状态是否正常。",
+    ),
+    "1010023": _row(
+        InvalidRequest,
+        "Invalid display number.",
+        "号显号码不合法。",
+        "检查displayNbr和displayCalleeNbr参数的填写是否合法,与号码管理页面的“固话号码”保持一致。"
+        "若合法,请确认该号码是否已申请并下发。申请号码在号码订购页面申请,号码下发后可在号码管理页面查看。",
+    ),
+    "1010024": _row(
+        InvalidRequest,
+        "Invalid caller number.",
+        "主叫号码不合法。",
+        "检查callerNbr参数的填写是否合法。",
+    ),
+    "1010040": _row(
+        PermissionDenied,
+        "The app_key is not allowed to invoke the API.",
+        "app_key没有调用本API的权限。",
+        "请联系管理员确认该app_key对应的应用是否具语音验证码能力。",
+    ),
+    "1012001": _row(
+        InvalidRequest,
+        "Resource of number is not to be applied.",
+        "资源未申请。",
+        "app_key和业务号码未绑定。",
+    ),
+    "1012006": _row(
+        InvalidRequest,
+        "The service number is not applied.",
+        "业务号码未申请。",
+        "请确认是否申请业务号码。",
+    ),
+    "1012012": _row(
+        PermissionDenied,
+        "Application does not open recording function.",
+        "应用未开启录音功能。",
+        "请在应用管理页面确认请求携带的app_key是否开启了录音功能。",
+    ),
+    "1013001": _row(
+        PermissionDenied,  # a configured quota, not a momentary rate: no quick retry
+        "Calls exceed the SP limit.",
+        "请求次数超过SP配置上限。",
+        "请和管理员确认开发者呼叫数量限制。",
+    ),
+    "1013002": _row(
+        PermissionDenied,
+        "Calls exceed the APP limit.",
+        "请求次数超过应用配置上限。",
+        "请和管理员确认应用呼叫数量限制。",
+    ),
+    "1013003": _row(
+        PermissionDenied,
+        "Calls exceed the display number limit.",
+        "SP的主显号码受限。",
+        "请和管理员确认显示号码呼叫数量限制。",
+    ),
+    "1013004": _row(
+        PermissionDenied,
+        "Callee in blacklist.",
+        "被叫用户是黑名单。",
+        "被叫号码在运营商黑名单库。",
+    ),
+    "1013010": _row(
+        PermissionDenied,
+        "Caller in blacklist.",
+        "主叫用户是黑名单。",
+        "主叫号码在运营商黑名单库。",
+    ),
+    "1013011": _row(
+        PermissionDenied,
+        "Callee is not on the whitelist.",
+        "被叫用户不在白名单中。",
+        "请和管理员确认被叫号码白名单限制。",
+    ),
+    "1013100": _row(
+        PermissionDenied,  # "unknown error" of the security-control family
+        "Common error code .",
+        "未知错误。",
+        "请和管理员确认安全管控限制。",
+    ),
+    "1013101": _row(
+        PermissionDenied,
+        "Abnormal call restricted .",
+        "呼叫行为异常。",
+        "请和管理员确认安全管控限制。",
+    ),
+    "1013111": _row(
+        PermissionDenied,
+        "International callin is forbidden.",
+        "国际呼入限制。",
+        "请检查请求的号码格式是否为国际号码格式。",
+    ),
+    "1013112": _row(
+        PermissionDenied,
+        "International callout is forbidden.",
+        "国际呼出限制。",
+        "请检查请求的号码格式是否为国际号码格式。",
+    ),
+    "1013113": _row(
+        PermissionDenied,
+        "Abnormal call duration restricted.",
+        "通话时间异常。",
+        "请检查请求的号码是否通话时间异常。",
+    ),
+    "1013115": _row(
+        PermissionDenied,
+        "Abnormal call completion rate restricted.",
+        "呼叫接通率异常。",
+        "请检查请求的号码是否呼叫接通率异常。",
+    ),
+    "1013116": _row(
+        PermissionDenied,  # per-number frequency caps outlast any backoff
+        "Caller call frequency restricted.",
+        "主叫呼叫频次限制。",
+        "请检查主叫号码是否有呼叫频次限制。",
+    ),
+    "1013117": _row(
+        PermissionDenied,
+        "Callee call frequency restricted.",
+        "被叫呼叫频次限制。",
+        "请检查被叫号码是否有呼叫频次限制。",
+    ),
+    "1013118": _row(
+        PermissionDenied,
+        "Service number call frequency restricted.",
+        "业务号码呼叫频次限制。",
+        "请检查业务号码是否有呼叫频次限制。",
+    ),
+    "1013119": _row(
+        PermissionDenied,
+        "Service number suspend.",
+        "业务号码被暂停。",
+        "请和管理员确认号码状态。",
+    ),
+    "1013120": _row(
+        InvalidRequest,
+        "Ip address is null.",
+        "IPv4地址未携带。",
+        "请客户接口携带请求发送方IPv4地址。",
+    ),
+    "1013121": _row(
+        PermissionDenied,
+        "Call black time forbidden.",
+        "呼叫时段限制。",
+        "呼叫时段为休息时段,请工作时段再呼叫。",
+    ),
+    "1013122": _row(
+        PermissionDenied,
+        "Sub enterprise is suspended.",
+        "子企业已被暂停。",
+        "查看是否因投诉被下线,可查看订购号码时填写的邮箱是否有业务下线通知邮件。",
+    ),
+    "1020165": _row(
+        RateLimited,
+        "The number of app_key voice call ports exceeds the upper limit.",
+        "超出语音呼叫端口数限制。",
+        "请稍等一分钟后再试。建议联系管理员为该应用申请更多的端口配额。",
+    ),
+    "1020166": _row(
+        PermissionDenied,
+        "The app client ip is not in ip white list.",
+        "请求发送方app IP不在白名单列表中。",
+        "运营商IP地域管控,此地区无法呼通。",
+    ),
+    "1020168": _row(
+        PermissionDenied,
+        "The call is rejected because the login IP of the peer app is blacklisted .",
+        "请求发送方app登录IP是黑名单。",
+        "运营商IP地域管控,此地区无法呼通。",
+    ),
+    "1020171": _row(
+        PermissionDenied,
+        "The call is rejected because the login IP of the peer app is blacklisted area.",
+        "请求发送方app登录IP在受限地域。",
+        "运营商IP地域管控,此地区无法呼通。",
+    ),
+    "1020176": _row(
+        AuthError,  # "try again later" means 30 minutes: far beyond our backoff
+        "Authentication failed, try again later",
+        "鉴权失败,稍后重试。",
+        "IP因鉴权失败次数过多导致被拉黑,请30分钟后重试,或联系管理员放通该IP。",
+    ),
+    # ---- 500
+    "1010001": _row(
+        VendorError,  # "contact the admin"; not retried (no idempotency key)
+        "Internal system error.",
+        "系统错误。",
+        "请联系管理员处理。",
+    ),
+    "1020001": _row(
+        InvalidRequest,
+        "Parameter error.",
+        "参数错误。",
+        "检查请求携带的参数格式是否都合法。",
+    ),
+    "1020002": _row(
+        VendorError,
+        "Internal error.",
+        "内部错误。",
+        "请联系管理员处理。",
+    ),
+    "1020150": _row(
+        AuthError,
+        "The app_key is invalid.",
+        "app_key无效。",
+        "检查请求携带的app_key是否填写正确,app_key从应用管理页面获取,若填写正确,"
+        "请在应用管理页面检查请求携带的app_key所属应用状态是否正常。",
+    ),
+    "1020151": _row(
+        InvalidRequest,
+        "The bindNum is invalid.",
+        "业务号码无效。",
+        "业务号码无效,请联系管理员处理。",
+    ),
+    "1020154": _row(
+        TemporaryError,
+        "Insufficient voice ports.",
+        "语音端口不足。",
+        "请稍等一分钟后再试,并联系管理员申请扩容语音端口。",
+    ),
+    "1023001": _row(
+        VendorError,
+        "Internal error.",
+        "内部错误。",
+        "请联系管理员处理。",
+    ),
+    "1023002": _row(
+        TemporaryError,
+        "Response timeout.",
+        "响应超时。",
+        "重新发送一次请求。",
+    ),
+}
+
+
+class HuaweiClient(VendorClient):
+    """Client for one huawei voice application (account_id = APP_Key,
+    secret = APP_Secret).  extra["push_window_seconds"] bounds push age."""
+
+    code: ClassVar[str] = "huawei"
+    callback_kinds: ClassVar[tuple[str, ...]] = ("status", "cdr")
+    error_map: ClassVar[Mapping[str, ErrorRow]] = _ERRORS
+
+    def _sign(self) -> Signature:
+        return {}, aksk_headers(self.account_id, self._secret)
+
+    def _interpret(self, response: requests.Response) -> Reply:
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or payload.get("resultcode") is None:
+            if response.ok:
+                raise ResponseError(
+                    self.code,
+                    "unparseable",
+                    f"no resultcode in {response.text[:200]!r}",
+                    http_status=response.status_code,
+                )
+            return Reply(payload, "", self._http_error(response))
+        code = str(payload["resultcode"])
+        if code == "0" and response.ok:
+            return Reply(payload, code)
+        message = str(payload.get("resultdesc") or "")
+        return Reply(payload, code, self._error(code, message, http_status=response.status_code))
+
+    def call_verify(
+        self,
+        *,
+        display_number: str,
+        callee_number: str,
+        verify_code: str,
+        pre_tone: str,
+        language_type: int = 2,
+        pos_tone: str = "",
+        times: int = 3,
+        status_url: str = "",
+        fee_url: str = "",
+        return_idle_port: bool = False,
+        user_data: str = "",
+    ) -> VoiceCodeResult:
+        """POST /rest/httpsessions/callVerify/v1.0 (表4).  statusUrl/feeUrl
+        are sent Base64-encoded as the document requires."""
+        if not _DIGITS.fullmatch(verify_code):
+            raise ValueError("huawei: verify_code must be 2-8 digits 0-9")
+        if not 0 <= times <= 9:
+            raise ValueError("huawei: times must be 0-9 (0 = loop forever)")
+        if not pre_tone:
+            raise ValueError("huawei: pre_tone is required")
+        if user_data and (not user_data.isascii() or "{" in user_data or "}" in user_data):
+            raise ValueError("huawei: userData must be ASCII without braces (Base64 it)")
+        body: dict[str, Any] = {
+            "displayNbr": display_number,
+            "calleeNbr": callee_number,
+            "languageType": language_type,
+            "preTone": pre_tone,
+            "verifyCode": verify_code,
+            "times": times,
+        }
+        if pos_tone:
+            body["posTone"] = pos_tone
+        if status_url:
+            body["statusUrl"] = _b64(status_url)
+        if fee_url:
+            body["feeUrl"] = _b64(fee_url)
+        if return_idle_port:
+            body["returnIdlePort"] = "true"  # String(枚举) in 表4, not a JSON boolean
+        if user_data:
+            body["userData"] = user_data
+        payload = self._send(
+            "POST",
+            "/rest/httpsessions/callVerify/v1.0",
+            data=_json_bytes(body),
+            headers={"Content-Type": "application/json;charset=UTF-8"},
+            idempotent=False,
+        )
+        session_id = str(payload.get("sessionId") or "")
+        if not session_id:
+            raise ResponseError(self.code, "0", "success answer without sessionId")
+        idle = payload.get("idlePort")
+        return VoiceCodeResult(
+            session_id=session_id,
+            idle_ports=idle if isinstance(idle, int) and not isinstance(idle, bool) else None,
+            raw=payload,
+        )
+
+    # ------------------------------------------------------------------ callbacks
+
+    def authenticate_callback(
+        self,
+        kind: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        url: str,
+        now: datetime | None = None,
+    ) -> None:
+        """Verify a push's X-AKSK: Username, Created freshness, PasswordDigest
+        over url + Nonce + Created."""
+        value = header(headers, "X-AKSK")
+        if not value:
+            raise CallbackAuthError(
+                "missing X-AKSK header",
+                expected='X-AKSK: UsernameToken Username="…",PasswordDigest="…",…',
+            )
+        try:
+            parts = parse_x_aksk(value)
+        except ValueError as exc:
+            raise CallbackAuthError(str(exc), expected="UsernameToken …", received=value) from None
+        missing = [
+            k for k in ("Username", "PasswordDigest", "Nonce", "Created") if not parts.get(k)
+        ]
+        if missing:
+            raise CallbackAuthError(
+                f"X-AKSK lacks {', '.join(missing)}",
+                expected="Username, PasswordDigest, Nonce and Created",
+                received=value,
+            )
+        if parts["Username"] != self.account_id:
+            raise CallbackAuthError(
+                "X-AKSK Username is not this account's app_key",
+                expected=f"Username={self.account_id}",
+                received=value,
+            )
+        window = int(self.extra.get("push_window_seconds", 300))
+        try:
+            created = datetime.strptime(parts["Created"], CREATED_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            raise CallbackAuthError(
+                "X-AKSK Created is not a UTC time",
+                expected="Created in %Y-%m-%dT%H:%M:%SZ",
+                received=value,
+            ) from None
+        age = abs((aware(now) - created).total_seconds())
+        if age > window:
+            raise CallbackAuthError(
+                f"X-AKSK Created is {int(age)} s away from now",
+                expected=f"Created within {window} s of now",
+                received=value,
+            )
+        computed = push_digest(self._secret, url, parts["Nonce"], parts["Created"])
+        if not hmac.compare_digest(computed.encode(), parts["PasswordDigest"].encode()):
+            raise CallbackAuthError(
+                "PasswordDigest did not match",
+                expected=(
+                    f"PasswordDigest computed over URL {url} + nonce + created "
+                    "with this account's app_secret"
+                ),
+                received=value,
+            )
+
+    def _parse_callback(
+        self, kind: str, body: bytes, content_type: str
+    ) -> list[CallRecordData | CallEventData]:
+        fields = decode_body(body, content_type)
+        event = get_str(fields, "eventType", required=True)
+        if event == "fee":
+            items = fields.get("feeLst")
+            if not isinstance(items, list) or not items:
+                raise InvalidPayload("fee push without a non-empty feeLst list")
+            records: list[CallRecordData | CallEventData] = []
+            for index, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise InvalidPayload(f"feeLst[{index}] is not an object")
+                records.append(self._fee(item))
+            return records
+        if event in _EVENT_KINDS:
+            return [self._status(event, get_dict(fields, "statusInfo"))]
+        raise InvalidPayload(f"unknown eventType {event!r}")
+
+    def _status(self, event: str, info: dict[str, Any]) -> CallEventData:
+        occurred = _push_time(info, "timestamp")
+        if occurred is None:
+            raise InvalidPayload("missing required field 'timestamp'")
+        code = info.get("stateCode")
+        return CallEventData(
+            vendor=self.code,
+            call_id=get_str(info, "sessionId", required=True),
+            kind=event,
+            occurred_at=occurred,
+            caller=get_str(info, "caller"),
+            callee=get_str(info, "called"),
+            user_data=get_str(info, "userData"),
+            state_code="" if code is None else str(get_int(info, "stateCode")),
+            state_text=get_str(info, "stateDesc"),
+            raw=info,
+        )
+
+    def _fee(self, item: dict[str, Any]) -> CallRecordData:
+        start = _push_time(item, "fwdStartTime")
+        alerting = _push_time(item, "fwdAlertingTime")
+        answer = _push_time(item, "fwdAnswerTime")
+        end = _push_time(item, "callEndTime")
+        sip = get_str(item, "sipStatusCode")
+        if answer is not None:
+            outcome = CallOutcome.ANSWERED
+        elif sip in SIP_OUTCOMES:
+            outcome = SIP_OUTCOMES[sip]
+        else:
+            outcome = CallOutcome.NO_ANSWER if alerting else CallOutcome.FAILED
+        duration = int((end - answer).total_seconds()) if answer and end else 0
+        return CallRecordData(
+            vendor=self.code,
+            call_id=get_str(item, "sessionId", required=True),
+            vendor_binding_id="",
+            caller=get_str(item, "callerNum"),
+            callee=get_str(item, "calleeNum"),
+            x_number="",
+            outcome=outcome,
+            raw_code=get_str(item, "fwdUnaswRsn") or sip,
+            raw_text=get_str(item, "ulFailReason"),
+            begin_at=start,
+            ring_at=alerting,
+            answer_at=answer,
+            release_at=end,
+            duration=max(duration, 0),
+            release_side="",
+            user_data=get_str(item, "userData"),
+            recording_url=get_str(item, "recordFileDownloadUrl"),
+            raw=item,
+        )
+
+
+def _push_time(fields: Mapping[str, Any], key: str) -> datetime | None:
+    return parse_time(get_str(fields, key), _PUSH_TIME, UTC, key=key)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def _json_bytes(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
