@@ -1,0 +1,145 @@
+"""Package-level contracts: no Django, registry, error shapes, retry policy, logging."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+import vendors
+from vendors import (
+    AuthError,
+    CallbackAuthError,
+    InvalidPayload,
+    NetworkError,
+    RateLimited,
+    RetryPolicy,
+    TemporaryError,
+    VendorError,
+)
+from vendors.igw import IgwClient
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = [
+    "vendors",
+    "vendors.types",
+    "vendors.errors",
+    "vendors.base",
+    "vendors.ccp",
+    "vendors.igw",
+    "vendors.huawei",
+    "vendors.cyj",
+]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_does_not_import_django(module: str) -> None:
+    # A fresh interpreter: in-process, Django may already be loaded by pytest-django.
+    code = f"import sys, importlib; importlib.import_module({module!r}); print('django' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_registry_and_get_client() -> None:
+    assert set(vendors.REGISTRY) == {"ccp", "igw", "huawei", "cyj"}
+    assert vendors.VENDOR_CODES == ("ccp", "igw", "huawei", "cyj")
+    for code, cls in vendors.REGISTRY.items():
+        assert cls.code == code
+        assert cls.callback_kinds
+        client = vendors.get_client(
+            code, base_url="https://v.example", account_id="acc", secret="s3cr3t", app_id="app"
+        )
+        assert isinstance(client, cls)
+        assert "s3cr3t" not in repr(client)
+    with pytest.raises(ValueError, match="unknown vendor"):
+        vendors.get_client("nope", base_url="x", account_id="a", secret="s")
+
+
+def test_vendor_error_str_and_pickle() -> None:
+    err = RateLimited("igw", "1105", "Rate 限制、流控", message_en="Rate limit", http_status=200)
+    assert str(err) == "igw error 1105: Rate 限制、流控 (Rate limit) [HTTP 200]"
+    clone = pickle.loads(pickle.dumps(err))
+    assert type(clone) is RateLimited
+    assert (clone.vendor, clone.code, clone.message, clone.message_en, clone.http_status) == (
+        "igw",
+        "1105",
+        "Rate 限制、流控",
+        "Rate limit",
+        200,
+    )
+    assert RateLimited.retryable and TemporaryError.retryable and NetworkError.retryable
+    assert not AuthError.retryable and not VendorError.retryable
+    assert issubclass(NetworkError, TemporaryError)
+    assert issubclass(InvalidPayload, ValueError)
+
+
+def test_callback_auth_error_fields() -> None:
+    err = CallbackAuthError("devid does not match", expected="devid=1", received="devid=2")
+    assert "devid=1" in str(err) and "devid=2" in str(err)
+    assert pickle.loads(pickle.dumps(err)).received == "devid=2"
+
+
+def test_retry_policy_delay_is_bounded_exponential() -> None:
+    policy = RetryPolicy(backoff=0.5, max_backoff=8.0, jitter=False)
+    assert [policy.delay(n) for n in (1, 2, 3, 4, 5, 6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    jittered = RetryPolicy(backoff=1.0, max_backoff=8.0, jitter=True)
+    for _ in range(100):
+        assert 2.0 <= jittered.delay(3) <= 4.0
+    assert policy.delay(1, retry_after=3.0) == 3.0
+    assert policy.delay(1, retry_after=60.0) == 8.0  # never past max_backoff
+
+
+def test_log_line_has_fields_and_no_secret(vendor_server, fast_retry, caplog) -> None:
+    secret = "K3Y-very-secret"
+    vendor_server.answer(200, {"error": 0, "subid": "S1"})
+    client = IgwClient(
+        base_url=vendor_server.base_url,
+        account_id="10000000",
+        secret=secret,
+        app_id="app1",
+        retry=fast_retry,
+    )
+    with caplog.at_level(logging.DEBUG, logger="vendors"):
+        client.bind_axb(x_number="17000000000", a_number="1", b_number="2", reqid="r1", ttl=60)
+    (record,) = caplog.records
+    assert record.vendor == "igw"
+    assert record.method == "PUT"
+    assert record.path == "/igw/service/uc/interline/17000000000"
+    assert record.http_status == 200
+    assert record.vendor_code == "0"
+    assert record.attempt == 1
+    assert record.latency_ms >= 0
+    text = caplog.text + repr(record.__dict__)
+    assert secret not in text
+    assert "Keytime" not in text  # no Authorization header either
+    assert "reqid" not in text  # no body
+
+
+def test_timeout_is_always_passed(faults, fast_retry) -> None:
+    session, adapter = faults([(200, {"error": 0, "state": 1})])
+    seen: dict[str, object] = {}
+    original = adapter.send
+
+    def spy(request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        seen.update(kwargs)
+        return original(request, **kwargs)
+
+    adapter.send = spy  # type: ignore[method-assign]
+    client = IgwClient(
+        base_url="https://igw.example",
+        account_id="d",
+        secret="k",
+        app_id="a",
+        session=session,
+        retry=fast_retry,
+        timeout=(1.0, 2.0),
+    )
+    client.account_status()
+    assert seen["timeout"] == (1.0, 2.0)
