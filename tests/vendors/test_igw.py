@@ -57,7 +57,7 @@ def test_request_carries_fresh_keytime(vendor_server, fast_retry) -> None:
     make(vendor_server.base_url, fast_retry).account_status()
     value = vendor_server.requests[0].headers["Authorization"]
     scheme, rest = value.split(" ", 1)
-    devid, ts, sig = rest.split(",")
+    devid, ts, _sig = rest.split(",")
     assert scheme == "Keytime" and devid == DEVID
     assert abs(int(ts) - before) < 60_000
     assert value == keytime(DEVID, KEY, int(ts))

@@ -40,7 +40,10 @@ MODULES = [
 @pytest.mark.parametrize("module", MODULES)
 def test_module_does_not_import_django(module: str) -> None:
     # A fresh interpreter: in-process, Django may already be loaded by pytest-django.
-    code = f"import sys, importlib; importlib.import_module({module!r}); print('django' in sys.modules)"
+    code = (
+        f"import sys, importlib; importlib.import_module({module!r}); "
+        "print('django' in sys.modules)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
