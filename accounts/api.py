@@ -195,7 +195,10 @@ class NumberViewSet(viewsets.ModelViewSet):
         try:
             created = services.numbers_import_csv(vendor_account=account, csv_text=text)
         except services.NumberImportError as exc:
-            raise serializers.ValidationError(
-                {"file": [{"line": p.line, "reason": p.reason} for p in exc.problems]}
-            ) from exc
+            # Built by hand: DRF's ValidationError would turn the line numbers into strings.
+            problems = [{"line": p.line, "reason": p.reason} for p in exc.problems]
+            return Response(
+                {"message": "Validation error", "extra": {"fields": {"file": problems}}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         return Response({"created": len(created)}, status=status.HTTP_201_CREATED)

@@ -139,6 +139,8 @@ def celery_worker_process(transactional_db, request):
             "worker",
             "-Q",
             queue,
+            "--hostname",
+            f"{queue}@localhost",
             "--pool",
             "threads",
             "--concurrency",
@@ -157,7 +159,7 @@ def celery_worker_process(transactional_db, request):
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            replies = app.control.ping(timeout=0.5) or []
+            replies = app.control.ping(destination=[f"{queue}@localhost"], timeout=0.5) or []
             if replies:
                 break
             if proc.poll() is not None:

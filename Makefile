@@ -1,0 +1,58 @@
+# The two commands of the README: `make run` and `make test`.
+# Both build a local virtualenv (.venv) from the pinned requirements first.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv dev-venv env lint format worker beat bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+venv: $(VENV)/.runtime
+dev-venv: $(VENV)/.dev
+
+# A .env for the quick start: debug on, fresh random keys, SQLite, tasks in-process.
+.env: | $(BIN)/python
+	@$(BIN)/python scripts/write_dev_env.py > .env
+	@echo "Wrote .env (DEBUG on, new random SECRET_KEY and FIELD_ENCRYPTION_KEY)."
+
+run: venv .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  ccp_console is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo ""
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# Lint, format check, then the whole suite on real PostgreSQL and Redis.
+test: dev-venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=ccp_console.settings_test
+	$(BIN)/pytest
+
+format: dev-venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+worker: venv
+	$(BIN)/celery -A ccp_console worker --loglevel INFO
+
+beat: venv
+	$(BIN)/celery -A ccp_console beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,12 @@
+"""Print a .env for local development: DEBUG on and freshly generated keys."""
+
+import secrets
+
+from cryptography.fernet import Fernet
+
+print("DEBUG=1")
+print(f"SECRET_KEY={secrets.token_urlsafe(50)}")
+print(f"FIELD_ENCRYPTION_KEY={Fernet.generate_key().decode()}")
+print("PUBLIC_BASE_URL=http://127.0.0.1:8000")
+print("# DATABASE_URL=postgres://postgres@127.0.0.1:5432/ccp_console")
+print("# CELERY_BROKER_URL=redis://127.0.0.1:6379/0")

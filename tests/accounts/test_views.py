@@ -1,0 +1,208 @@
+"""Browser pages for accounts and numbers, per role; and the secret never shows."""
+
+import io
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import PrivacyNumber, VendorAccount
+from tests.factories import PrivacyNumberFactory, SubAccountFactory, VendorAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "s3cr3t-token-that-must-never-render"
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    for url in ["/", "/accounts/vendor-accounts/", "/accounts/numbers/"]:
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+def test_login_page_and_login(client, operator):
+    assert client.get("/login/").status_code == 200
+    response = client.post("/login/", {"username": "operator", "password": "pass-word-123"})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_business_staff_cannot_see_or_change_accounts(staff_client):
+    account = VendorAccountFactory()
+    for url in [
+        "/accounts/vendor-accounts/",
+        f"/accounts/vendor-accounts/{account.pk}/",
+        "/accounts/vendor-accounts/new/",
+        f"/accounts/vendor-accounts/{account.pk}/edit/",
+        "/accounts/numbers/new/",
+    ]:
+        assert staff_client.get(url).status_code == 403, url
+    home = staff_client.get("/").content.decode()
+    assert "Vendor accounts" not in home
+
+
+def test_user_without_role_sees_a_hint(client, nobody):
+    client.force_login(nobody)
+    assert b"no role yet" in client.get("/").content
+
+
+def test_operator_creates_edits_and_disables_an_account(operator_client):
+    response = operator_client.post(
+        "/accounts/vendor-accounts/new/",
+        {
+            "vendor": "igw",
+            "name": "IGW prod",
+            "base_url": "https://igw.example.com",
+            "account_id": "10000001",
+            "secret": SECRET,
+            "app_id": "app-1",
+            "extra": '{"max_bindings_per_x": 5000}',
+            "enabled": "on",
+        },
+    )
+    account = VendorAccount.objects.get()
+    assert (
+        response.status_code == 302 and response.url == f"/accounts/vendor-accounts/{account.pk}/"
+    )
+    assert account.secret == SECRET and account.extra == {"max_bindings_per_x": 5000}
+
+    response = operator_client.post(
+        f"/accounts/vendor-accounts/{account.pk}/edit/",
+        {
+            "name": "IGW production",
+            "base_url": "https://igw.example.com",
+            "account_id": "10000001",
+            "secret": "",
+            "app_id": "app-1",
+            "extra": "",
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.name == "IGW production" and account.secret == SECRET
+
+    confirm = operator_client.get(f"/accounts/vendor-accounts/{account.pk}/toggle/")
+    assert b"Disable IGW production?" in confirm.content
+    account.refresh_from_db()
+    assert account.enabled  # a GET only asks
+    operator_client.post(f"/accounts/vendor-accounts/{account.pk}/toggle/")
+    account.refresh_from_db()
+    assert not account.enabled
+
+
+def test_account_form_shows_field_errors_and_writes_nothing(operator_client):
+    response = operator_client.post(
+        "/accounts/vendor-accounts/new/",
+        {
+            "vendor": "acme",
+            "name": "",
+            "base_url": "nope",
+            "account_id": "",
+            "secret": "",
+            "extra": "{not json",
+        },
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert {"vendor", "name", "base_url", "account_id", "secret", "extra"} <= set(form.errors)
+    assert not VendorAccount.objects.exists()
+
+
+def test_secret_never_appears_in_any_page_or_api_response(operator_client, administrator, client):
+    account = VendorAccountFactory(vendor="ccp", secret=SECRET)
+    sub = SubAccountFactory(
+        vendor_account=account, sub_token=SECRET + "-sub", voip_password=SECRET + "-voip"
+    )
+    pages = [
+        "/",
+        "/accounts/vendor-accounts/",
+        f"/accounts/vendor-accounts/{account.pk}/",
+        f"/accounts/vendor-accounts/{account.pk}/edit/",
+        f"/accounts/vendor-accounts/{account.pk}/toggle/",
+        f"/accounts/vendor-accounts/{account.pk}/regenerate-token/",
+        "/api/v1/vendor-accounts/",
+        f"/api/v1/vendor-accounts/{account.pk}/",
+        "/api/schema/",
+    ]
+    for url in pages:
+        response = operator_client.get(url)
+        assert response.status_code == 200, url
+        assert SECRET not in response.content.decode(), url
+    client.force_login(administrator)
+    admin_pages = [
+        "/admin/accounts/vendoraccount/",
+        f"/admin/accounts/vendoraccount/{account.pk}/change/",
+        "/admin/accounts/subaccount/",
+        f"/admin/accounts/subaccount/{sub.pk}/change/",
+    ]
+    for url in admin_pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert SECRET not in response.content.decode(), url
+
+
+def test_admin_edit_keeps_secret_when_left_empty(client, administrator):
+    account = VendorAccountFactory(secret=SECRET)
+    client.force_login(administrator)
+    response = client.post(
+        f"/admin/accounts/vendoraccount/{account.pk}/change/",
+        {
+            "vendor": "igw",
+            "name": "renamed",
+            "base_url": account.base_url,
+            "account_id": account.account_id,
+            "secret": "",
+            "app_id": "x",
+            "extra": "{}",
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    account.refresh_from_db()
+    assert account.name == "renamed" and account.secret == SECRET
+
+
+def test_regenerate_token_asks_first(operator_client):
+    account = VendorAccountFactory()
+    old = account.webhook_token
+    assert (
+        b"stop working"
+        in operator_client.get(f"/accounts/vendor-accounts/{account.pk}/regenerate-token/").content
+    )
+    operator_client.post(f"/accounts/vendor-accounts/{account.pk}/regenerate-token/")
+    account.refresh_from_db()
+    assert account.webhook_token != old
+
+
+def test_number_pages(operator_client, staff_user, client):
+    account = VendorAccountFactory()
+    PrivacyNumberFactory(number="+8617012340021", vendor_account=account)
+    page = operator_client.get(reverse("accounts:number_list"))
+    assert b"17012340021" in page.content
+    response = operator_client.post(
+        reverse("accounts:number_create"),
+        {"number": "17012340021", "vendor_account": account.pk, "status": "available"},
+    )
+    assert response.status_code == 200 and "number" in response.context["form"].errors
+
+
+def test_number_import_page_lists_bad_rows(operator_client):
+    account = VendorAccountFactory()
+    upload = io.BytesIO(b"number\n17000000001\nbad\n")
+    upload.name = "n.csv"
+    response = operator_client.post(
+        reverse("accounts:number_import"), {"vendor_account": account.pk, "file": upload}
+    )
+    assert response.status_code == 200
+    assert [p.line for p in response.context["problems"]] == [3]
+    assert not PrivacyNumber.objects.exists()
+
+
+def test_number_delete_asks_for_confirmation(operator_client):
+    number = PrivacyNumberFactory()
+    assert (
+        operator_client.get(reverse("accounts:number_delete", args=[number.pk])).status_code == 200
+    )
+    assert PrivacyNumber.objects.exists()
+    operator_client.post(reverse("accounts:number_delete", args=[number.pk]))
+    assert not PrivacyNumber.objects.exists()
