@@ -115,7 +115,6 @@ class Binding(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("bulk_release_binding", "Can release many bindings at once")]
         indexes = [
             models.Index(fields=["state", "expires_at"], name="privacy_bind_state_exp"),
             models.Index(fields=["state", "updated_at"], name="privacy_bind_state_upd"),

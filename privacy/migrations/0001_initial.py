@@ -51,7 +51,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at', '-id'],
-                'permissions': [('bulk_release_binding', 'Can release many bindings at once')],
             },
         ),
         migrations.CreateModel(

@@ -1,0 +1,231 @@
+"""REST API for bindings (/api/v1/bindings/). Serializers shape data; privacy.services writes.
+
+POST answers 202 at once with the binding in state "pending"; poll GET until it
+is active or failed. An `Idempotency-Key` header makes a retried POST return the
+binding the first one made (200, same id) instead of making a second.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import VendorAccount
+from core.api import Conflict
+from core.phones import display_number
+from privacy import selectors, services
+from privacy.models import Binding
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class FailureSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    text = serializers.CharField(help_text="The vendor's original text (often Chinese).")
+    text_en = serializers.CharField(help_text="English gloss.")
+    advice = serializers.CharField()
+
+
+class BindingSerializer(serializers.ModelSerializer):
+    x_number = serializers.SerializerMethodField()
+    a_number = serializers.SerializerMethodField()
+    b_number = serializers.SerializerMethodField()
+    failure = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Binding
+        fields = [
+            "id",
+            "kind",
+            "state",
+            "vendor_account",
+            "x_number",
+            "a_number",
+            "b_number",
+            "area_code",
+            "ttl",
+            "expires_at",
+            "record",
+            "display",
+            "direct",
+            "anucode",
+            "ansanu",
+            "user_data",
+            "vendor_binding_id",
+            "failure",
+            "created_at",
+            "updated_at",
+            "activated_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+    def _user(self):
+        request = self.context.get("request")
+        return request.user if request else None
+
+    def get_x_number(self, obj: Binding) -> str:
+        if obj.x_number is not None:
+            return display_number(obj.x_number.number, self._user())
+        return display_number(obj.vendor_binding_id, self._user()) if obj.kind == "cyj" else ""
+
+    def get_a_number(self, obj: Binding) -> str:
+        return display_number(obj.a_number, self._user())
+
+    def get_b_number(self, obj: Binding) -> str:
+        return display_number(obj.b_number, self._user())
+
+    @extend_schema_field(FailureSerializer(allow_null=True))
+    def get_failure(self, obj: Binding) -> dict | None:
+        if obj.state != Binding.State.FAILED:
+            return None
+        return {
+            "code": obj.failure_code,
+            "text": obj.failure_text,
+            "text_en": obj.failure_text_en,
+            "advice": obj.failure_advice,
+        }
+
+
+class BindingCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Binding.Kind.choices)
+    vendor_account = serializers.PrimaryKeyRelatedField(queryset=VendorAccount.objects.all())
+    a_number = serializers.CharField(max_length=32)
+    b_number = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, help_text="Required except for xa."
+    )
+    x_number = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="A number of the account's pool; omit to have one allocated.",
+    )
+    area_code = serializers.CharField(
+        max_length=8, required=False, allow_blank=True, help_text="Allocate only in this area."
+    )
+    ttl = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Seconds. axb: required, 1..604800. xa: 0 = until released. "
+        "cyj: 60..3600, default 1800.",
+    )
+    record = serializers.BooleanField(required=False, default=False)
+    display = serializers.CharField(
+        max_length=8, required=False, allow_blank=True, help_text="axb '0,0'..'1,1'; xa '0'/'1'."
+    )
+    direct = serializers.IntegerField(
+        required=False, allow_null=True, help_text="cyj: 0 both ways, 1 A->B, 2 B->A."
+    )
+    anucode = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    ansanu = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    user_data = serializers.CharField(max_length=256, required=False, allow_blank=True)
+
+
+class CanReleaseBinding(permissions.BasePermission):
+    """Release changes a binding: privacy.change_binding, whatever the HTTP method says."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("privacy.change_binding"))
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("state", str, enum=["live", *Binding.State.values]),
+    OpenApiParameter("kind", str, enum=Binding.Kind.values),
+    OpenApiParameter("vendor_account", int),
+    OpenApiParameter("x", str, description="X number, any accepted form; exact match."),
+    OpenApiParameter("a", str, description="A number, any accepted form; exact match."),
+    OpenApiParameter("b", str, description="B number, any accepted form; exact match."),
+    OpenApiParameter(
+        "expiring_before", OpenApiTypes.DATETIME, description="Live bindings expiring by then."
+    ),
+]
+ERRORS = {
+    400: OpenApiResponse(description="Validation error: {message, extra: {fields}}"),
+    401: OpenApiResponse(description="Not authenticated"),
+    403: OpenApiResponse(description="Missing permission"),
+}
+
+
+class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Privacy-number bindings (igw AXB and XA, cyj)."""
+
+    serializer_class = BindingSerializer
+    queryset = Binding.objects.select_related("vendor_account", "x_number")
+    filter_backends: list = []  # filtering is privacy.selectors.binding_list
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.binding_list(filters=self.request.query_params)
+        return super().get_queryset()
+
+    def get_permissions(self):
+        if self.action == "release":
+            return [CanReleaseBinding()]
+        return super().get_permissions()
+
+    @extend_schema(parameters=LIST_PARAMETERS, responses={200: BindingSerializer(many=True)})
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=BindingCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="Up to 128 characters; a retried POST with the same key returns "
+                "the same binding instead of creating a second.",
+            )
+        ],
+        responses={
+            202: BindingSerializer,
+            200: OpenApiResponse(BindingSerializer, description="Replayed Idempotency-Key"),
+            409: OpenApiResponse(description="Idempotency-Key reused for another request"),
+            **ERRORS,
+        },
+    )
+    def create(self, request):
+        """Create a binding: 202 with state "pending"; a worker asks the vendor."""
+        data = BindingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if len(key) > 128:
+            raise serializers.ValidationError({IDEMPOTENCY_HEADER: "At most 128 characters."})
+        replay = services.binding_for_idempotency_key(user=request.user, key=key) is not None
+        try:
+            binding = services.binding_create(
+                **data.validated_data, created_by=request.user, idempotency_key=key
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        except services.IdempotencyConflict as exc:
+            raise Conflict(
+                f"{IDEMPOTENCY_HEADER} {key!r} was used for binding {exc.binding.pk}, "
+                "made from a different request."
+            ) from exc
+        body = BindingSerializer(binding, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_200_OK if replay else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: BindingSerializer, 404: OpenApiResponse(description="Not found"), **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """Release: igw goes to "releasing" and a worker unbinds it; cyj is released at once."""
+        binding = self.get_object()
+        try:
+            binding = services.binding_release(binding=binding, actor=request.user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        body = BindingSerializer(binding, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,163 @@
+"""Browser pages for bindings and the pool. Thin: selectors read, services write.
+
+Pending and releasing rows carry a data-poll-url (static/js/console.js) pointing
+at `binding_state`, a fragment view that stops the polling once the state settles.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import VendorAccount
+from core.decorators import require_perm
+from core.pagination import paginate
+from privacy import rules, selectors, services
+from privacy.forms import BindingForm
+from privacy.models import Binding
+
+BULK_LIMIT = 500
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@require_perm("privacy.view_binding")
+def binding_list(request):
+    filter_errors: list[str] = []
+    try:
+        bindings = selectors.binding_list(filters=request.GET)
+    except ValidationError as exc:
+        filter_errors = [f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()]
+        bindings = Binding.objects.none()
+    return render(
+        request,
+        "privacy/binding_list.html",
+        {
+            "page": paginate(request, bindings),
+            "filter_errors": filter_errors,
+            "states": Binding.State.choices,
+            "kinds": Binding.Kind.choices,
+            "accounts": VendorAccount.objects.filter(vendor__in=list(rules.KINDS_BY_VENDOR)),
+        },
+    )
+
+
+@require_perm("privacy.view_binding")
+def binding_detail(request, pk: int):
+    try:
+        binding = selectors.binding_get(pk=pk)
+    except Binding.DoesNotExist as exc:
+        raise Http404("No such binding.") from exc
+    return render(
+        request,
+        "privacy/binding_detail.html",
+        {
+            "binding": binding,
+            "transitions": selectors.binding_transitions(binding=binding),
+            "calls": selectors.binding_calls(binding=binding),
+        },
+    )
+
+
+@require_perm("privacy.view_binding")
+def binding_state(request, pk: int):
+    """Fragment for polling: the state badge (and failure) of one binding."""
+    binding = get_object_or_404(Binding.objects.select_related("x_number"), pk=pk)
+    return render(request, "privacy/_state.html", {"b": binding})
+
+
+@require_perm("privacy.add_binding")
+def binding_create(request, kind: str):
+    if kind not in Binding.Kind.values:
+        raise Http404("No such binding kind.")
+    form = BindingForm(request.POST or None, kind=kind)
+    if request.method == "POST" and form.is_valid():
+        try:
+            binding = services.binding_create(
+                kind=kind, created_by=request.user, **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Binding #{binding.pk} created; the vendor is binding it.")
+            return redirect("privacy:binding_detail", pk=binding.pk)
+    return render(
+        request,
+        "privacy/binding_form.html",
+        {"form": form, "kind": kind, "kind_label": Binding.Kind(kind).label},
+    )
+
+
+@require_perm("privacy.change_binding")
+def binding_release(request, pk: int):
+    """GET asks for confirmation; POST releases."""
+    binding = get_object_or_404(Binding.objects.select_related("vendor_account", "x_number"), pk=pk)
+    if request.method == "POST":
+        try:
+            binding = services.binding_release(binding=binding, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Binding #{binding.pk} is {binding.get_state_display()}.")
+        return redirect("privacy:binding_detail", pk=binding.pk)
+    igw = binding.kind != Binding.Kind.CYJ
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": f"Release {services.describe_for(binding, request.user)}?",
+            "body": "The vendor is asked to unbind it; calls to X stop reaching these numbers."
+            if igw
+            else "cyj has no release call: the binding is marked released here and the "
+            "vendor unbinds it by itself at its end time.",
+            "action": "Release",
+            "danger": True,
+        },
+    )
+
+
+@require_POST
+@require_perm("privacy.change_binding")
+def binding_bulk_release(request):
+    """First POST (from the list's checkboxes) shows a confirmation; the second releases."""
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:BULK_LIMIT]
+    bindings = list(Binding.objects.select_related("vendor_account", "x_number").filter(pk__in=ids))
+    if not bindings:
+        messages.error(request, "Select at least one binding.")
+        return redirect("privacy:binding_list")
+    if request.POST.get("confirm") != "1":
+        return render(request, "privacy/bulk_release_confirm.html", {"bindings": bindings})
+    done, skipped = services.binding_release_many(bindings=bindings, actor=request.user)
+    if done:
+        messages.success(request, f"{len(done)} binding(s) released or being released.")
+    for binding, why in skipped:
+        messages.warning(request, f"#{binding.pk} skipped: {why}")
+    return redirect("privacy:binding_list")
+
+
+@require_perm("privacy.view_binding")
+def pool(request):
+    account = None
+    if request.GET.get("vendor_account", "").isdigit():
+        account = VendorAccount.objects.filter(pk=request.GET["vendor_account"]).first()
+    numbers = selectors.pool_utilisation(
+        vendor_account=account, area_code=request.GET.get("area_code", "").strip()
+    )
+    page = paginate(request, numbers)
+    return render(
+        request,
+        "privacy/pool.html",
+        {
+            "page": page,
+            "rows": selectors.pool_rows(page),
+            "totals": selectors.pool_totals(vendor_account=account),
+            "accounts": VendorAccount.objects.filter(vendor__in=list(rules.KINDS_BY_VENDOR)),
+        },
+    )
