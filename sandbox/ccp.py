@@ -1,0 +1,423 @@
+"""The ccp (cloopen-style REST) simulator, under /sandbox/ccp/2013-12-26.
+
+Documents: vendor-docs/ccp-rest-overview.txt (§1 Base URL, §2 统一请求包头: the
+Accounts/SubAccounts levels, sig, Authorization, 24-hour timestamp; §3 XML or
+JSON by Content-Type/Accept) and ccp-rest-php-guide.txt (§1.3 安全机制 both
+directions, §2.5.1 创建子账户, §2.5.2 发送短信, §2.5.3 双向回呼).
+
+Endpoints (all answer statusCode "000000" on success, HTTP 200 always, like the
+platform: errors are in the body):
+  GET  /Accounts/{sid}/AccountInfo          Account{friendlyName,type,status,balance,…}
+  POST /Accounts/{sid}/SubAccounts          SubAccount{subAccountSid,subToken,voipAccount,voipPwd,…}
+  POST /Accounts/{sid}/GetSubAccounts       totalCount + SubAccount list (startNo/offset)
+  POST /Accounts/{sid}/SMS/Messages         SMSMessage{smsMessageSid,dateCreated}
+  POST /Accounts/{sid}/SMS/TemplateSMS      templateSMS (JSON) / TemplateSMS (XML)
+  POST /SubAccounts/{subsid}/Calls/Callback CallBack{callSid,dateCreated}; signed with
+                                            the sub-account's own sid and token
+
+Request bodies are parsed per Content-Type (XML when it says xml, else JSON);
+the answer's format follows Accept (XML when it says xml, else JSON).  XML
+answers have the root <Response>; a list is repeated elements (<SubAccount>…
+</SubAccount><SubAccount>…).  sig and Authorization are checked with
+vendors.ccp.sign, the one definition of the algorithm.
+
+CHOICES.  The platform's error table (《平台错误码》) is not in our documents;
+these are the cloopen-style codes the sandbox answers (`CODES`):
+  111100  Authorization header missing or empty
+  111101  Authorization is not Base64
+  111102  Authorization does not decode to "accountSid:timestamp"
+  111104  timestamp is not yyyyMMddHHmmss
+  111105  timestamp outside the 24-hour window (overview §2: 有效时间为24小时),
+          either side of now, Beijing time
+  111108  sig query parameter missing
+  111109  sig does not match upper(MD5(sid + token + timestamp))
+  111112  the Authorization's account id is not the URL's
+  111113  main account not found (unknown accountSid)
+  111114  account suspended or closed
+  111130  sub-account not found (unknown subAccountSid)
+  111200  request body unreadable, or a required parameter missing/invalid
+  160031  SMS: a required parameter missing or invalid (the SMS family's own code)
+Checks run in that order of the header, then the URL, then the account.
+Account.status in AccountInfo is the SandboxAccount.state number (0 trial,
+1 active, 2 suspended, 3 closed), which vendors/ccp.py reads the same way.
+
+Hangup callback (the "cdr" webhook kind): the XML vendors/ccp.py parses,
+<Request><action>Hangup</action><callSid/><caller/><called/><starttime/>
+<endtime/><duration/><byetype/><recordurl/><userData/></Request>, times
+"yyyy-MM-dd HH:mm:ss" Beijing, byetype from vendors.ccp.BYETYPE, posted with
+Authorization = vendors.ccp.platform_authorization(MAC, main AuthToken).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.http import HttpResponse
+from django.utils import timezone
+
+from sandbox import protocol, services
+from sandbox.delivery import Outgoing
+from sandbox.models import SandboxAccount, SandboxCall, SandboxSubAccount
+from sandbox.protocol import Exchange, Rejection
+from vendors import ccp as vendor
+from vendors.types import CallOutcome
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+VERSION = "2013-12-26"
+SUCCESS = "000000"
+WINDOW = timedelta(hours=24)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+CODES: dict[str, str] = {
+    "111100": "【账号】请求包头Authorization参数为空",
+    "111101": "【账号】请求包头Authorization参数Base64解码失败",
+    "111102": "【账号】请求包头Authorization参数解码后格式有误",
+    "111104": "【账号】请求包头Authorization参数解码后时间戳格式有误",
+    "111105": "【账号】请求包头Authorization参数解码后时间戳过期",
+    "111108": "【账号】请求地址Sig参数为空",
+    "111109": "【账号】请求地址Sig校验失败",
+    "111112": "【账号】请求包头Authorization参数中账户ID跟请求地址中的账户ID不一致",
+    "111113": "【账号】主账户不存在",
+    "111114": "【账号】主账户状态异常",
+    "111130": "【账号】子账户不存在",
+    "111200": "【参数】请求包体格式有误或必选参数为空",
+    "160031": "【短信】参数解析失败",
+}
+
+# Outcome -> byetype: the first byetype vendors.ccp.BYETYPE maps to that outcome.
+BYETYPES: dict[str, str] = {}
+for _code, (_outcome, _side) in vendor.BYETYPE.items():
+    BYETYPES.setdefault(str(_outcome), _code)
+# Answered calls: who hung up picks between "1" (caller) and "2" (callee).
+_ANSWERED_BY_SIDE = {"caller": "1", "callee": "2", "platform": "3"}
+OUTCOMES = tuple(BYETYPES)
+
+
+def _reject(code: str, verdict: str, detail: str = "") -> Rejection:
+    text = CODES[code] + (f": {detail}" if detail else "")
+    return Rejection(verdict, code, text)
+
+
+# ---------------------------------------------------------------------- formats
+
+
+def wants_xml(exchange: Exchange) -> bool:
+    return "xml" in exchange.request.headers.get("Accept", "").lower()
+
+
+def render(
+    exchange: Exchange, payload: dict[str, Any], *, xml_names: dict | None = None
+) -> HttpResponse:
+    """Answer in the format Accept asked for.  `xml_names` renames top-level keys
+    in XML only (templateSMS -> TemplateSMS)."""
+    if wants_xml(exchange):
+        renamed = {(xml_names or {}).get(k, k): v for k, v in payload.items()}
+        return HttpResponse(to_xml(renamed), content_type="application/xml;charset=utf-8")
+    return HttpResponse(
+        json.dumps(payload, ensure_ascii=False), content_type="application/json;charset=utf-8"
+    )
+
+
+def render_rejection(exchange: Exchange, rejection: Rejection) -> HttpResponse:
+    response = render(exchange, {"statusCode": rejection.code, "statusMsg": rejection.message})
+    response.status_code = rejection.http_status
+    return response
+
+
+def to_xml(payload: dict[str, Any], root: str = "Response") -> bytes:
+    elem = ET.Element(root)
+    _fill(elem, payload)
+    return ET.tostring(elem, encoding="utf-8", xml_declaration=True)
+
+
+def _fill(elem: ET.Element, payload: dict[str, Any]) -> None:
+    for key, value in payload.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            child = ET.SubElement(elem, key)
+            if isinstance(item, dict):
+                _fill(child, item)
+            else:
+                child.text = "" if item is None else str(item)
+
+
+def parse_body(exchange: Exchange, *, code: str = "111200") -> dict[str, Any]:
+    """The request body as a flat dict; XML <datas><data>…</data></datas> -> list."""
+    request = exchange.request
+    raw = request.body.strip()
+    if not raw:
+        return {}
+    ctype = request.headers.get("Content-Type", "").lower()
+    try:
+        if "xml" in ctype:
+            text = raw.decode("utf-8")
+            if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+                raise ValueError("DOCTYPE/ENTITY refused")
+            root = ET.fromstring(text)  # noqa: S314 - DTDs refused above
+            return {child.tag: _xml_value(child) for child in root}
+        value = json.loads(raw)
+    except (ValueError, ET.ParseError) as exc:
+        raise _reject(code, protocol.INVALID, f"body is not {ctype or 'JSON'} ({exc})") from None
+    if not isinstance(value, dict):
+        raise _reject(code, protocol.INVALID, "body must be an object")
+    return value
+
+
+def _xml_value(elem: ET.Element) -> Any:
+    children = list(elem)
+    if children:
+        return [(child.text or "").strip() for child in children]
+    return (elem.text or "").strip()
+
+
+def required(fields: dict[str, Any], *names: str, code: str = "111200") -> None:
+    for name in names:
+        value = fields.get(name)
+        if value is None or value == "" or value == []:
+            raise _reject(code, protocol.INVALID, f"{name} is required")
+
+
+def _fmt(moment: datetime) -> str:
+    return timezone.localtime(moment, SHANGHAI).strftime(TIME_FORMAT)
+
+
+# ---------------------------------------------------------------------- auth
+
+
+def authenticate(
+    exchange: Exchange, sid: str, *, sub: bool
+) -> tuple[SandboxAccount, SandboxSubAccount | None]:
+    """Check Authorization and sig (overview §2) for the URL's account level."""
+    request = exchange.request
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        raise _reject("111100", protocol.AUTH_FAILED)
+    try:
+        decoded = base64.b64decode(header, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _reject("111101", protocol.AUTH_FAILED) from None
+    got_id, colon, stamp = decoded.partition(":")
+    if not colon or not got_id or not stamp:
+        raise _reject("111102", protocol.AUTH_FAILED)
+    if got_id != sid:
+        raise _reject("111112", protocol.AUTH_FAILED)
+    try:
+        moment = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=SHANGHAI)
+    except ValueError:
+        raise _reject("111104", protocol.AUTH_FAILED) from None
+    sig = request.GET.get("sig", "")
+    if not sig:
+        raise _reject("111108", protocol.AUTH_FAILED)
+    if abs(timezone.now() - moment) > WINDOW:
+        raise _reject("111105", protocol.STALE, stamp)
+    sub_account = None
+    if sub:
+        sub_account = (
+            SandboxSubAccount.objects.select_related("account")
+            .filter(sub_account_sid=sid, account__vendor="ccp")
+            .first()
+        )
+        if sub_account is None:
+            raise _reject("111130", protocol.UNKNOWN_ACCOUNT, sid)
+        account, token = sub_account.account, sub_account.sub_token
+    else:
+        account = SandboxAccount.objects.filter(vendor="ccp", account_id=sid).first()
+        if account is None:
+            raise _reject("111113", protocol.UNKNOWN_ACCOUNT, sid)
+        token = account.secret
+    exchange.account = account
+    expected_sig, _ = vendor.sign(sid, token, stamp)
+    # The document wants sig upper-case: a lower-case sig is a wrong sig.
+    if not hmac.compare_digest(sig.encode(), expected_sig.encode()):
+        raise _reject("111109", protocol.AUTH_FAILED)
+    if not account.usable:
+        raise _reject("111114", protocol.REFUSED)
+    protocol.api_chaos(account)
+    return account, sub_account
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+def account_info(exchange: Exchange, sid: str) -> HttpResponse:
+    account, _ = authenticate(exchange, sid, sub=False)
+    return render(
+        exchange,
+        {
+            "statusCode": SUCCESS,
+            "Account": {
+                "friendlyName": account.friendly_name or account.account_id,
+                "type": "1",
+                "status": str(account.state),
+                "dateCreated": _fmt(account.created_at),
+                "dateUpdated": _fmt(account.updated_at),
+                "balance": f"{account.balance:.3f}",
+            },
+        },
+    )
+
+
+def create_sub_account(exchange: Exchange, sid: str) -> HttpResponse:
+    account, _ = authenticate(exchange, sid, sub=False)
+    fields = parse_body(exchange)
+    required(fields, "appId", "friendlyName")
+    _check_app(account, fields)
+    sub = services.sub_account_create(account=account, friendly_name=str(fields["friendlyName"]))
+    return render(exchange, {"statusCode": SUCCESS, "SubAccount": _sub_payload(sub)})
+
+
+def get_sub_accounts(exchange: Exchange, sid: str) -> HttpResponse:
+    account, _ = authenticate(exchange, sid, sub=False)
+    fields = parse_body(exchange)
+    required(fields, "appId")
+    _check_app(account, fields)
+    try:
+        start = int(fields.get("startNo") or 0)
+        count = int(fields.get("offset") or 100)
+    except (TypeError, ValueError):
+        raise _reject("111200", protocol.INVALID, "startNo/offset must be integers") from None
+    if start < 0 or not 1 <= count <= 100:
+        raise _reject("111200", protocol.INVALID, "startNo >= 0, offset 1-100")
+    subs = list(account.subs.all())
+    page = subs[start : start + count]
+    return render(
+        exchange,
+        {
+            "statusCode": SUCCESS,
+            "totalCount": str(len(subs)),
+            "SubAccount": [_sub_payload(sub) for sub in page],
+        },
+    )
+
+
+def sms_messages(exchange: Exchange, sid: str) -> HttpResponse:
+    account, _ = authenticate(exchange, sid, sub=False)
+    fields = parse_body(exchange, code="160031")
+    required(fields, "to", "body", "appId", code="160031")
+    _check_app(account, fields, code="160031")
+    message = services.message_create(
+        account=account,
+        kind="sms",
+        to=_numbers(fields["to"]),
+        body=str(fields["body"]),
+        sub_account_sid=str(fields.get("subAccountSid") or ""),
+    )
+    section = {"dateCreated": _fmt(message.created_at), "smsMessageSid": message.message_sid}
+    return render(exchange, {"statusCode": SUCCESS, "SMSMessage": section})
+
+
+def template_sms(exchange: Exchange, sid: str) -> HttpResponse:
+    account, _ = authenticate(exchange, sid, sub=False)
+    fields = parse_body(exchange, code="160031")
+    required(fields, "to", "appId", "templateId", code="160031")
+    _check_app(account, fields, code="160031")
+    datas = fields.get("datas") or []
+    if isinstance(datas, str):
+        datas = [datas]
+    if not isinstance(datas, list):
+        raise _reject("160031", protocol.INVALID, "datas must be a list")
+    message = services.message_create(
+        account=account,
+        kind="template",
+        to=_numbers(fields["to"]),
+        template_id=str(fields["templateId"]),
+        datas=[str(item) for item in datas],
+    )
+    section = {"dateCreated": _fmt(message.created_at), "smsMessageSid": message.message_sid}
+    # The JSON answer says templateSMS where the XML one says <TemplateSMS>.
+    return render(
+        exchange,
+        {"statusCode": SUCCESS, "templateSMS": section},
+        xml_names={"templateSMS": "TemplateSMS"},
+    )
+
+
+def callback(exchange: Exchange, subsid: str) -> HttpResponse:
+    account, _ = authenticate(exchange, subsid, sub=True)
+    fields = parse_body(exchange)
+    required(fields, "from", "to")
+    if fields.get("subAccountSid") not in (None, "", subsid):
+        raise _reject("111200", protocol.INVALID, "subAccountSid differs from the URL's")
+    for name in ("from", "to"):
+        if not _is_number(str(fields[name])):
+            raise _reject("111200", protocol.INVALID, f"{name} is not a phone number")
+    call = services.call_request(
+        account=account,
+        kind=SandboxCall.Kind.CALLBACK,
+        caller=str(fields["from"]),
+        callee=str(fields["to"]),
+        user_data=str(fields.get("userData") or ""),
+        params={k: v for k, v in fields.items() if isinstance(v, str)} | {"subAccountSid": subsid},
+        sandbox_base_url=exchange.sandbox_base_url,
+    )
+    section = {"callSid": call.call_id, "dateCreated": _fmt(call.created_at)}
+    return render(exchange, {"statusCode": SUCCESS, "CallBack": section})
+
+
+def _check_app(account: SandboxAccount, fields: dict[str, Any], *, code: str = "111200") -> None:
+    if account.app_id and str(fields.get("appId")) != account.app_id:
+        raise _reject(code, protocol.INVALID, "appId is not this account's application")
+
+
+def _numbers(value: Any) -> list[str]:
+    numbers = [n.strip() for n in str(value).split(",") if n.strip()]
+    if not numbers or not all(_is_number(n) for n in numbers):
+        raise _reject("160031", protocol.INVALID, "to must be comma-separated phone numbers")
+    return numbers
+
+
+def _is_number(value: str) -> bool:
+    digits = value[1:] if value.startswith("+") else value
+    return digits.isdigit() and digits.isascii() and 5 <= len(digits) <= 20
+
+
+def _sub_payload(sub: SandboxSubAccount) -> dict[str, str]:
+    return {
+        "subAccountSid": sub.sub_account_sid,
+        "subToken": sub.sub_token,
+        "voipAccount": sub.voip_account,
+        "voipPwd": sub.voip_password,
+        "friendlyName": sub.friendly_name,
+        "status": sub.status,
+        "dateCreated": _fmt(sub.created_at),
+    }
+
+
+# ---------------------------------------------------------------------- callbacks
+
+
+def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
+    """The hangup notification for a finished two-way callback call."""
+    account = call.account
+    answered = call.outcome == CallOutcome.ANSWERED
+    byetype = _ANSWERED_BY_SIDE.get(call.release_side, "1") if answered else BYETYPES[call.outcome]
+    fields = {
+        "action": "Hangup",
+        "callSid": call.call_id,
+        "caller": call.caller,
+        "called": call.callee,
+        "starttime": _fmt(call.answer_at) if answered and call.answer_at else "",
+        "endtime": _fmt(call.release_at) if call.release_at else "",
+        "duration": str(call.duration if answered else 0),
+        "byetype": byetype,
+        "recordurl": recording_url,
+        "userData": call.user_data,
+    }
+    authorization = vendor.platform_authorization(account.platform_mac, account.secret)
+    return [
+        Outgoing(
+            kind="cdr",
+            event="hangup",
+            url=account.callback_urls.get("cdr", ""),
+            body=to_xml(fields, root="Request"),
+            content_type="application/xml;charset=utf-8",
+            sign=lambda url: {"Authorization": authorization},
+        )
+    ]

@@ -1,0 +1,168 @@
+"""What every simulated vendor endpoint shares: the rejection exception, the
+request journal (SandboxRequest), secret redaction and API-side chaos.
+
+A vendor module (sandbox/ccp.py, igw.py, huawei.py, cyj.py) writes each endpoint
+as a handler `handler(exchange) -> HttpResponse` that raises `Rejection` for any
+documented failure, plus one `render_rejection(exchange, rejection)` that turns a
+rejection into the vendor's own error body.  `serve` runs the handler, answers,
+and journals the exchange whatever happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+
+from sandbox.models import SandboxAccount, SandboxRequest
+
+logger = logging.getLogger("sandbox")
+
+# Header values never stored: they carry (or are derived from) a secret.
+SECRET_HEADERS = frozenset({"authorization", "x-aksk"})
+# Query parameters never stored: ccp and cyj put the MD5 signature there.
+SECRET_PARAMS = frozenset({"sig"})
+MAX_STORED_BODY = 4000
+
+# Verdicts stored on SandboxRequest (the page filters on them).
+OK = "ok"
+AUTH_FAILED = "auth_failed"
+STALE = "stale_timestamp"
+UNKNOWN_ACCOUNT = "unknown_account"
+INVALID = "invalid_params"
+CONFLICT = "conflict"
+NOT_FOUND = "not_found"
+REFUSED = "refused"
+CHAOS = "chaos"
+ERROR = "error"
+
+
+class Rejection(Exception):
+    """A documented failure: the vendor's code, its text, the HTTP status to answer."""
+
+    def __init__(self, verdict: str, code: str, message: str, *, http_status: int = 200) -> None:
+        super().__init__(code, message)
+        self.verdict = verdict
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+
+
+class ChaosResponse(Exception):
+    """Chaos short-circuits the handler with a response no vendor documents."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__("chaos")
+        self.response = response
+
+
+@dataclass
+class Exchange:
+    """One request as it goes through a handler."""
+
+    request: HttpRequest
+    vendor: str
+    account: SandboxAccount | None = None
+    verdict: str = OK
+    code: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sandbox_base_url(self) -> str:
+        """http://host:port/sandbox, as the client reached us (recording URLs use it)."""
+        return self.request.build_absolute_uri("/sandbox").rstrip("/")
+
+
+Handler = Callable[[Exchange], HttpResponse]
+Renderer = Callable[[Exchange, Rejection], HttpResponse]
+
+
+def serve(request: HttpRequest, *, vendor: str, handler: Handler, render: Renderer) -> HttpResponse:
+    """Run `handler`, map rejections through `render`, journal the exchange."""
+    started = time.perf_counter()
+    exchange = Exchange(request=request, vendor=vendor)
+    try:
+        response = handler(exchange)
+    except Rejection as rejection:
+        exchange.verdict = rejection.verdict
+        exchange.code = rejection.code
+        response = render(exchange, rejection)
+    except ChaosResponse as chaos:
+        exchange.verdict = CHAOS
+        response = chaos.response
+    except Exception:
+        # A bug in the sandbox must still be journaled, then surface as a 500.
+        logger.exception("sandbox %s handler failed", vendor)
+        exchange.verdict = ERROR
+        response = HttpResponse("sandbox internal error", status=500, content_type="text/plain")
+    record_request(exchange, response, started)
+    return response
+
+
+def record_request(exchange: Exchange, response: HttpResponse, started: float) -> SandboxRequest:
+    request = exchange.request
+    return SandboxRequest.objects.create(
+        vendor=exchange.vendor,
+        account=exchange.account,
+        method=request.method or "",
+        path=request.path[:500],
+        query=redact_query(request.META.get("QUERY_STRING", ""))[:1000],
+        headers=redact_headers(request.headers),
+        body=request.body[:MAX_STORED_BODY].decode("utf-8", "replace")
+        if request.method in ("POST", "PUT", "PATCH")
+        else "",
+        verdict=exchange.verdict,
+        vendor_code=exchange.code[:32],
+        http_status=response.status_code,
+        remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    """Request headers with the value of every authenticating header replaced."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in SECRET_HEADERS:
+            out[name] = f"[redacted, {len(value)} chars]"
+        elif name.lower() != "cookie":
+            out[name] = str(value)[:300]
+    return out
+
+
+def redact_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, "[redacted]" if k.lower() in SECRET_PARAMS else v) for k, v in pairs])
+
+
+def api_chaos(account: SandboxAccount) -> None:
+    """Apply the account's API-side chaos to one authenticated request.
+
+    The counters are decremented with a conditional UPDATE so two concurrent
+    requests never both consume the last one.
+    """
+    if account.chaos_api_delay_ms:
+        time.sleep(account.chaos_api_delay_ms / 1000)
+    if account.chaos_api_fail_next and _consume(account, "chaos_api_fail_next"):
+        raise ChaosResponse(
+            HttpResponse(
+                "503 Service Unavailable (sandbox chaos)", status=503, content_type="text/plain"
+            )
+        )
+    if account.chaos_api_timeout_next and _consume(account, "chaos_api_timeout_next"):
+        # The client's read timeout should fire first; then we answer into the void.
+        time.sleep(account.chaos_timeout_seconds)
+        raise ChaosResponse(
+            HttpResponse("504 sandbox chaos timeout", status=504, content_type="text/plain")
+        )
+
+
+def _consume(account: SandboxAccount, counter: str) -> bool:
+    filters = {"pk": account.pk, f"{counter}__gt": 0}
+    return bool(SandboxAccount.objects.filter(**filters).update(**{counter: F(counter) - 1}))
