@@ -34,6 +34,11 @@ class VendorAccount(models.Model):
     extra = models.JSONField(default=dict, blank=True, help_text="Per-vendor settings.")
     enabled = models.BooleanField(default=True)
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    # The last answer of the vendor's account-status API (igw status, ccp AccountInfo).
+    status_state = models.CharField(max_length=16, blank=True)
+    status_balance = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
+    status_error = models.TextField(blank=True)
+    status_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -227,3 +227,45 @@ def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[
             return PrivacyNumber.objects.bulk_create(rows, batch_size=1000)
     except IntegrityError as exc:  # a concurrent import took a number meanwhile
         raise NumberImportError([ImportProblem(0, "a number was added meanwhile; retry")]) from exc
+
+
+def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
+    """Ask the vendor for the account's state and balance, and keep the answer.
+
+    Vendors without a status API (huawei, cyj) get a clear note instead.
+    """
+    from django.utils import timezone
+
+    import vendors
+    from accounts.selectors import vendor_client
+
+    client = vendor_client(account=account)
+    account.status_checked_at = timezone.now()
+    try:
+        status = client.account_status()
+    except NotImplementedError:
+        account.status_state, account.status_balance = "", None
+        account.status_error = f"{account.vendor} offers no account-status API."
+    except vendors.VendorError as exc:
+        account.status_error = str(exc)
+    else:
+        account.status_state, account.status_balance = status.state, status.balance
+        account.status_error = ""
+    account.save(
+        update_fields=["status_state", "status_balance", "status_error", "status_checked_at"]
+    )
+    return account
+
+
+def sub_account_create(*, vendor_account: VendorAccount, friendly_name: str) -> SubAccount:
+    """Create a ccp sub-account at the vendor and keep it (secrets encrypted)."""
+    from accounts.selectors import vendor_client
+
+    if vendor_account.vendor != "ccp":
+        raise ValidationError({"vendor_account": "Only ccp accounts have sub-accounts."})
+    if not vendor_account.enabled:
+        raise ValidationError({"vendor_account": "The account is disabled."})
+    if not friendly_name.strip():
+        raise ValidationError({"friendly_name": "Give the sub-account a name."})
+    data = vendor_client(account=vendor_account).create_sub_account(friendly_name.strip())
+    return sub_account_record(vendor_account=vendor_account, data=data)

@@ -19,6 +19,16 @@ urlpatterns = [
         views.vendor_account_regenerate_token,
         name="vendor_account_regenerate_token",
     ),
+    path(
+        "vendor-accounts/<int:pk>/check-status/",
+        views.vendor_account_check_status,
+        name="vendor_account_check_status",
+    ),
+    path(
+        "vendor-accounts/<int:pk>/sub-accounts/new/",
+        views.sub_account_create,
+        name="sub_account_create",
+    ),
     path("numbers/", views.number_list, name="number_list"),
     path("numbers/new/", views.number_create, name="number_create"),
     path("numbers/import/", views.number_import, name="number_import"),

@@ -2,10 +2,13 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+import vendors
+from accounts import selectors, services, tasks
 from accounts.forms import NumberForm, NumberImportForm, VendorAccountForm
 from accounts.models import PrivacyNumber, Vendor, VendorAccount
 from core.decorators import require_perm
@@ -40,8 +43,37 @@ def vendor_account_detail(request, pk: int):
             "account": account,
             "webhook_urls": selectors.webhook_urls(account=account),
             "number_count": account.numbers.count(),
+            "sub_accounts": account.sub_accounts.all()[:100],
         },
     )
+
+
+@require_perm("accounts.change_vendoraccount")
+@require_POST
+def vendor_account_check_status(request, pk: int):
+    account = get_object_or_404(VendorAccount, pk=pk)
+    transaction.on_commit(lambda: tasks.check_vendor_account.delay(account.pk))
+    messages.info(request, "Asking the vendor for the account status; refresh in a moment.")
+    return redirect("accounts:vendor_account_detail", pk=account.pk)
+
+
+@require_perm("accounts.add_subaccount")
+@require_POST
+def sub_account_create(request, pk: int):
+    account = get_object_or_404(VendorAccount, pk=pk)
+    try:
+        sub = services.sub_account_create(
+            vendor_account=account, friendly_name=request.POST.get("friendly_name", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except vendors.VendorError as exc:
+        messages.error(request, f"The vendor refused: {exc}")
+    else:
+        messages.success(
+            request, f"Sub-account {sub.friendly_name} created ({sub.sub_account_sid})."
+        )
+    return redirect("accounts:vendor_account_detail", pk=account.pk)
 
 
 @require_perm("accounts.add_vendoraccount")

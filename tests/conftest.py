@@ -13,11 +13,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from django.conf import settings
-from rest_framework.test import APIClient
 
-from accounts.roles import ADMINISTRATORS, BUSINESS_STAFF, OPERATORS
-from tests.factories import UserFactory
+# Django-dependent imports live inside the fixtures, so the Django-free vendors/ tests
+# can run with `-p no:django` too.
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +30,8 @@ def _reachable(url: str, default_port: int) -> bool:
 
 
 def pytest_sessionstart(session):
+    if "DATABASE_URL" not in os.environ:  # run without pytest-django: nothing to check
+        return
     checks = [
         ("PostgreSQL", os.environ["DATABASE_URL"], 5432),
         ("Redis", os.environ["CELERY_BROKER_URL"], 6379),
@@ -53,25 +53,31 @@ def _eager_celery(request):
     app.conf.task_always_eager = previous
 
 
+def _user(username: str, role: str | None = None, **fields):
+    from tests.factories import UserFactory
+
+    return UserFactory(username=username, roles=[role] if role else [], **fields)
+
+
 @pytest.fixture
 def operator(db):
-    return UserFactory(username="operator", roles=[OPERATORS], is_staff=True)
+    return _user("operator", "Operators", is_staff=True)
 
 
 @pytest.fixture
 def staff_user(db):
-    return UserFactory(username="staff", roles=[BUSINESS_STAFF])
+    return _user("staff", "Business staff")
 
 
 @pytest.fixture
 def administrator(db):
-    return UserFactory(username="admin", roles=[ADMINISTRATORS], is_staff=True)
+    return _user("admin", "Administrators", is_staff=True)
 
 
 @pytest.fixture
 def nobody(db):
     """A logged-in user with no role."""
-    return UserFactory(username="nobody")
+    return _user("nobody")
 
 
 @pytest.fixture
@@ -86,23 +92,28 @@ def staff_client(client, staff_user):
     return client
 
 
+def _api(user=None):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    if user is not None:
+        api.force_authenticate(user)
+    return api
+
+
 @pytest.fixture
 def api_client():
-    return APIClient()
+    return _api()
 
 
 @pytest.fixture
 def operator_api(operator):
-    api = APIClient()
-    api.force_authenticate(operator)
-    return api
+    return _api(operator)
 
 
 @pytest.fixture
 def staff_api(staff_user):
-    api = APIClient()
-    api.force_authenticate(staff_user)
-    return api
+    return _api(staff_user)
 
 
 @pytest.fixture
@@ -112,6 +123,8 @@ def celery_worker_process(transactional_db, request):
     Use with transactional_db (rows must be committed to be seen) and mark the test
     `worker` so tasks are sent to the broker instead of running eagerly.
     """
+    from django.conf import settings
+
     from ccp_console.celery import app
 
     db_settings = settings.DATABASES["default"]

@@ -39,7 +39,7 @@ from .errors import (
     TemporaryError,
     VendorError,
 )
-from .types import CallEventData, CallRecordData
+from .types import AccountStatus, CallEventData, CallRecordData
 
 __all__ = ["ErrorRow", "Reply", "RetryPolicy", "Signature", "VendorClient", "logger"]
 
@@ -328,6 +328,14 @@ class VendorClient(abc.ABC):
                 f"not JSON: {response.text[:200]!r}",
                 http_status=response.status_code,
             ) from None
+
+    def account_status(self) -> AccountStatus:
+        """The account's state and balance, for vendors that publish them.
+
+        Subclasses with a status API override this; the others say so by raising
+        NotImplementedError, which the console shows as "not offered by the vendor".
+        """
+        raise NotImplementedError(f"{self.code} has no account-status API")
 
     # ------------------------------------------------------------------ inbound
 

@@ -267,6 +267,9 @@ class CcpClient(VendorClient):
             raw=payload,
         )
 
+    # The normalized name every client answers to; AccountInfo is ccp's endpoint for it.
+    account_status = account_info
+
     def create_sub_account(self, friendly_name: str) -> SubAccountData:
         """POST /Accounts/{sid}/SubAccounts (guide §2.5.1)."""
         fields = {"appId": self.app_id, "friendlyName": friendly_name}
