@@ -1,0 +1,71 @@
+"""Vendor status checks and sub-account creation against the sandbox over real HTTP."""
+
+import time
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import SubAccount, VendorAccount
+from sandbox.services import ensure_sandbox_account
+from tests.factories import VendorAccountFactory
+
+
+def _sandbox_account(live_server, vendor: str, path: str, **fields) -> VendorAccount:
+    account = VendorAccountFactory(
+        vendor=vendor, base_url=f"{live_server.url}/sandbox/{path}", **fields
+    )
+    ensure_sandbox_account(vendor_account=account)
+    return account
+
+
+@pytest.mark.worker
+def test_status_check_runs_on_a_real_worker(live_server, celery_worker_process, operator, client):
+    account = _sandbox_account(live_server, "igw", "igw")
+    client.force_login(operator)
+    response = client.post(reverse("accounts:vendor_account_check_status", args=[account.pk]))
+    assert response.status_code == 302
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        account.refresh_from_db()
+        if account.status_checked_at:
+            break
+        time.sleep(0.2)
+    assert account.status_checked_at, "the worker never checked the account"
+    assert (account.status_state, account.status_error) == ("active", "")
+    assert account.status_balance is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_check_reports_a_vendor_refusal(live_server):
+    account = _sandbox_account(live_server, "igw", "igw")
+    account.secret = "wrong-key"
+    account.save()
+    from accounts.services import vendor_account_check_status
+
+    vendor_account_check_status(account=account)
+    assert "1101" in account.status_error or "401" in account.status_error
+
+
+@pytest.mark.django_db
+def test_status_check_says_when_a_vendor_has_no_status_api():
+    from accounts.services import vendor_account_check_status
+
+    account = vendor_account_check_status(account=VendorAccountFactory(vendor="huawei"))
+    assert account.status_error == "huawei offers no account-status API."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ccp_status_and_sub_account_creation_through_the_page(live_server, operator, client):
+    account = _sandbox_account(live_server, "ccp", "ccp/2013-12-26", account_id="a" * 32)
+    from accounts.services import vendor_account_check_status
+
+    assert vendor_account_check_status(account=account).status_state == "active"
+    client.force_login(operator)
+    response = client.post(
+        reverse("accounts:sub_account_create", args=[account.pk]), {"friendly_name": "shop-1"}
+    )
+    assert response.status_code == 302
+    sub = SubAccount.objects.get()
+    assert sub.friendly_name == "shop-1" and sub.sub_token and sub.voip_password
+    page = client.get(reverse("accounts:vendor_account_detail", args=[account.pk])).content.decode()
+    assert sub.sub_account_sid in page and sub.sub_token not in page
