@@ -1,0 +1,152 @@
+"""/api/v1/bindings/: 202 on create, Idempotency-Key, filters, release, errors, schema."""
+
+import pytest
+
+from privacy.models import Binding
+from tests.factories import UserFactory
+from tests.privacy.factories import BindingFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/bindings/"
+
+
+def payload(account, **overrides):
+    return {
+        "kind": "axb",
+        "vendor_account": account.pk,
+        "a_number": "13800138000",
+        "b_number": "13900139000",
+        "ttl": 600,
+        **overrides,
+    }
+
+
+def test_anonymous_is_401(api_client, igw_account):
+    assert api_client.get(URL).status_code == 401
+    assert api_client.post(URL, payload(igw_account), format="json").status_code == 401
+
+
+def test_staff_reads_but_cannot_create_or_release(staff_api, igw_account, make_pool):
+    make_pool(igw_account, 1)
+    binding = BindingFactory(vendor_account=igw_account)
+    assert staff_api.get(URL).status_code == 200
+    response = staff_api.post(URL, payload(igw_account), format="json")
+    assert response.status_code == 403 and response.json()["message"]
+    assert staff_api.post(f"{URL}{binding.pk}/release/").status_code == 403
+    assert Binding.objects.count() == 1
+
+
+def test_nobody_cannot_read(api_client, nobody):
+    api_client.force_authenticate(nobody)
+    assert api_client.get(URL).status_code == 403
+
+
+def test_create_answers_202_pending(operator_api, igw_account, make_pool, enqueued):
+    make_pool(igw_account, 2)
+    response = operator_api.post(URL, payload(igw_account), format="json")
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["state"] == "pending" and body["kind"] == "axb"
+    assert body["a_number"] == "13800138000"  # operators see full numbers
+    assert body["x_number"] and body["failure"] is None
+    assert Binding.objects.get().pk == body["id"]
+
+
+def test_idempotency_key_replays(operator_api, igw_account, make_pool):
+    make_pool(igw_account, 3)
+    headers = {"Idempotency-Key": "order-1001"}
+    first = operator_api.post(URL, payload(igw_account), format="json", headers=headers)
+    again = operator_api.post(URL, payload(igw_account), format="json", headers=headers)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"] and Binding.objects.count() == 1
+    other = operator_api.post(
+        URL, payload(igw_account, b_number="13700137000"), format="json", headers=headers
+    )
+    assert other.status_code == 409 and "order-1001" in other.json()["message"]
+    too_long = operator_api.post(
+        URL, payload(igw_account), format="json", headers={"Idempotency-Key": "k" * 129}
+    )
+    assert too_long.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"a_number": "abc"}, "a_number"),
+        ({"b_number": "13800138000"}, "b_number"),
+        ({"ttl": 0}, "ttl"),
+        ({"kind": "zzz"}, "kind"),
+        ({"vendor_account": 999999}, "vendor_account"),
+        ({"x_number": "17000000000"}, "x_number"),
+    ],
+)
+def test_validation_errors_have_the_shared_shape(operator_api, igw_account, override, field):
+    response = operator_api.post(URL, payload(igw_account, **override), format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == "Validation error" and field in body["extra"]["fields"]
+    assert not Binding.objects.exists()
+
+
+def test_pool_exhaustion_is_a_400_naming_the_reason(operator_api, igw_account):
+    response = operator_api.post(URL, payload(igw_account), format="json")
+    assert response.status_code == 400
+    assert "no available numbers" in response.json()["extra"]["fields"]["x_number"][0]
+
+
+def test_list_filters(operator_api, igw_account, cyj_account):
+    a = BindingFactory(vendor_account=igw_account, a_number="+8613800138000")
+    BindingFactory(vendor_account=igw_account, state="failed")
+    c = BindingFactory(vendor_account=cyj_account, kind="cyj", x_number=None)
+
+    def ids(**params):
+        response = operator_api.get(URL, params)
+        assert response.status_code == 200, response.json()
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids(a="008613800138000") == {a.pk}
+    assert ids(kind="cyj") == {c.pk}
+    assert ids(vendor_account=cyj_account.pk) == {c.pk}
+    assert ids(state="live") == {a.pk, c.pk}
+    assert ids(x=a.x_number.number) == {a.pk}
+    far = "2999-01-01T00:00:00Z"
+    assert ids(expiring_before=far) >= {a.pk}
+    bad = operator_api.get(URL, {"expiring_before": "soon", "a": "x"})
+    assert bad.status_code == 400
+    assert set(bad.json()["extra"]["fields"]) == {"expiring_before", "a"}
+
+
+def test_numbers_are_masked_without_permission(igw_account):
+    from rest_framework.test import APIClient
+
+    from accounts.roles import BUSINESS_STAFF
+
+    BindingFactory(vendor_account=igw_account, a_number="+8613800138000")
+    api = APIClient()
+    api.force_authenticate(UserFactory(username="viewer", roles=[BUSINESS_STAFF]))
+    row = api.get(URL).json()["results"][0]
+    assert row["a_number"] == "138****8000"
+
+
+def test_retrieve_and_release(operator_api, igw_account, enqueued):
+    binding = BindingFactory(vendor_account=igw_account)
+    assert operator_api.get(f"{URL}{binding.pk}/").json()["state"] == "active"
+    response = operator_api.post(f"{URL}{binding.pk}/release/")
+    assert response.status_code == 202 and response.json()["state"] == "releasing"
+    assert operator_api.get(f"{URL}999999/").status_code == 404
+    assert operator_api.post(f"{URL}999999/release/").status_code == 404
+    pending = BindingFactory(vendor_account=igw_account, state="pending")
+    refused = operator_api.post(f"{URL}{pending.pk}/release/")
+    assert refused.status_code == 400 and "state" in refused.json()["extra"]["fields"]
+
+
+def test_schema_documents_the_endpoints(operator_api):
+    response = operator_api.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {"/api/v1/bindings/", "/api/v1/bindings/{id}/", "/api/v1/bindings/{id}/release/"} <= (
+        set(paths)
+    )
+    params = {p["name"] for p in paths["/api/v1/bindings/"]["post"]["parameters"]}
+    assert "Idempotency-Key" in params
