@@ -1,3 +1,10 @@
 """API routes of the callbacks app, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from callbacks.api import CallRecordViewSet
+
+router = SimpleRouter()
+router.register("call-records", CallRecordViewSet, basename="call-record")
+
+urlpatterns = router.urls

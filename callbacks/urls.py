@@ -1,5 +1,18 @@
-"""URL routes of the callbacks app."""
+"""URL routes of the callbacks app (mounted at /calls/)."""
+
+from django.urls import path
+
+from callbacks import views
 
 app_name = "callbacks"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.call_record_list, name="call_record_list"),
+    path("export.csv", views.call_record_export, name="call_record_export"),
+    path("<int:pk>/", views.call_record_detail, name="call_record_detail"),
+    path("<int:pk>/recording", views.recording_play, name="recording_play"),
+    path("gaps/", views.gap_list, name="gap_list"),
+    path("deliveries/", views.delivery_list, name="delivery_list"),
+    path("deliveries/<int:pk>/", views.delivery_detail, name="delivery_detail"),
+    path("deliveries/<int:pk>/replay", views.delivery_replay, name="delivery_replay"),
+]

@@ -1,0 +1,94 @@
+"""REST API for call records: GET /api/v1/call-records/ and /api/v1/call-records/{id}/.
+
+Read-only; numbers are masked like on the pages unless the user holds
+accounts.view_full_numbers.  Filters are those of selectors.call_record_list.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+
+from callbacks import selectors
+from callbacks.models import CallEvent, CallRecord
+from core.phones import display_number
+
+_NUMBER_FIELDS = ("caller", "callee", "x_number")
+
+
+class _Masked(serializers.ModelSerializer):
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        user = request.user if request else None
+        for name in _NUMBER_FIELDS:
+            if name in data:
+                data[name] = display_number(data[name] or "", user)
+        return data
+
+
+class CallEventSerializer(_Masked):
+    class Meta:
+        model = CallEvent
+        fields = ["kind", "occurred_at", "caller", "callee", "x_number", "state_code", "state_text"]
+
+
+class CallRecordSerializer(_Masked):
+    vendor_account = serializers.PrimaryKeyRelatedField(read_only=True)
+    binding = serializers.PrimaryKeyRelatedField(read_only=True)
+    events = CallEventSerializer(many=True, read_only=True)
+    has_recording = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = CallRecord
+        fields = [
+            "id",
+            "vendor_account",
+            "vendor",
+            "call_id",
+            "binding",
+            "vendor_binding_id",
+            "caller",
+            "callee",
+            "x_number",
+            "outcome",
+            "raw_code",
+            "raw_text",
+            "call_at",
+            "begin_at",
+            "ring_at",
+            "answer_at",
+            "release_at",
+            "duration",
+            "release_side",
+            "user_data",
+            "has_cdr",
+            "recording_status",
+            "has_recording",
+            "events",
+        ]
+
+
+_FILTERS = [
+    OpenApiParameter("vendor_account", OpenApiTypes.INT),
+    OpenApiParameter("vendor", OpenApiTypes.STR),
+    OpenApiParameter("outcome", OpenApiTypes.STR, description="a CallOutcome, or 'pending'"),
+    OpenApiParameter("date_from", OpenApiTypes.STR, description="date or datetime"),
+    OpenApiParameter("date_to", OpenApiTypes.STR, description="date or datetime, inclusive"),
+    OpenApiParameter("q", OpenApiTypes.STR, description="digits of a number, or a call id"),
+    OpenApiParameter("has_recording", OpenApiTypes.BOOL),
+    OpenApiParameter("binding", OpenApiTypes.INT),
+]
+
+
+@extend_schema_view(list=extend_schema(parameters=_FILTERS))
+class CallRecordViewSet(viewsets.ReadOnlyModelViewSet):
+    """Call records (CDRs and the events received for each call)."""
+
+    serializer_class = CallRecordSerializer
+    queryset = CallRecord.objects.none()  # for DjangoModelPermissions; real one below
+    filter_backends: list = []  # filters are the selector's, documented above
+
+    def get_queryset(self):
+        return selectors.call_record_list(filters=self.request.query_params).prefetch_related(
+            "events"
+        )

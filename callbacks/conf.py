@@ -1,0 +1,62 @@
+"""Tunables of the callbacks app, with defaults that need no settings at all.
+
+Each can be overridden by a Django setting of the same name (e.g. from the
+environment in settings.py); read through these functions so tests can use
+pytest-django's `settings` fixture.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+# A webhook body larger than this is refused with 413; vendors send a few KiB.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def _get(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def cdr_gap_minutes() -> int:
+    """A call_start/answer with no CDR after this long is flagged on the gap page."""
+    return _get("CALLBACKS_CDR_GAP_MINUTES", 10)
+
+
+def recording_delay_seconds() -> int:
+    """Wait before the first download: vendors publish recordings a little after the CDR."""
+    return _get("CALLBACKS_RECORDING_DELAY_SECONDS", 120)
+
+
+def recording_max_attempts() -> int:
+    return _get("CALLBACKS_RECORDING_MAX_ATTEMPTS", 8)
+
+
+def recording_backoff_seconds(attempt: int) -> int:
+    """Delay after failed attempt `attempt` (1-based): 60 s doubling, capped at 1 h.
+    Eight attempts span about 2 h, well inside the shortest link lifetime (hours)."""
+    base = _get("CALLBACKS_RECORDING_BACKOFF_SECONDS", 60)
+    return min(base * 2 ** max(attempt - 1, 0), 3600)
+
+
+def recording_link_lifetime_hours() -> int:
+    """After this long since the call a link is presumed expired: stop trying."""
+    return _get("CALLBACKS_RECORDING_LINK_LIFETIME_HOURS", 24)
+
+
+def recording_max_bytes() -> int:
+    return _get("CALLBACKS_RECORDING_MAX_BYTES", 50 * 1024 * 1024)
+
+
+def recording_stale_minutes() -> int:
+    """A download claimed longer ago than this is presumed dead (worker killed)."""
+    return _get("CALLBACKS_RECORDING_STALE_MINUTES", 15)
+
+
+def recording_sweep_grace_seconds() -> int:
+    """A pending download overdue by this much lost its message: the sweeper re-sends it."""
+    return _get("CALLBACKS_RECORDING_SWEEP_GRACE_SECONDS", 120)
+
+
+def trusted_proxy_hops() -> int:
+    """How many reverse proxies append to X-Forwarded-For in front of us (TRUSTED_PROXY)."""
+    return _get("TRUSTED_PROXY_HOPS", 1)

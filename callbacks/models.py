@@ -1,0 +1,257 @@
+"""The delivery inbox, normalized call records and events, and the playback audit.
+
+Delivery is the raw inbox (dj-stripe's WebhookEventTrigger): one row per HTTP
+delivery to a known webhook token, written before anything is parsed, with the
+outcome of processing it.  CallRecord and CallEvent are the normalized facts,
+stored once whatever the number of deliveries thanks to unique constraints.
+RecordingPlayback audits every request to the playback view.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+import vendors
+
+
+class Delivery(models.Model):
+    """One HTTP delivery to /callbacks/<token>/<kind>/ for a known token."""
+
+    class Outcome(models.TextChoices):
+        # Stored, not processed yet: only seen if the process died in between.
+        RECEIVED = "received", "Received"
+        ACCEPTED = "accepted", "Accepted"
+        DUPLICATE = "duplicate", "Duplicate"
+        REJECTED_AUTH = "rejected_auth", "Rejected: authentication"
+        REJECTED_INVALID = "rejected_invalid", "Rejected: invalid payload"
+        FAILED_PROCESSING = "failed_processing", "Failed processing"
+
+    class Signature(models.TextChoices):
+        NOT_CHECKED = "", "Not checked"
+        VALID = "valid", "Valid"
+        # huawei push_signature=verify: recorded and accepted all the same.
+        INVALID = "invalid", "Invalid (accepted: verify mode)"
+
+    # Outcomes an operator may want to replay once the account or the code is fixed.
+    REPLAYABLE = (
+        Outcome.RECEIVED,
+        Outcome.REJECTED_AUTH,
+        Outcome.REJECTED_INVALID,
+        Outcome.FAILED_PROCESSING,
+    )
+
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.PROTECT, related_name="deliveries"
+    )
+    vendor = models.CharField(max_length=16)
+    kind = models.CharField(max_length=32)
+    received_at = models.DateTimeField(default=timezone.now)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The URL as the vendor addressed it (huawei signs it); holds the webhook token,
+    # so pages show `display_url`.
+    url = models.TextField(blank=True, default="")
+    headers = models.JSONField(default=dict, blank=True)
+    content_type = models.CharField(max_length=200, blank=True, default="")
+    body = models.BinaryField(default=b"", blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, default=Outcome.RECEIVED)
+    reason = models.TextField(blank=True, default="")
+    auth_expected = models.TextField(blank=True, default="")
+    auth_received = models.TextField(blank=True, default="")
+    # True once the delivery passed authentication (replays do not re-check it:
+    # the stored headers are redacted and a replay happens long after any window).
+    authenticated = models.BooleanField(default=False)
+    signature = models.CharField(
+        max_length=8, choices=Signature.choices, blank=True, default=Signature.NOT_CHECKED
+    )
+    traceback = models.TextField(blank=True, default="")
+    call_ids = models.JSONField(default=list, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "deliveries"
+        permissions = [("replay_delivery", "Can replay a vendor callback delivery")]
+        indexes = [
+            models.Index(fields=["outcome", "received_at"], name="callbacks_deliv_outcome"),
+            models.Index(fields=["vendor_account", "received_at"], name="callbacks_deliv_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.kind} #{self.pk} ({self.outcome})"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with the webhook token elided (it is a credential of sorts)."""
+        return re.sub(r"/callbacks/[^/]+/", "/callbacks/…/", self.url)
+
+    @property
+    def is_replayable(self) -> bool:
+        return self.outcome in self.REPLAYABLE
+
+
+OUTCOME_CHOICES = [(o.value, o.value.replace("_", " ")) for o in vendors.CallOutcome]
+
+
+class CallRecord(models.Model):
+    """One call, created by whichever of its CDR or events arrives first."""
+
+    class RecordingStatus(models.TextChoices):
+        NONE = "none", "None"
+        PENDING = "pending", "Pending"
+        DOWNLOADING = "downloading", "Downloading"
+        DOWNLOADED = "downloaded", "Downloaded"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    class ReleaseSide(models.TextChoices):
+        UNKNOWN = "", "Unknown"
+        CALLER = "caller", "Caller"
+        CALLEE = "callee", "Callee"
+        PLATFORM = "platform", "Platform"
+
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.PROTECT, related_name="call_records"
+    )
+    vendor = models.CharField(max_length=16)
+    call_id = models.CharField(max_length=256)
+    binding = models.ForeignKey(
+        "privacy.Binding",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="call_records",
+    )
+    vendor_binding_id = models.CharField(max_length=64, blank=True, default="")
+    caller = models.CharField(max_length=64, blank=True, default="")
+    callee = models.CharField(max_length=64, blank=True, default="")
+    x_number = models.CharField(max_length=64, blank=True, default="")
+    # "" until the CDR says how the call ended.
+    outcome = models.CharField(max_length=16, choices=OUTCOME_CHOICES, blank=True, default="")
+    raw_code = models.CharField(max_length=64, blank=True, default="")
+    raw_text = models.CharField(max_length=256, blank=True, default="")
+    begin_at = models.DateTimeField(null=True, blank=True)
+    ring_at = models.DateTimeField(null=True, blank=True)
+    answer_at = models.DateTimeField(null=True, blank=True)
+    release_at = models.DateTimeField(null=True, blank=True)
+    # The earliest time known for the call; lists sort and filter on it.
+    call_at = models.DateTimeField(default=timezone.now)
+    duration = models.PositiveIntegerField(default=0)
+    release_side = models.CharField(
+        max_length=8, choices=ReleaseSide.choices, blank=True, default=""
+    )
+    user_data = models.CharField(max_length=256, blank=True, default="")
+    raw = models.JSONField(default=dict, blank=True)
+    has_cdr = models.BooleanField(default=False)
+    cdr_received_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    recording_url = models.TextField(blank=True, default="")
+    recording_status = models.CharField(
+        max_length=12, choices=RecordingStatus.choices, default=RecordingStatus.NONE
+    )
+    recording_file = models.FileField(max_length=300, blank=True, default="")
+    recording_size = models.BigIntegerField(null=True, blank=True)
+    recording_sha256 = models.CharField(max_length=64, blank=True, default="")
+    recording_content_type = models.CharField(max_length=100, blank=True, default="")
+    recording_attempts = models.PositiveSmallIntegerField(default=0)
+    recording_last_error = models.TextField(blank=True, default="")
+    recording_next_at = models.DateTimeField(null=True, blank=True)
+    recording_claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-call_at", "-id"]
+        permissions = [
+            ("play_recording", "Can play call recordings"),
+            ("export_callrecord", "Can export call records as CSV"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor_account", "call_id"], name="callbacks_record_account_call"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["call_at"], name="callbacks_record_call_at"),
+            models.Index(fields=["vendor_account", "call_at"], name="callbacks_record_acct_at"),
+            models.Index(
+                fields=["recording_status", "recording_next_at"], name="callbacks_record_rec"
+            ),
+            models.Index(fields=["has_cdr", "first_seen_at"], name="callbacks_record_gap"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} call {self.call_id}"
+
+    @property
+    def has_recording(self) -> bool:
+        return self.recording_status == self.RecordingStatus.DOWNLOADED and bool(
+            self.recording_file
+        )
+
+
+class CallEvent(models.Model):
+    """A call status event; duplicates collapse on (record, kind, occurred_at)."""
+
+    class Kind(models.TextChoices):
+        CALL_START = "call_start", "Call start"
+        CALLOUT = "callout", "Call out"
+        ALERTING = "alerting", "Alerting"
+        ANSWER = "answer", "Answer"
+        DISCONNECT = "disconnect", "Disconnect"
+
+    call_record = models.ForeignKey(CallRecord, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    caller = models.CharField(max_length=64, blank=True, default="")
+    callee = models.CharField(max_length=64, blank=True, default="")
+    x_number = models.CharField(max_length=64, blank=True, default="")
+    state_code = models.CharField(max_length=32, blank=True, default="")
+    state_text = models.CharField(max_length=256, blank=True, default="")
+    user_data = models.CharField(max_length=256, blank=True, default="")
+    raw = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call_record", "kind", "occurred_at"], name="callbacks_event_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RecordingPlayback(models.Model):
+    """Audit: who fetched which recording, when, and which byte range."""
+
+    call_record = models.ForeignKey(CallRecord, on_delete=models.CASCADE, related_name="playbacks")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    username = models.CharField(max_length=150)  # kept if the user is deleted
+    at = models.DateTimeField(default=timezone.now)
+    range = models.CharField(max_length=100, blank=True, default="")
+    status_code = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.username} played {self.call_record_id} at {self.at:%Y-%m-%d %H:%M:%S}"

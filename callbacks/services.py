@@ -1,0 +1,747 @@
+"""Writes of the callbacks app: the inbox, normalization, replays, recording downloads.
+
+Pipeline of one delivery (anymail's validate → parse → normalized events,
+dj-stripe's store first):
+
+1. `delivery_receive` INSERTs the raw Delivery in its own transaction, before
+   anything else: from then on the bytes survive whatever happens next.
+2. Authentication (`_authenticate`): the per-account IP allowlist, then the
+   vendor client's `authenticate_callback` under `Policy.SIGNATURE_MODE`.
+3. Parsing with the vendor client's `parse_callback` (InvalidPayload only).
+4. `_apply` inside one atomic(): CallRecord/CallEvent upserts keyed by
+   unique constraints (an INSERT that loses the race raises IntegrityError
+   and we lock the existing row instead: never read-then-write), and the
+   delivery's outcome in the same transaction, so "accepted" and the data
+   commit together.  The caller answers 2xx only after that commit.
+5. Any exception in 4 rolls the data back; the delivery keeps
+   failed_processing with the traceback and the vendor gets a 5xx so it
+   retries; `delivery_replay` (page, admin, manage.py replay_deliveries)
+   runs 2-4 again later.
+
+Records and events may arrive in any order and more than once: the first
+creates the CallRecord, events only fill fields that are still empty and
+never touch a record that has its CDR, and a second CDR for a call is a
+duplicate (the first one stands).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import mimetypes
+import traceback as tb
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import requests
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import vendors
+from accounts.models import VendorAccount
+from accounts.selectors import vendor_client
+from callbacks import conf, ssrf
+from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
+from callbacks.webhooks import Inbound
+from core.phones import normalize_number
+
+logger = logging.getLogger(__name__)
+
+Outcome = Delivery.Outcome
+RecStatus = CallRecord.RecordingStatus
+
+# parse_callback and authenticate_callback never touch the network: one shared,
+# never-used session saves building a connection pool per webhook.
+_INBOUND_SESSION = requests.Session()
+
+_MAX_INT = 2**31 - 1
+
+
+class Policy:
+    """Vendor → normalized behaviour, one table each."""
+
+    # How a vendor's callback signature is enforced on top of the URL token.
+    SIGNATURE_MODE: dict[str, str] = {
+        "ccp": "require",  # guide §1.3: Authorization = Base64(MAC:AuthToken)
+        "igw": "require",  # nothing is signed: the client checks devid/appid in the body
+        # Huawei's pages disagree on push signing (DESIGN.md): the account decides,
+        # extra["push_signature"] = off | verify | require.
+        "huawei": "account",
+        "cyj": "require",  # nothing is signed: the client checks APPID when present
+    }
+    # huawei accounts that never chose: check and record, but do not reject.
+    DEFAULT_ACCOUNT_MODE = "verify"
+
+    # Which CallRecord time an event fills while the CDR has not arrived.
+    EVENT_TIME_FIELD: dict[str, str] = {
+        "call_start": "begin_at",
+        "callout": "begin_at",  # huawei: the platform starts dialling, our best begin time
+        "alerting": "ring_at",
+        "answer": "answer_at",
+        "disconnect": "release_at",
+    }
+
+    # Where a recording comes from.
+    RECORDING_SOURCE: dict[str, str] = {
+        "igw": "url",  # §5.1 `recording`
+        "huawei": "url",  # fee push recordFileDownloadUrl
+        "ccp": "url",  # Hangup recordurl
+        # No URL in the CDR: fetched by CallIdentifier (§三), for answered calls only,
+        # since cyj bindings carry no "record" flag we could check.
+        "cyj": "api",
+    }
+
+
+# --------------------------------------------------------------------- text hygiene
+
+
+def _text(value: Any, limit: int | None = None) -> str:
+    """A str PostgreSQL accepts: no NUL, no lone surrogates; cut to `limit`."""
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:limit] if limit else text
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """Vendor `raw` dicts, cleaned the same way for jsonb (keys included)."""
+    if depth > 40:
+        return None
+    if isinstance(value, dict):
+        return {_text(k, 200): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v, depth + 1) for v in value]
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bool | None):
+        return value
+    if isinstance(value, int):
+        # jsonb numerics are arbitrary precision, but keep absurd ints readable.
+        return value if abs(value) < 10**30 else str(value)
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    return _text(value)
+
+
+def _number(raw: str) -> str:
+    """E.164 when the number parses, else the raw text (masked numbers, short codes)."""
+    raw = _text(raw, 64).strip()
+    if not raw:
+        return ""
+    try:
+        return normalize_number(raw)
+    except ValidationError:
+        return raw
+
+
+# --------------------------------------------------------------------- inbox
+
+
+def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> Delivery:
+    """Store a webhook delivery raw, then process it.  Must run outside atomic():
+    the raw row is committed on its own so a later failure cannot take it along.
+
+    Raises DatabaseError only when the raw row itself cannot be stored (the
+    caller answers 5xx and the vendor retries); every other failure is an
+    outcome on the returned row.
+    """
+    delivery = Delivery.objects.create(
+        vendor_account=account,
+        vendor=account.vendor,
+        kind=_text(kind, 32),
+        source_ip=inbound.source_ip,
+        url=_text(inbound.url, 2000),
+        headers={_text(k, 100): _text(v, 2000) for k, v in inbound.stored_headers.items()},
+        content_type=_text(inbound.content_type, 200),
+        body=inbound.body,
+        body_size=len(inbound.body),
+    )
+    delivery.vendor_account = account  # keep the loaded (decrypted) account
+    return delivery_process(delivery=delivery, headers=inbound.headers)
+
+
+def delivery_refused_oversize(
+    *, account: VendorAccount, kind: str, inbound: Inbound, size: int | None
+) -> Delivery:
+    """Keep a trace of a body over the cap (without the body): the vendor should know."""
+    return Delivery.objects.create(
+        vendor_account=account,
+        vendor=account.vendor,
+        kind=_text(kind, 32),
+        source_ip=inbound.source_ip,
+        url=_text(inbound.url, 2000),
+        headers={_text(k, 100): _text(v, 2000) for k, v in inbound.stored_headers.items()},
+        content_type=_text(inbound.content_type, 200),
+        body=b"",
+        body_size=size or 0,
+        outcome=Outcome.REJECTED_INVALID,
+        reason=f"body over the {conf.MAX_BODY_BYTES}-byte cap"
+        + (f" ({size} bytes declared)" if size else "")
+        + "; not stored",
+        processed_at=timezone.now(),
+    )
+
+
+def delivery_process(
+    *, delivery: Delivery, headers: dict[str, str] | None = None, skip_auth: bool = False
+) -> Delivery:
+    """Authenticate, parse and apply a stored delivery; record the outcome on it.
+
+    `headers` are the live request headers (None on replay: the stored, redacted
+    ones are used).  Never raises for a bad delivery or a processing failure.
+    """
+    account = delivery.vendor_account
+    delivery.attempts += 1
+    client = vendor_client(account=account, session=_INBOUND_SESSION)
+    if delivery.kind not in client.callback_kinds:
+        return _finish(
+            delivery,
+            Outcome.REJECTED_INVALID,
+            reason=f"unknown callback kind {delivery.kind!r} for {account.vendor}; "
+            f"expected one of {', '.join(client.callback_kinds)}",
+        )
+    body = bytes(delivery.body)
+
+    if not (skip_auth or delivery.authenticated):
+        refusal = _authenticate(delivery, client, headers)
+        if refusal is not None:
+            return _finish(
+                delivery,
+                Outcome.REJECTED_AUTH,
+                reason=refusal.reason,
+                auth_expected=refusal.expected,
+                auth_received=refusal.received,
+            )
+        delivery.authenticated = True
+
+    try:
+        items = client.parse_callback(delivery.kind, body=body, content_type=delivery.content_type)
+        _validate_items(items)
+    except vendors.InvalidPayload as exc:
+        return _finish(delivery, Outcome.REJECTED_INVALID, reason=str(exc))
+
+    try:
+        with transaction.atomic():
+            changed, call_ids = _apply(account, items, delivery.received_at)
+            _finish(
+                delivery,
+                Outcome.ACCEPTED if changed else Outcome.DUPLICATE,
+                call_ids=call_ids,
+            )
+    except Exception as exc:  # DB errors and our bugs alike: keep the row, vendor retries
+        logger.exception("callbacks: delivery %s failed processing", delivery.pk)
+        try:
+            _finish(
+                delivery,
+                Outcome.FAILED_PROCESSING,
+                reason=_text(f"{type(exc).__name__}: {exc}", 2000),
+                traceback=_text(tb.format_exc(), 20000),
+            )
+        except DatabaseError:
+            # The database is gone: the raw row stays "received" and the 5xx
+            # makes the vendor retry; replay_deliveries --outcome received
+            # picks up what remains.
+            logger.exception("callbacks: cannot record the failure of delivery %s", delivery.pk)
+    return delivery
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    reason: str
+    expected: str = ""
+    received: str = ""
+
+
+def _authenticate(
+    delivery: Delivery, client: vendors.VendorClient, headers: dict[str, str] | None
+) -> _Refusal | None:
+    """None if the delivery may proceed; records the huawei verify-mode verdict."""
+    account = delivery.vendor_account
+    allowlist = (account.extra or {}).get("callback_ip_allowlist") or []
+    if allowlist and not _ip_allowed(delivery.source_ip, allowlist):
+        return _Refusal(
+            "source IP is not in the account's callback_ip_allowlist",
+            expected=", ".join(str(n) for n in allowlist),
+            received=delivery.source_ip or "(unknown)",
+        )
+    mode = Policy.SIGNATURE_MODE.get(account.vendor, "require")
+    if mode == "account":
+        mode = (account.extra or {}).get("push_signature") or Policy.DEFAULT_ACCOUNT_MODE
+    if mode == "off":
+        return None
+    replay = headers is None
+    headers = headers if headers is not None else dict(delivery.headers)
+    if replay and str(headers.get("Authorization", "")).startswith("[redacted"):
+        return _Refusal(
+            "cannot re-check authentication: the stored Authorization is redacted "
+            "(it embeds the account's token). Verify the delivery by other means and "
+            "replay it with skip-auth.",
+        )
+    try:
+        client.authenticate_callback(
+            delivery.kind,
+            headers=headers,
+            body=bytes(delivery.body),
+            url=delivery.url,
+            now=delivery.received_at,
+        )
+    except vendors.CallbackAuthError as exc:
+        refusal = _Refusal(
+            _text(exc.reason, 2000), _text(exc.expected, 2000), _text(exc.received, 2000)
+        )
+        if mode == "verify":
+            delivery.signature = Delivery.Signature.INVALID
+            delivery.auth_expected = refusal.expected
+            delivery.auth_received = refusal.received
+            delivery.reason = f"signature not valid (accepted, verify mode): {refusal.reason}"
+            return None
+        return refusal
+    delivery.signature = Delivery.Signature.VALID
+    return None
+
+
+def _ip_allowed(ip: str | None, allowlist: list) -> bool:
+    if not ip:
+        return False
+    address = ipaddress.ip_address(ip)
+    for item in allowlist:
+        try:
+            if address in ipaddress.ip_network(str(item), strict=False):
+                return True
+        except ValueError:
+            continue  # validated on save; a bad entry just allows nothing
+    return False
+
+
+def _finish(delivery: Delivery, outcome: str, **fields: Any) -> Delivery:
+    delivery.outcome = outcome
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+    delivery.processed_at = timezone.now()
+    delivery.save(
+        update_fields=[
+            "outcome",
+            "reason",
+            "auth_expected",
+            "auth_received",
+            "authenticated",
+            "signature",
+            "traceback",
+            "call_ids",
+            "processed_at",
+            "attempts",
+            "replayed_at",
+            "replayed_by",
+        ]
+    )
+    return delivery
+
+
+def delivery_replay(*, delivery: Delivery, user: Any = None, skip_auth: bool = False) -> Delivery:
+    """Process a rejected or failed delivery again, after the account or code was fixed.
+
+    A delivery that passed authentication on arrival is not re-checked; one that
+    failed it is checked again against the stored headers and its arrival time
+    (so a huawei Created window is judged as of arrival).  `skip_auth` is the
+    operator vouching for it (needed for ccp, whose Authorization is stored
+    redacted).
+    """
+    if not delivery.is_replayable:
+        raise ValidationError(
+            f"Delivery {delivery.pk} is {delivery.outcome}; only rejected or failed "
+            "deliveries can be replayed."
+        )
+    delivery.replayed_at = timezone.now()
+    delivery.replayed_by = user if getattr(user, "pk", None) else None
+    delivery.reason = ""
+    delivery.traceback = ""
+    delivery.auth_expected = delivery.auth_received = ""
+    delivery.signature = Delivery.Signature.NOT_CHECKED
+    delivery.vendor_account = VendorAccount.objects.get(pk=delivery.vendor_account_id)
+    return delivery_process(delivery=delivery, headers=None, skip_auth=skip_auth)
+
+
+# --------------------------------------------------------------------- normalize
+
+
+def _validate_items(items: list[vendors.CallRecordData | vendors.CallEventData]) -> None:
+    """What the parsers accept but our columns cannot hold is invalid input too."""
+    if not items:
+        raise vendors.InvalidPayload("the delivery holds no record or event")
+    for item in items:
+        call_id = _text(item.call_id)
+        if not call_id.strip():
+            raise vendors.InvalidPayload("empty call id")
+        if len(call_id) > 256:
+            raise vendors.InvalidPayload(f"call id longer than 256 characters ({len(call_id)})")
+        if isinstance(item, vendors.CallEventData) and item.kind not in Policy.EVENT_TIME_FIELD:
+            raise vendors.InvalidPayload(f"unknown event kind {item.kind!r}")
+
+
+def _apply(
+    account: VendorAccount,
+    items: list[vendors.CallRecordData | vendors.CallEventData],
+    received_at: datetime,
+) -> tuple[bool, list[str]]:
+    """Upsert every item; True when anything new was stored."""
+    changed = False
+    call_ids: list[str] = []
+    for item in items:
+        if isinstance(item, vendors.CallRecordData):
+            changed |= _cdr_apply(account, item, received_at)
+        else:
+            changed |= _event_apply(account, item, received_at)
+        call_ids.append(_text(item.call_id, 256))
+    return changed, call_ids
+
+
+def _record_locked(
+    account: VendorAccount, call_id: str, defaults: dict[str, Any]
+) -> tuple[CallRecord, bool]:
+    """Create the call's record, or lock the existing one.  The INSERT goes first
+    (in a savepoint) so two concurrent deliveries cannot both create it."""
+    try:
+        with transaction.atomic():
+            record = CallRecord.objects.create(vendor_account=account, call_id=call_id, **defaults)
+            return record, True
+    except IntegrityError:
+        record = (
+            CallRecord.objects.select_for_update()
+            .filter(vendor_account=account, call_id=call_id)
+            .first()
+        )
+        if record is None:
+            raise
+        return record, False
+
+
+def _binding_id(account: VendorAccount, vendor_binding_id: str, at: datetime) -> int | None:
+    """The binding a call belongs to.  cyj reuses virtual numbers across bindings,
+    so prefer the newest binding created before the call."""
+    if not vendor_binding_id:
+        return None
+    from privacy.models import Binding  # privacy is optional at import time of this module
+
+    candidates = Binding.objects.filter(
+        vendor_account=account, vendor_binding_id=vendor_binding_id
+    ).order_by("-created_at", "-id")
+    found = candidates.filter(created_at__lte=at).values_list("pk", flat=True).first()
+    if found is None:
+        found = candidates.values_list("pk", flat=True).first()
+    return found
+
+
+def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:
+    times = [t for t in (data.begin_at, data.ring_at, data.answer_at, data.release_at) if t]
+    call_at = min(times) if times else now
+    side = data.release_side if data.release_side in CallRecord.ReleaseSide.values else ""
+    binding_ref = _text(data.vendor_binding_id, 64)
+    return {
+        "vendor": account.vendor,
+        "vendor_binding_id": binding_ref,
+        "binding_id": _binding_id(account, binding_ref, call_at),
+        "caller": _number(data.caller),
+        "callee": _number(data.callee),
+        "x_number": _number(data.x_number),
+        "outcome": str(data.outcome.value),
+        "raw_code": _text(data.raw_code, 64),
+        "raw_text": _text(data.raw_text, 256),
+        "begin_at": data.begin_at,
+        "ring_at": data.ring_at,
+        "answer_at": data.answer_at,
+        "release_at": data.release_at,
+        "call_at": call_at,
+        "duration": min(max(int(data.duration), 0), _MAX_INT),
+        "release_side": side,
+        "user_data": _text(data.user_data, 256),
+        "raw": _json_safe(data.raw),
+        "has_cdr": True,
+        "cdr_received_at": now,
+    }
+
+
+def _cdr_apply(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> bool:
+    fields = _cdr_fields(account, data, now)
+    record, created = _record_locked(account, _text(data.call_id), fields)
+    if not created:
+        if record.has_cdr:
+            return False  # a repeated CDR: the first one stands
+        # The record came from events: the CDR is authoritative, but keep an event's
+        # time where the CDR has none (ccp CDRs carry no ring time, for example).
+        for name, value in fields.items():
+            if value in (None, "") and getattr(record, name) not in (None, ""):
+                continue
+            if name == "call_at":
+                value = min(value, record.call_at)
+            setattr(record, name, value)
+        record.save()
+    _schedule_recording(record, data, now)
+    return True
+
+
+def _event_apply(account: VendorAccount, data: vendors.CallEventData, now: datetime) -> bool:
+    binding_ref = _text(data.vendor_binding_id, 64)
+    partial_fields: dict[str, Any] = {
+        "vendor": account.vendor,
+        "caller": _number(data.caller),
+        "callee": _number(data.callee),
+        "x_number": _number(data.x_number),
+        "vendor_binding_id": binding_ref,
+        "binding_id": _binding_id(account, binding_ref, data.occurred_at),
+        "user_data": _text(data.user_data, 256),
+        Policy.EVENT_TIME_FIELD[data.kind]: data.occurred_at,
+    }
+    record, created = _record_locked(
+        account, _text(data.call_id), {**partial_fields, "call_at": data.occurred_at}
+    )
+    try:
+        with transaction.atomic():
+            CallEvent.objects.create(
+                call_record=record,
+                kind=data.kind,
+                occurred_at=data.occurred_at,
+                caller=partial_fields["caller"],
+                callee=partial_fields["callee"],
+                x_number=partial_fields["x_number"],
+                state_code=_text(data.state_code, 32),
+                state_text=_text(data.state_text, 256),
+                user_data=partial_fields["user_data"],
+                raw=_json_safe(data.raw),
+                received_at=now,
+            )
+    except IntegrityError:
+        return created  # the same event again
+    if not created and not record.has_cdr:
+        # Fill only what is still empty: an earlier event or the CDR knows better.
+        updates = [
+            name
+            for name, value in partial_fields.items()
+            if value not in (None, "") and getattr(record, name) in (None, "")
+        ]
+        for name in updates:
+            setattr(record, name, partial_fields[name])
+        if data.occurred_at < record.call_at:
+            record.call_at = data.occurred_at
+            updates.append("call_at")
+        if updates:
+            record.save(update_fields=[*updates, "updated_at"])
+    return True
+
+
+# --------------------------------------------------------------------- recordings
+
+
+def _schedule_recording(record: CallRecord, data: vendors.CallRecordData, now: datetime) -> None:
+    if record.recording_status != RecStatus.NONE:
+        return
+    source = Policy.RECORDING_SOURCE.get(record.vendor, "url")
+    url = _text(data.recording_url, 4000).strip()
+    wanted = (
+        bool(url)
+        if source == "url"
+        else (data.outcome == vendors.CallOutcome.ANSWERED and data.duration > 0)
+    )
+    if not wanted:
+        return
+    delay = conf.recording_delay_seconds()
+    record.recording_url = url
+    record.recording_status = RecStatus.PENDING
+    record.recording_next_at = now + timedelta(seconds=delay)
+    record.save(update_fields=["recording_url", "recording_status", "recording_next_at"])
+    transaction.on_commit(partial(recording_enqueue, record_id=record.pk, countdown=delay))
+
+
+def recording_enqueue(*, record_id: int, countdown: int = 0) -> bool:
+    """Send the download task.  A broker outage is logged, not raised: the row is
+    pending in the database and `recording_sweep` sends it again."""
+    from callbacks.tasks import download_recording
+
+    try:
+        download_recording.apply_async(args=[record_id], countdown=max(countdown, 0), retry=False)
+    except Exception:
+        logger.warning("callbacks: cannot enqueue recording %s; the sweeper will", record_id)
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    status: str  # a RecordingStatus value, or "skipped" when not due / not ours
+    retry_in: int | None = None  # seconds, when the task should come back
+    error: str = ""
+
+
+_SNIFF: tuple[tuple[bytes, int, str], ...] = (
+    (b"RIFF", 0, "audio/wav"),  # checked with WAVE at offset 8 below
+    (b"ID3", 0, "audio/mpeg"),
+    (b"#!AMR", 0, "audio/amr"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"fLaC", 0, "audio/flac"),
+)
+
+
+def _sniff_audio(head: bytes) -> str:
+    """Recognize audio by its magic bytes (vendors often say octet-stream)."""
+    for magic, offset, ctype in _SNIFF:
+        if head[offset : offset + len(magic)] == magic:
+            if ctype == "audio/wav" and head[8:12] != b"WAVE":
+                continue
+            return ctype
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "audio/mpeg"  # MPEG audio frame sync without an ID3 tag
+    if head[4:8] == b"ftyp":
+        return "audio/mp4"
+    return ""
+
+
+def _audio_type(declared: str, head: bytes) -> str:
+    """The content type to store, or "" to refuse the file.
+
+    audio/* is trusted as declared.  application/octet-stream (or nothing) is
+    accepted only when the bytes are recognizably audio: file extensions in a
+    vendor's URL prove nothing, magic bytes do.
+    """
+    if declared.startswith("audio/"):
+        return declared
+    if declared in ("", "application/octet-stream", "binary/octet-stream"):
+        return _sniff_audio(head)
+    return ""
+
+
+def _recording_url(record: CallRecord) -> str:
+    if Policy.RECORDING_SOURCE.get(record.vendor) == "api":
+        client = vendor_client(account=record.vendor_account)
+        info = client.fetch_recording(call_identifier=record.call_id)  # type: ignore[attr-defined]
+        return info.url
+    return record.recording_url
+
+
+def recording_download(*, record_id: int, now: datetime | None = None) -> DownloadResult:
+    """Download one pending recording into default storage, under the SSRF guard.
+
+    Claims the row first (pending and due → downloading, one UPDATE), so a
+    duplicated task message or the sweeper racing a retry does nothing.
+    """
+    now = now or timezone.now()
+    claimed = CallRecord.objects.filter(
+        Q(recording_next_at__isnull=True) | Q(recording_next_at__lte=now),
+        pk=record_id,
+        recording_status=RecStatus.PENDING,
+    ).update(
+        recording_status=RecStatus.DOWNLOADING,
+        recording_claimed_at=now,
+        recording_attempts=F("recording_attempts") + 1,
+    )
+    if not claimed:
+        return DownloadResult("skipped")
+    record = CallRecord.objects.select_related("vendor_account").get(pk=record_id)
+    try:
+        url = _recording_url(record)
+        fetched = ssrf.fetch(
+            url,
+            policy=ssrf.HostPolicy.for_account(record.vendor_account),
+            max_bytes=conf.recording_max_bytes(),
+        )
+    except ssrf.FetchError as exc:
+        return _recording_failed(record, str(exc), permanent=exc.permanent, now=now)
+    except vendors.VendorError as exc:
+        return _recording_failed(record, str(exc), permanent=not exc.retryable, now=now)
+    with fetched.file:
+        head = fetched.file.read(16)
+        fetched.file.seek(0)
+        ctype = _audio_type(fetched.content_type, head)
+        if not ctype:
+            return _recording_failed(
+                record,
+                f"not audio: Content-Type {fetched.content_type or '(none)'!r} and the "
+                "bytes are no known audio format",
+                permanent=True,
+                now=now,
+            )
+        ext = mimetypes.guess_extension(ctype) or ".bin"
+        path = (
+            f"recordings/{record.vendor_account_id}/{record.call_at:%Y/%m}/"
+            f"{record.pk}-{fetched.sha256[:16]}{ext}"
+        )
+        name = default_storage.save(path, File(fetched.file, name=path))
+    CallRecord.objects.filter(pk=record.pk).update(
+        recording_status=RecStatus.DOWNLOADED,
+        recording_file=name,
+        recording_size=fetched.size,
+        recording_sha256=fetched.sha256,
+        recording_content_type=ctype,
+        recording_last_error="",
+        recording_next_at=None,
+    )
+    return DownloadResult(RecStatus.DOWNLOADED)
+
+
+def _recording_failed(
+    record: CallRecord, error: str, *, permanent: bool, now: datetime
+) -> DownloadResult:
+    attempts = record.recording_attempts
+    lifetime_end = (record.release_at or record.call_at) + timedelta(
+        hours=conf.recording_link_lifetime_hours()
+    )
+    retry_in = conf.recording_backoff_seconds(attempts)
+    out_of_time = now + timedelta(seconds=retry_in) > lifetime_end
+    if permanent:
+        status, retry = RecStatus.FAILED, None
+    elif attempts >= conf.recording_max_attempts() or out_of_time:
+        # A link that answered 403/404/410 until the end is gone, not broken.
+        gone = "HTTP 403" in error or "HTTP 404" in error or "HTTP 410" in error
+        status, retry = (RecStatus.EXPIRED if gone or out_of_time else RecStatus.FAILED), None
+    else:
+        status, retry = RecStatus.PENDING, retry_in
+    CallRecord.objects.filter(pk=record.pk).update(
+        recording_status=status,
+        recording_last_error=_text(f"attempt {attempts}: {error}", 2000),
+        recording_next_at=now + timedelta(seconds=retry) if retry is not None else None,
+    )
+    return DownloadResult(status, retry, error)
+
+
+def recording_sweep(*, now: datetime | None = None) -> list[int]:
+    """Re-send downloads whose task message was lost; free claims of dead workers.
+
+    Returns the ids enqueued.  Safe to run any time: the claim in
+    `recording_download` makes duplicates harmless.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(minutes=conf.recording_stale_minutes())
+    CallRecord.objects.filter(
+        recording_status=RecStatus.DOWNLOADING, recording_claimed_at__lt=stale
+    ).update(recording_status=RecStatus.PENDING, recording_next_at=now)
+    overdue = now - timedelta(seconds=conf.recording_sweep_grace_seconds())
+    ids = list(
+        CallRecord.objects.filter(
+            recording_status=RecStatus.PENDING, recording_next_at__lte=overdue
+        )
+        .order_by("recording_next_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for record_id in ids:
+        recording_enqueue(record_id=record_id)
+    return ids
+
+
+def recording_playback_log(
+    *, record: CallRecord, user: Any, byte_range: str, status_code: int
+) -> RecordingPlayback:
+    return RecordingPlayback.objects.create(
+        call_record=record,
+        user=user if getattr(user, "pk", None) else None,
+        username=getattr(user, "username", "") or "",
+        range=_text(byte_range, 100),
+        status_code=status_code,
+    )

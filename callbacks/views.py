@@ -1,0 +1,407 @@
+"""Views of the callbacks app: the vendor webhook, the review pages, recording playback.
+
+Thin on purpose: the webhook hands an `Inbound` to services.delivery_receive
+and maps the stored outcome to a status code; pages read through selectors.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+import vendors
+from accounts.models import Vendor, VendorAccount
+from callbacks import selectors, services, webhooks
+from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
+from core.decorators import require_perm
+from core.pagination import paginate
+from core.phones import display_number
+
+logger = logging.getLogger(__name__)
+
+Outcome = Delivery.Outcome
+
+
+class Answer:
+    """What the vendor hears back.  No document specifies a callback answer body,
+    so each mirrors the success shape of the vendor's own API."""
+
+    STATUS: dict[str, int] = {
+        Outcome.ACCEPTED: 200,
+        Outcome.DUPLICATE: 200,  # acknowledged: the vendor must stop retrying
+        Outcome.REJECTED_AUTH: 401,
+        Outcome.REJECTED_INVALID: 400,
+        Outcome.FAILED_PROCESSING: 500,  # the vendor retries; we replay if it gives up
+        Outcome.RECEIVED: 500,  # processing could not even record its failure
+    }
+    OK_BODY: dict[str, tuple[str, bytes]] = {
+        "ccp": (
+            "application/xml",
+            b'<?xml version="1.0" encoding="UTF-8"?>'
+            b"<Response><statuscode>000000</statuscode></Response>",
+        ),
+        "igw": ("application/json", b'{"error":0}'),  # §1: 0 means success
+        "huawei": ("application/json", b'{"resultcode":"0","resultdesc":"Success"}'),  # 表5
+        "cyj": ("application/json", b'{"Flag":1}'),  # §2.2: Flag=1 is success
+    }
+
+
+def _plain(status: int, message: str) -> HttpResponse:
+    return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    """/callbacks/<webhook_token>/<kind>/: store, authenticate, parse, apply."""
+    try:
+        account = VendorAccount.objects.filter(webhook_token=token).first()
+    except DatabaseError:
+        logger.exception("callbacks: database unavailable for a webhook")
+        return _plain(503, "temporarily unavailable, retry later")
+    client_cls = vendors.REGISTRY.get(account.vendor) if account is not None else None
+    if client_cls is None:
+        return _plain(404, "unknown callback URL")
+    try:
+        body = webhooks.read_body(request)
+    except webhooks.BodyTooLarge as exc:
+        try:
+            services.delivery_refused_oversize(
+                account=account, kind=kind, inbound=webhooks.inbound(request, b""), size=exc.size
+            )
+        except DatabaseError:
+            logger.exception("callbacks: cannot record an oversized delivery")
+        return _plain(413, f"body over {webhooks.conf.MAX_BODY_BYTES} bytes")
+    inbound = webhooks.inbound(request, body)
+    try:
+        delivery = services.delivery_receive(account=account, kind=kind, inbound=inbound)
+    except DatabaseError:
+        logger.exception("callbacks: cannot store a delivery for account %s", account.pk)
+        return _plain(503, "temporarily unavailable, retry later")
+
+    status = Answer.STATUS[delivery.outcome]
+    if kind not in client_cls.callback_kinds:
+        return _plain(404, f"unknown callback kind (delivery {delivery.pk} kept)")
+    if status == 200:
+        ctype, payload = Answer.OK_BODY.get(account.vendor, ("application/json", b"{}"))
+        return HttpResponse(payload, content_type=ctype)
+    if delivery.outcome == Outcome.REJECTED_AUTH:
+        # The reason names what we expected: keep it for operators, not the caller.
+        message = "authentication failed"
+    elif delivery.outcome == Outcome.REJECTED_INVALID:
+        message = delivery.reason
+    else:
+        message = "processing failed; retry later"
+    return JsonResponse(
+        {"outcome": delivery.outcome, "delivery": delivery.pk, "message": message}, status=status
+    )
+
+
+# --------------------------------------------------------------------- call records
+
+
+def _accounts():
+    return VendorAccount.objects.order_by("name").only("pk", "name", "vendor")
+
+
+@require_perm("callbacks.view_callrecord")
+def call_record_list(request: HttpRequest) -> HttpResponse:
+    records = selectors.call_record_list(filters=request.GET)
+    return render(
+        request,
+        "callbacks/call_record_list.html",
+        {
+            "page": paginate(request, records),
+            "accounts": _accounts(),
+            "outcomes": OUTCOME_CHOICES,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+_CSV_FORMULA = re.compile(r"^[=+\-@\t\r]")
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not execute (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if _CSV_FORMULA.match(text) else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_COLUMNS = (
+    "id",
+    "vendor_account",
+    "vendor",
+    "call_id",
+    "call_at",
+    "caller",
+    "callee",
+    "x_number",
+    "outcome",
+    "raw_code",
+    "raw_text",
+    "begin_at",
+    "ring_at",
+    "answer_at",
+    "release_at",
+    "duration",
+    "release_side",
+    "recording_status",
+    "binding_id",
+)
+
+
+@require_perm("callbacks.view_callrecord", "callbacks.export_callrecord")
+def call_record_export(request: HttpRequest) -> StreamingHttpResponse:
+    records = selectors.call_record_list(filters=request.GET).order_by("call_at", "id")
+    user = request.user
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield "\ufeff"  # Excel opens UTF-8 CSV correctly only with a BOM
+        yield writer.writerow(CSV_COLUMNS)
+        for r in records.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    _cell(v)
+                    for v in (
+                        r.pk,
+                        r.vendor_account.name,
+                        r.vendor,
+                        r.call_id,
+                        r.call_at.isoformat(),
+                        display_number(r.caller, user),
+                        display_number(r.callee, user),
+                        display_number(r.x_number, user),
+                        r.outcome or "pending",
+                        r.raw_code,
+                        r.raw_text,
+                        r.begin_at.isoformat() if r.begin_at else "",
+                        r.ring_at.isoformat() if r.ring_at else "",
+                        r.answer_at.isoformat() if r.answer_at else "",
+                        r.release_at.isoformat() if r.release_at else "",
+                        r.duration,
+                        r.release_side,
+                        r.recording_status,
+                        r.binding_id or "",
+                    )
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="call-records.csv"'
+    return response
+
+
+@require_perm("callbacks.view_callrecord")
+def call_record_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        record = selectors.call_record_get(pk=pk)
+    except CallRecord.DoesNotExist:
+        raise Http404("No such call record") from None
+    return render(
+        request,
+        "callbacks/call_record_detail.html",
+        {"record": record, "events": selectors.call_event_list(record=record)},
+    )
+
+
+# --------------------------------------------------------------------- playback
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a single "bytes=" range; None without a header.
+    Raises ValueError for a malformed or unsatisfiable one (answered 416)."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        raise ValueError(header)
+    first, last = match.group(1), match.group(2)
+    if first == "":  # suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise ValueError(header)
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise ValueError(header)
+    return start, end
+
+
+def _file_slice(handle, start: int, length: int, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    try:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = handle.read(min(chunk, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+@require_perm("callbacks.view_callrecord", "callbacks.play_recording")
+def recording_play(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stream a downloaded recording to an authorized user, with Range support,
+    auditing every request.  Recordings are never reachable by a media URL."""
+    record = get_object_or_404(CallRecord, pk=pk)
+    if not record.has_recording:
+        raise Http404("No downloaded recording for this call")
+    storage = record.recording_file.storage
+    size = record.recording_size
+    if size is None:
+        size = storage.size(record.recording_file.name)
+    header = request.headers.get("Range", "")
+    try:
+        wanted = parse_range(header, size)
+    except ValueError:
+        services.recording_playback_log(
+            record=record, user=request.user, byte_range=header, status_code=416
+        )
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        response["Accept-Ranges"] = "bytes"
+        return response
+    handle = storage.open(record.recording_file.name, "rb")
+    if wanted is None:
+        response = FileResponse(handle, content_type=record.recording_content_type)
+        response["Content-Length"] = str(size)
+        status = 200
+    else:
+        first, last = wanted
+        response = StreamingHttpResponse(
+            _file_slice(handle, first, last - first + 1),
+            status=206,
+            content_type=record.recording_content_type,
+        )
+        response["Content-Range"] = f"bytes {first}-{last}/{size}"
+        response["Content-Length"] = str(last - first + 1)
+        status = 206
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = "inline"
+    response["X-Content-Type-Options"] = "nosniff"
+    services.recording_playback_log(
+        record=record, user=request.user, byte_range=header, status_code=status
+    )
+    return response
+
+
+# --------------------------------------------------------------------- deliveries
+
+
+@require_perm("callbacks.view_delivery")
+def delivery_list(request: HttpRequest) -> HttpResponse:
+    deliveries = selectors.delivery_list(filters=request.GET)
+    return render(
+        request,
+        "callbacks/delivery_list.html",
+        {
+            "page": paginate(request, deliveries),
+            "accounts": _accounts(),
+            "outcomes": Outcome.choices,
+        },
+    )
+
+
+@require_perm("callbacks.view_delivery")
+def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_object_or_404(Delivery.objects.select_related("vendor_account"), pk=pk)
+    body = bytes(delivery.body)
+    # Bodies carry whole phone numbers: only for users who may see them.
+    show_body = request.user.has_perm("accounts.view_full_numbers")
+    return render(
+        request,
+        "callbacks/delivery_detail.html",
+        {
+            "delivery": delivery,
+            "show_body": show_body,
+            "body_text": body.decode("utf-8", "replace") if show_body else "",
+            "records": CallRecord.objects.filter(
+                vendor_account_id=delivery.vendor_account_id, call_id__in=delivery.call_ids or []
+            ),
+        },
+    )
+
+
+@require_perm("callbacks.view_delivery", "callbacks.replay_delivery")
+def delivery_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST replays."""
+    delivery = get_object_or_404(Delivery.objects.select_related("vendor_account"), pk=pk)
+    if request.method == "POST":
+        try:
+            delivery = services.delivery_replay(
+                delivery=delivery,
+                user=request.user,
+                skip_auth=request.POST.get("skip_auth") == "1",
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            level = messages.success if not delivery.is_replayable else messages.warning
+            level(
+                request,
+                f"Delivery {delivery.pk} replayed: {delivery.get_outcome_display()}"
+                + (f" ({delivery.reason})" if delivery.reason else ""),
+            )
+        return redirect("callbacks:delivery_detail", pk=delivery.pk)
+    return render(
+        request,
+        "confirm.html",
+        {
+            "title": f"Replay delivery {delivery.pk}?",
+            "body": f"The {delivery.vendor} {delivery.kind} delivery received "
+            f"{delivery.received_at:%Y-%m-%d %H:%M:%S} ({delivery.get_outcome_display()}) "
+            "is processed again with the account's current settings. Records already "
+            "stored are not duplicated.",
+            "action": "Replay",
+            "danger": False,
+        },
+    )
+
+
+# --------------------------------------------------------------------- gaps
+
+
+@require_perm("callbacks.view_callrecord")
+def gap_list(request: HttpRequest) -> HttpResponse:
+    from callbacks import conf
+
+    return render(
+        request,
+        "callbacks/gap_list.html",
+        {
+            "page": paginate(request, selectors.gap_records()),
+            "bindings": selectors.gap_bindings()[:100],
+            "minutes": conf.cdr_gap_minutes(),
+            "vendors": Vendor.choices,
+        },
+    )

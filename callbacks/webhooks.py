@@ -1,0 +1,136 @@
+"""What the webhook view takes from an HTTP request: body, URL, source IP, safe headers.
+
+Reverse proxies.  The huawei push signature covers the URL the vendor posted
+to, so we must rebuild exactly that URL.  `request.build_absolute_uri()` does,
+provided Django knows the public scheme and host: with settings.TRUSTED_PROXY
+on, settings.py sets SECURE_PROXY_SSL_HEADER (X-Forwarded-Proto) and
+USE_X_FORWARDED_HOST (X-Forwarded-Host); the proxy must set both and pass the
+path unchanged.  Without TRUSTED_PROXY those headers are ignored (anyone can
+send them), so a console behind a proxy without it sees http://internal-host/
+and every signature check fails: the delivery page then shows the URL we
+computed next to the Created/Nonce that arrived, which makes this obvious.
+
+Source IP.  Without TRUSTED_PROXY it is REMOTE_ADDR.  With it, REMOTE_ADDR is
+the proxy, and the client is the X-Forwarded-For entry appended by our own
+outermost trusted proxy: counting from the right, hop number
+TRUSTED_PROXY_HOPS (default 1).  Entries further left are whatever the
+client sent and are never trusted.
+
+Headers kept on the inbox row: an allowlist of what helps an operator
+(content type, user agent, forwarding, the huawei X-AKSK), never cookies.
+Authorization is kept only when it is huawei's fixed, secret-free
+`AKSK realm=...` value; any other Authorization (ccp's Base64(MAC:AuthToken),
+cyj's Base64(token:...)) embeds a credential and is stored as a
+`[redacted: N chars]` placeholder.  X-AKSK holds only a nonce, a time, the
+app key and an HMAC digest: not a secret, and needed to audit signatures.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from callbacks import conf
+
+KEPT_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Content-Encoding",
+    "User-Agent",
+    "Accept",
+    "Host",
+    "X-AKSK",
+    "Authorization",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "X-Real-IP",
+    "X-Request-Id",
+)
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, size: int | None):
+        super().__init__(size)
+        self.size = size
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One webhook request, reduced to what the services need."""
+
+    body: bytes
+    content_type: str
+    url: str
+    source_ip: str | None
+    headers: dict[str, str]  # the request's headers, for authentication only
+    stored_headers: dict[str, str]  # the safe subset kept on the inbox row
+
+
+def read_body(request: HttpRequest, limit: int = conf.MAX_BODY_BYTES) -> bytes:
+    """The body, or BodyTooLarge if Content-Length or the bytes read exceed `limit`.
+
+    Read from the stream ourselves: request.body would buffer up to Django's
+    2.5 MB DATA_UPLOAD_MAX_MEMORY_SIZE before refusing with a 400.
+    """
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge(int(declared))
+    data = request.read(limit + 1)
+    if len(data) > limit:
+        raise BodyTooLarge(None)
+    return data
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    remote = request.META.get("REMOTE_ADDR") or None
+    if getattr(settings, "TRUSTED_PROXY", False):
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        ]
+        forwarded = [part for part in forwarded if part]
+        hops = conf.trusted_proxy_hops()
+        if len(forwarded) >= hops:
+            remote = forwarded[-hops]
+    return _valid_ip(remote)
+
+
+def _valid_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def redact_authorization(value: str) -> str:
+    if value.startswith("AKSK "):
+        return value  # huawei's fixed realm/profile/type: no secret in it
+    return f"[redacted: {len(value)} chars]"
+
+
+def safe_headers(request: HttpRequest) -> dict[str, str]:
+    kept = {}
+    for name in KEPT_HEADERS:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if name == "Authorization":
+            value = redact_authorization(value)
+        kept[name] = value[:2000]
+    return kept
+
+
+def inbound(request: HttpRequest, body: bytes) -> Inbound:
+    return Inbound(
+        body=body,
+        content_type=request.META.get("CONTENT_TYPE", "")[:200],
+        url=request.build_absolute_uri(),
+        source_ip=client_ip(request),
+        headers=dict(request.headers),
+        stored_headers=safe_headers(request),
+    )
