@@ -1,0 +1,176 @@
+"""ccp over real HTTP: the vendors/ccp client against the sandbox (JSON and XML,
+main and sub-account auth), and each documented rejection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import requests
+from django.utils import timezone
+
+from sandbox.models import SandboxCall, SandboxMessage, SandboxRequest
+from vendors import VendorError, ccp
+
+
+@pytest.fixture(params=["json", "xml"])
+def ccp_vendor(request, make_vendor):
+    return make_vendor("ccp", extra={"format": request.param})
+
+
+def test_account_info(ccp_vendor):
+    status = ccp_vendor.client.account_info()
+    assert status.state == "active"
+    assert status.balance == ccp_vendor.sandbox.balance
+
+
+def test_sub_accounts_sms_and_callback_round_trip(ccp_vendor):
+    client = ccp_vendor.client
+    sub = client.create_sub_account("shop-1")
+    assert len(sub.sub_account_sid) == 32 and sub.sub_token and sub.voip_password
+    assert sub.friendly_name == "shop-1"
+    client.create_sub_account("shop-2")
+
+    listed = client.query_sub_accounts(start=0, count=10)
+    assert [s.friendly_name for s in listed] == ["shop-1", "shop-2"]
+    assert (
+        client.query_sub_accounts(start=1, count=1)[0].sub_account_sid == listed[1].sub_account_sid
+    )
+
+    sms = client.send_sms(["13800000001", "13800000002"], "hello 你好")
+    template = client.send_template_sms(["13800000003"], "1", ["1234", "5"])
+    assert sms.message_id != template.message_id
+    stored = SandboxMessage.objects.get(message_sid=template.message_id)
+    assert stored.datas == ["1234", "5"] and stored.template_id == "1"
+    assert SandboxMessage.objects.get(message_sid=sms.message_id).body == "hello 你好"
+
+    result = client.callback_call(
+        sub_account_sid=sub.sub_account_sid,
+        sub_token=sub.sub_token,
+        from_number="13800000001",
+        to_number="13900000002",
+        userData="order-7",
+    )
+    call = SandboxCall.objects.get(call_id=result.call_sid)
+    assert call.kind == "callback" and call.status == "requested"
+    assert (call.caller, call.callee, call.user_data) == ("13800000001", "13900000002", "order-7")
+
+
+def test_sub_account_call_signed_with_main_token_is_refused(make_vendor):
+    vendor = make_vendor("ccp")
+    sub = vendor.client.create_sub_account("s")
+    with pytest.raises(VendorError) as exc:
+        vendor.client.callback_call(
+            sub_account_sid=sub.sub_account_sid,
+            sub_token=vendor.account.secret,  # the main token is not the sub-account's
+            from_number="13800000001",
+            to_number="13900000002",
+        )
+    assert exc.value.code == "111109"
+
+
+def test_unknown_account_and_sub_account(make_vendor):
+    vendor = make_vendor("ccp")
+    vendor.sandbox.delete()
+    with pytest.raises(VendorError) as exc:
+        vendor.client.account_info()
+    assert exc.value.code == "111113"
+
+    other = make_vendor("ccp")
+    with pytest.raises(VendorError) as exc:
+        other.client.callback_call(
+            sub_account_sid="f" * 32, sub_token="t", from_number="13800000001", to_number="139000"
+        )
+    assert exc.value.code == "111130"
+
+
+def _get(vendor, *, stamp=None, sig=None, auth=None, path="AccountInfo", accept="application/json"):
+    sid = vendor.account.account_id
+    stamp = stamp or ccp.beijing_timestamp()
+    good_sig, good_auth = ccp.sign(sid, vendor.account.secret, stamp)
+    params = {} if sig == "" else {"sig": good_sig if sig is None else sig}
+    headers = {"Accept": accept}
+    if auth != "":
+        headers["Authorization"] = good_auth if auth is None else auth
+    return requests.get(f"{vendor.base_url}/Accounts/{sid}/{path}", params=params, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"auth": ""}, "111100"),
+        ({"auth": "***not base64***"}, "111101"),
+        ({"auth": "bm9jb2xvbg=="}, "111102"),  # "nocolon"
+        ({"sig": ""}, "111108"),
+        ({"sig": "0" * 32}, "111109"),
+    ],
+)
+def test_header_and_sig_rejections(make_vendor, kwargs, code):
+    vendor = make_vendor("ccp")
+    response = _get(vendor, **kwargs)
+    assert response.status_code == 200
+    assert response.json()["statusCode"] == code
+    row = SandboxRequest.objects.latest("id")
+    assert row.vendor_code == code and row.verdict != "ok"
+
+
+def test_lower_case_sig_is_wrong(make_vendor):
+    vendor = make_vendor("ccp")
+    stamp = ccp.beijing_timestamp()
+    sig, _ = ccp.sign(vendor.account.account_id, vendor.account.secret, stamp)
+    assert _get(vendor, stamp=stamp, sig=sig.lower()).json()["statusCode"] == "111109"
+
+
+def test_stale_timestamp_and_bad_format(make_vendor):
+    vendor = make_vendor("ccp")
+    old = ccp.beijing_timestamp(timezone.now() - timedelta(hours=24, minutes=1))
+    answer = _get(vendor, stamp=old).json()
+    assert answer["statusCode"] == "111105"
+    assert SandboxRequest.objects.latest("id").verdict == "stale_timestamp"
+    recent = ccp.beijing_timestamp(timezone.now() - timedelta(hours=23))
+    assert _get(vendor, stamp=recent).json()["statusCode"] == "000000"
+    assert _get(vendor, stamp="2024-01-01").json()["statusCode"] == "111104"
+
+
+def test_authorization_for_another_account(make_vendor):
+    vendor = make_vendor("ccp")
+    import base64
+
+    auth = base64.b64encode(f"someoneelse:{ccp.beijing_timestamp()}".encode()).decode()
+    assert _get(vendor, auth=auth).json()["statusCode"] == "111112"
+
+
+def test_xml_error_answer(make_vendor):
+    vendor = make_vendor("ccp")
+    response = _get(vendor, sig="0" * 32, accept="application/xml")
+    assert response.headers["Content-Type"].startswith("application/xml")
+    assert b"<statusCode>111109</statusCode>" in response.content
+
+
+def test_missing_params(make_vendor):
+    vendor = make_vendor("ccp")
+    with pytest.raises(VendorError) as exc:
+        vendor.client.send_sms([], "body")
+    assert exc.value.code == "160031"
+    vendor.client.app_id = ""
+    with pytest.raises(VendorError) as exc:
+        vendor.client.create_sub_account("x")
+    assert exc.value.code == "111200"
+
+
+def test_secrets_are_not_journaled(make_vendor):
+    vendor = make_vendor("ccp")
+    vendor.client.account_info()
+    row = SandboxRequest.objects.latest("id")
+    assert row.verdict == "ok"
+    assert "[redacted" in row.headers["Authorization"]
+    assert row.query == "sig=%5Bredacted%5D"
+
+
+def test_suspended_account(make_vendor):
+    vendor = make_vendor("ccp")
+    vendor.sandbox.state = 2
+    vendor.sandbox.save()
+    with pytest.raises(VendorError) as exc:
+        vendor.client.account_info()
+    assert exc.value.code == "111114"
