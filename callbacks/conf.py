@@ -47,6 +47,11 @@ def recording_max_bytes() -> int:
     return _get("CALLBACKS_RECORDING_MAX_BYTES", 50 * 1024 * 1024)
 
 
+def recording_timeout_seconds() -> float:
+    """Connect and between-bytes read timeout of one download attempt."""
+    return float(getattr(settings, "CALLBACKS_RECORDING_TIMEOUT_SECONDS", 30))
+
+
 def recording_stale_minutes() -> int:
     """A download claimed longer ago than this is presumed dead (worker killed)."""
     return _get("CALLBACKS_RECORDING_STALE_MINUTES", 15)

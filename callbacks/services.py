@@ -651,6 +651,7 @@ def recording_download(*, record_id: int, now: datetime | None = None) -> Downlo
             url,
             policy=ssrf.HostPolicy.for_account(record.vendor_account),
             max_bytes=conf.recording_max_bytes(),
+            timeout=conf.recording_timeout_seconds(),
         )
     except ssrf.FetchError as exc:
         return _recording_failed(record, str(exc), permanent=exc.permanent, now=now)
@@ -719,10 +720,11 @@ def recording_sweep(*, now: datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     stale = now - timedelta(minutes=conf.recording_stale_minutes())
+    overdue = now - timedelta(seconds=conf.recording_sweep_grace_seconds())
+    # A claim this old belongs to a worker that died mid-download: due again at once.
     CallRecord.objects.filter(
         recording_status=RecStatus.DOWNLOADING, recording_claimed_at__lt=stale
-    ).update(recording_status=RecStatus.PENDING, recording_next_at=now)
-    overdue = now - timedelta(seconds=conf.recording_sweep_grace_seconds())
+    ).update(recording_status=RecStatus.PENDING, recording_next_at=overdue)
     ids = list(
         CallRecord.objects.filter(
             recording_status=RecStatus.PENDING, recording_next_at__lte=overdue
