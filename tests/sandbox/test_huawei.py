@@ -174,3 +174,17 @@ def test_not_json(make_vendor):
     vendor = make_vendor("huawei")
     assert _post(vendor, body=b"{oops").json()["resultcode"] == "1020001"
     assert _post(vendor, ctype="text/plain").json()["resultcode"] == "1020001"
+
+
+def test_status_url_characters_are_checked(make_vendor):
+    """表4: statusUrl may only hold letters, digits, - : . / (an "_" is refused)."""
+    vendor = make_vendor("huawei")
+    with pytest.raises(InvalidRequest) as exc:
+        vendor.client.call_verify(
+            display_number="+8675528000001",
+            callee_number="+8613800000001",
+            verify_code="1234",
+            pre_tone="w.wav",
+            status_url="https://console.example.com/callbacks/a_b/status/",
+        )
+    assert "documented characters" in exc.value.message
