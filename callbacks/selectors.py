@@ -25,12 +25,15 @@ def _moment(value: str, *, end: bool) -> datetime | None:
     """A date (whole day, inclusive) or a datetime from a filter box, made aware."""
     if not value:
         return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        day = parse_date(value)
-        if day is None:
-            return None
+    # A bare date first: parse_datetime would read "2024-03-01" as its midnight,
+    # and an inclusive "to" date must reach the end of that day.
+    day = parse_date(value) if len(value) == 10 else None
+    if day is not None:
         parsed = datetime.combine(day, time.max if end else time.min)
+    else:
+        parsed = parse_datetime(value)
+        if parsed is None:
+            return None
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed

@@ -44,7 +44,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         since = None
         if options["since"]:
-            since = parse_datetime(options["since"])
+            since = None if len(options["since"]) == 10 else parse_datetime(options["since"])
             if since is None:
                 day = parse_date(options["since"])
                 if day is None:
