@@ -780,9 +780,13 @@ def _default_advice(error: VendorError) -> str:
         return "The vendor refuses this pairing on this X; create it on another X."
     if isinstance(error, e.InvalidRequest):
         return "Check the numbers and options."
-    if error.retryable:
+    if isinstance(error, e.NotFound):
+        return "The vendor does not know this X number; check the pool against the vendor's."
+    if isinstance(error, e.RateLimited | e.TemporaryError):
         return "The vendor kept failing; create the binding again later."
-    return ""
+    if isinstance(error, e.ResponseError):
+        return "The vendor's answer was unreadable; check at the vendor before binding again."
+    return "Read the vendor's text; contact the vendor if it persists."
 
 
 # --------------------------------------------------------------------------- release
