@@ -13,7 +13,7 @@ import requests
 from sandbox import services
 from sandbox.models import SandboxBinding, SandboxCall, SandboxDelivery
 from tests.sandbox.conftest import point_callbacks_at
-from vendors import CallEventData, CallOutcome, CallRecordData, ccp, huawei, igw
+from vendors import CallEventData, CallOutcome, CallRecordData, ccp, igw
 
 A, B = "13800000001", "13900000002"
 NO_WAIT = (0, 0)

@@ -1,0 +1,202 @@
+"""The /sandbox/ page, its forms, the JSON API, the recording files, and
+ensure_sandbox_account."""
+
+from __future__ import annotations
+
+import wave
+from io import BytesIO
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts.selectors import webhook_urls
+from sandbox import audio, services
+from sandbox.models import SandboxBinding, SandboxCall, SandboxRequest
+from tests.factories import PrivacyNumberFactory, VendorAccountFactory
+
+
+@pytest.fixture
+def igw_state(db):
+    vendor_account = VendorAccountFactory(vendor="igw")
+    PrivacyNumberFactory(vendor_account=vendor_account, number="+8617000000001")
+    account = services.ensure_sandbox_account(vendor_account=vendor_account)
+    # Callbacks to a closed port: deliveries fail fast and are recorded.
+    account.callback_urls = {"cdr": "http://127.0.0.1:9/cdr/", "call-start": ""}
+    account.save()
+    binding, _ = services.binding_create(
+        account=account,
+        kind=SandboxBinding.Kind.AXB,
+        x_number="17000000001",
+        a_number="13800000001",
+        b_number="13900000002",
+        reqid="r",
+    )
+    return account, binding
+
+
+def test_ensure_sandbox_account_mirrors(db):
+    vendor_account = VendorAccountFactory(vendor="huawei", secret="s3cret")
+    PrivacyNumberFactory(vendor_account=vendor_account, number="+8617000000009")
+    account = services.ensure_sandbox_account(vendor_account=vendor_account)
+    assert (account.vendor, account.account_id, account.app_id) == (
+        "huawei",
+        vendor_account.account_id,
+        vendor_account.app_id,
+    )
+    assert account.secret == "s3cret"
+    assert account.callback_urls == webhook_urls(account=vendor_account)
+    assert set(account.callback_urls) == {"status", "cdr"}
+    assert account.numbers == ["17000000009"]
+    vendor_account.secret = "rotated"
+    vendor_account.save()
+    again = services.ensure_sandbox_account(vendor_account=vendor_account)
+    assert again.pk == account.pk and again.secret == "rotated"
+    # Stored encrypted.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM sandbox_sandboxaccount WHERE id = %s", [account.pk])
+        raw = cursor.fetchone()[0]
+    assert raw.startswith("fernet:") and "rotated" not in raw
+
+
+def test_page_needs_login_and_permission(staff_client, igw_state):
+    url = reverse("sandbox:index")
+    assert Client().get(url).status_code == 302
+    assert staff_client.get(url).status_code == 403
+
+
+def test_page_shows_state_and_never_secrets(operator_client, igw_state):
+    account, binding = igw_state
+    SandboxRequest.objects.create(
+        vendor="igw",
+        method="GET",
+        path="/sandbox/igw/api/v1/account/status",
+        verdict="auth_failed",
+        vendor_code="1101",
+        http_status=401,
+    )
+    response = operator_client.get(reverse("sandbox:index"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "auth_failed" in body and binding.subid in body
+    assert account.secret not in body
+    assert f"binding:{binding.pk}" in body
+
+
+def test_nav_links_to_the_sandbox(operator_client, igw_state):
+    assert (
+        reverse("sandbox:index") in operator_client.get(reverse("sandbox:index")).content.decode()
+    )
+
+
+def test_place_call_button(operator_client, igw_state, monkeypatch):
+    account, binding = igw_state
+    calls = []
+    monkeypatch.setattr(
+        services, "play_call", lambda **kw: calls.append(kw) or SandboxCall(call_id="c1")
+    )
+    response = operator_client.post(
+        reverse("sandbox:place_call"),
+        {
+            "target": f"binding:{binding.pk}",
+            "outcome": "busy",
+            "duration": "0",
+            "direction": "b_to_a",
+            "duplicate": "on",
+            "recording_late_seconds": "5",
+        },
+    )
+    assert response.status_code == 302
+    (kw,) = calls
+    assert kw["binding"] == binding and kw["outcome"] == "busy" and kw["sync"] is False
+    assert kw["chaos"]["duplicate"] is True and kw["chaos"]["recording_late_seconds"] == 5
+    assert kw["base_url"] == "http://testserver/sandbox"
+
+
+def test_place_call_form_errors(operator_client, igw_state):
+    response = operator_client.post(reverse("sandbox:place_call"), {"target": "binding:999999"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_chaos_form(operator_client, igw_state):
+    account, _ = igw_state
+    prefix = f"a{account.pk}"
+    response = operator_client.post(
+        reverse("sandbox:account_chaos", args=[account.pk]),
+        {
+            f"{prefix}-state": "1",
+            f"{prefix}-max_bindings_per_x": "5",
+            f"{prefix}-chaos_api_delay_ms": "0",
+            f"{prefix}-chaos_api_fail_next": "2",
+            f"{prefix}-chaos_api_timeout_next": "0",
+            f"{prefix}-chaos_timeout_seconds": "12",
+            f"{prefix}-chaos_delivery_delay_ms": "0",
+            f"{prefix}-chaos_out_of_order": "on",
+            f"{prefix}-chaos_recording_late_seconds": "0",
+        },
+    )
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.chaos_api_fail_next == 2 and account.chaos_out_of_order
+    assert account.max_bindings_per_x == 5
+
+
+def test_api_play_and_read(operator_client, igw_state):
+    account, binding = igw_state
+    response = operator_client.post(
+        "/sandbox/api/calls/",
+        {"binding": binding.pk, "outcome": "answered", "duration": 5, "sync": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    call = response.json()
+    assert call["status"] == "failed"  # the callback URL is closed
+    deliveries = operator_client.get(f"/sandbox/api/calls/{call['id']}/deliveries/").json()
+    assert [d["event"] for d in deliveries][0] == "call-start"
+    assert "no callback URL" in deliveries[0]["error"]
+    assert operator_client.get("/sandbox/api/calls/").json()[0]["call_id"] == call["call_id"]
+    assert operator_client.get("/sandbox/api/bindings/").json()[0]["subid"] == binding.subid
+    accounts = operator_client.get("/sandbox/api/accounts/").json()
+    assert "secret" not in accounts[0]
+    patched = operator_client.patch(
+        f"/sandbox/api/accounts/{account.pk}/",
+        {"chaos_duplicate": True},
+        content_type="application/json",
+    )
+    assert patched.json()["chaos_duplicate"] is True
+    assert operator_client.get("/sandbox/api/requests/?vendor=igw").status_code == 200
+
+
+def test_api_validation_and_permissions(operator_client, staff_user, igw_state):
+    _, binding = igw_state
+    bad = operator_client.post(
+        "/sandbox/api/calls/", {"outcome": "answered"}, content_type="application/json"
+    )
+    assert bad.status_code == 400 and bad.json()["message"] == "Validation error"
+    staff = Client()
+    staff.force_login(staff_user)
+    assert staff.get("/sandbox/api/calls/").status_code == 403
+    assert Client().get("/sandbox/api/calls/").status_code in (401, 403)
+
+
+def test_recording_file(client, igw_state):
+    account, binding = igw_state
+    call = services.play_call(binding=binding, record=True, retry_delays=(0, 0))
+    response = client.get(reverse("sandbox:recording", args=[call.public_id]))
+    assert response.status_code == 200 and response["Content-Type"] == "audio/wav"
+    assert client.get(reverse("sandbox:recording", args=["0" * 32])).status_code == 404
+
+
+def test_wav_is_valid():
+    with wave.open(BytesIO(audio.tone_wav())) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
+        assert 1.0 <= wav.getnframes() / wav.getframerate() <= 2.0
+
+
+def test_vendor_endpoints_are_csrf_exempt_and_journal_bad_methods(client, igw_state):
+    client.handler.enforce_csrf_checks = True
+    response = client.post("/sandbox/igw/api/v1/account/status")
+    assert response.status_code == 405
+    assert SandboxRequest.objects.latest("id").verdict == "method_not_allowed"
