@@ -91,7 +91,7 @@ def test_nav_links_to_the_sandbox(operator_client, igw_state):
 
 
 def test_place_call_button(operator_client, igw_state, monkeypatch):
-    account, binding = igw_state
+    _, binding = igw_state
     calls = []
     monkeypatch.setattr(
         services, "play_call", lambda **kw: calls.append(kw) or SandboxCall(call_id="c1")
@@ -154,7 +154,7 @@ def test_api_play_and_read(operator_client, igw_state):
     call = response.json()
     assert call["status"] == "failed"  # the callback URL is closed
     deliveries = operator_client.get(f"/sandbox/api/calls/{call['id']}/deliveries/").json()
-    assert [d["event"] for d in deliveries][0] == "call-start"
+    assert deliveries[0]["event"] == "call-start"
     assert "no callback URL" in deliveries[0]["error"]
     assert operator_client.get("/sandbox/api/calls/").json()[0]["call_id"] == call["call_id"]
     assert operator_client.get("/sandbox/api/bindings/").json()[0]["subid"] == binding.subid
@@ -170,7 +170,7 @@ def test_api_play_and_read(operator_client, igw_state):
 
 
 def test_api_validation_and_permissions(operator_client, staff_user, igw_state):
-    _, binding = igw_state
+    igw_state  # a binding exists
     bad = operator_client.post(
         "/sandbox/api/calls/", {"outcome": "answered"}, content_type="application/json"
     )
@@ -182,7 +182,7 @@ def test_api_validation_and_permissions(operator_client, staff_user, igw_state):
 
 
 def test_recording_file(client, igw_state):
-    account, binding = igw_state
+    _, binding = igw_state
     call = services.play_call(binding=binding, record=True, retry_delays=(0, 0))
     response = client.get(reverse("sandbox:recording", args=[call.public_id]))
     assert response.status_code == 200 and response["Content-Type"] == "audio/wav"
