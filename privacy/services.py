@@ -63,7 +63,7 @@ Actor = AbstractBaseUser | str | None
 LIVE = list(Binding.LIVE_STATES)
 # Seconds an allocation keeps trying while every free X is locked by concurrent
 # allocations (they finish in milliseconds; this only matters on a tiny pool).
-ALLOCATION_WAIT_SECONDS = 3.0
+ALLOCATION_WAIT_SECONDS = 10.0
 # Explicit X allocations that hit a unique index race are tried again this often.
 ALLOCATION_ATTEMPTS = 5
 
@@ -409,22 +409,25 @@ def _allocate(req: _Request, cap: int, exclude: set[int]) -> PrivacyNumber:
         .order_by("load", "pk")
     )
     deadline = time.monotonic() + ALLOCATION_WAIT_SECONDS
+    pause = 0.005
     while True:
         x = free.exclude(pk__in=exclude).select_for_update(skip_locked=True, of=("self",)).first()
-        if x is None:
-            reason = _exhausted_reason(req, cap)
-            if reason:
-                raise ValidationError({"x_number": reason})
-            if time.monotonic() > deadline:
-                raise ValidationError(
-                    {"x_number": "Every free X number is being allocated right now; try again."}
-                )
-            time.sleep(random.uniform(0.005, 0.03))
+        if x is not None:
+            if not _x_problem(x, req, cap):
+                return x
+            # The search's snapshot predates a commit on this X: skip it.
+            exclude.add(x.pk)
             continue
-        if not _x_problem(x, req, cap):
-            return x
-        # The snapshot of the search predates a commit on this X: skip it.
-        exclude.add(x.pk)
+        if not free.exclude(pk__in=exclude).exists():
+            reason = _exhausted_reason(req, cap)
+            raise ValidationError({"x_number": reason or "No X number is free; try again."})
+        # Free Xs exist but concurrent allocations hold them; they commit in milliseconds.
+        if time.monotonic() > deadline:
+            raise ValidationError(
+                {"x_number": "Every free X number is being allocated right now; try again."}
+            )
+        time.sleep(random.uniform(pause / 2, pause))
+        pause = min(pause * 2, 0.2)
 
 
 def _lock_chosen(req: _Request, cap: int) -> PrivacyNumber:
