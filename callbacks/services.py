@@ -432,13 +432,16 @@ def _binding_id(account: VendorAccount, vendor_binding_id: str, at: datetime) ->
         return None
     from privacy.models import Binding  # privacy is optional at import time of this module
 
-    candidates = Binding.objects.filter(
-        vendor_account=account, vendor_binding_id=vendor_binding_id
-    ).order_by("-created_at", "-id")
-    found = candidates.filter(created_at__lte=at).values_list("pk", flat=True).first()
-    if found is None:
-        found = candidates.values_list("pk", flat=True).first()
-    return found
+    # One query: the newest few bindings of that id, the choice made here.
+    candidates = list(
+        Binding.objects.filter(vendor_account=account, vendor_binding_id=vendor_binding_id)
+        .order_by("-created_at", "-id")
+        .values_list("pk", "created_at")[:20]
+    )
+    for pk, created_at in candidates:
+        if created_at <= at:
+            return pk
+    return candidates[0][0] if candidates else None
 
 
 def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:

@@ -72,7 +72,10 @@ def _plain(status: int, message: str) -> HttpResponse:
 def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     """/callbacks/<webhook_token>/<kind>/: store, authenticate, parse, apply."""
     try:
-        account = VendorAccount.objects.filter(webhook_token=token).first()
+        # No ORDER BY/LIMIT: the token is unique.
+        account = VendorAccount.objects.filter(webhook_token=token).get()
+    except VendorAccount.DoesNotExist:
+        account = None
     except DatabaseError:
         logger.exception("callbacks: database unavailable for a webhook")
         return _plain(503, "temporarily unavailable, retry later")
