@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -53,7 +53,7 @@ from accounts.models import PrivacyNumber, VendorAccount
 from accounts.selectors import vendor_client
 from core.phones import display_number, national_number, normalize_number
 from privacy import rules
-from privacy.models import Binding, BindingTransition
+from privacy.models import Binding, BindingTransition, XLoad
 from vendors.errors import NotFound, VendorError
 
 logger = logging.getLogger(__name__)
@@ -126,15 +126,54 @@ def _transition(
         binding = Binding.objects.select_for_update().filter(pk=binding_id).first()
         if binding is None or binding.state not in allowed_from:
             return None
-        previous = binding.state
+        previous, old_x = binding.state, binding.x_number_id
         binding.state = to_state
         for field, value in changes.items():
             setattr(binding, field, value)
         if to_state in Binding.FINAL_STATES and binding.ended_at is None:
             binding.ended_at = timezone.now()
         binding.save()
+        if old_x and previous in LIVE:
+            _load_add(old_x, binding.vendor_account_id, -1)
+        if binding.x_number_id and to_state in LIVE:
+            _load_add(binding.x_number_id, binding.vendor_account_id, +1)
         _record(binding, previous, to_state, actor, reason)
     return binding
+
+
+def _load_add(x_id: int, account_id: int, delta: int) -> None:
+    """Keep XLoad in step, in the caller's transaction; a missing row is built from truth."""
+    if XLoad.objects.filter(x_number_id=x_id).update(live=F("live") + delta):
+        return
+    live = Binding.objects.filter(x_number_id=x_id, state__in=LIVE).count()
+    XLoad.objects.bulk_create(
+        [XLoad(x_number_id=x_id, vendor_account_id=account_id, live=live)],
+        ignore_conflicts=True,
+    )
+
+
+def xload_sync(*, vendor_account: VendorAccount | None = None) -> int:
+    """Rebuild XLoad from the bindings: add rows for new pool numbers, fix any drift.
+
+    Costs one pass over the live bindings; run by the beat and when the pool looks
+    exhausted. Returns how many rows were added or corrected.
+    """
+    numbers = PrivacyNumber.objects.all()
+    if vendor_account is not None:
+        numbers = numbers.filter(vendor_account=vendor_account)
+    truth = numbers.annotate(n=Count("bindings", filter=Q(bindings__state__in=LIVE))).values_list(
+        "pk", "vendor_account_id", "n"
+    )
+    known = dict(XLoad.objects.filter(x_number__in=numbers).values_list("x_number_id", "live"))
+    missing, wrong = [], []
+    for pk, account_id, n in truth:
+        if pk not in known:
+            missing.append(XLoad(x_number_id=pk, vendor_account_id=account_id, live=n))
+        elif known[pk] != n:
+            wrong.append(XLoad(x_number_id=pk, vendor_account_id=account_id, live=n))
+    XLoad.objects.bulk_create(missing, batch_size=5000, ignore_conflicts=True)
+    XLoad.objects.bulk_update(wrong, ["live"], batch_size=5000)
+    return len(missing) + len(wrong)
 
 
 def _enqueue(task_name: str, binding_id: int) -> None:
@@ -399,35 +438,50 @@ def _exhausted_reason(req: _Request, cap: int) -> str:
     )
 
 
-def _allocate(req: _Request, cap: int, exclude: set[int]) -> PrivacyNumber:
-    """Lock and return the least-loaded X that can take the binding (inside a transaction)."""
-    free = (
+def _search(req: _Request, cap: int) -> QuerySet[PrivacyNumber]:
+    """Usable Xs by the load hint, least loaded first."""
+    return (
         _candidates(req)
+        .filter(privacy_load__vendor_account=req.account, privacy_load__live__lt=cap)
         .exclude(_conflict_q(req, OuterRef("pk")))
-        .annotate(load=_load())
-        .filter(load__lt=cap)
-        .order_by("load", "pk")
+        .order_by("privacy_load__live", "privacy_load__x_number")
     )
+
+
+def _allocate(req: _Request, cap: int, exclude: set[int]) -> PrivacyNumber:
+    """Lock and return the least-loaded X that can take the binding (inside a transaction).
+
+    The search walks XLoad's (account, live, x) index and stops at the first X that
+    is not locked; the choice is then checked against the real rows under the lock.
+    """
+    search = _search(req, cap)
     deadline = time.monotonic() + ALLOCATION_WAIT_SECONDS
     pause = 0.005
+    synced = False
     while True:
-        x = free.exclude(pk__in=exclude).select_for_update(skip_locked=True, of=("self",)).first()
+        x = search.exclude(pk__in=exclude).select_for_update(skip_locked=True, of=("self",)).first()
         if x is not None:
             if not _x_problem(x, req, cap):
                 return x
-            # The search's snapshot predates a commit on this X: skip it.
+            # The search's snapshot (or the load hint) was behind: skip this X.
             exclude.add(x.pk)
             continue
-        if not free.exclude(pk__in=exclude).exists():
-            reason = _exhausted_reason(req, cap)
-            raise ValidationError({"x_number": reason or "No X number is free; try again."})
-        # Free Xs exist but concurrent allocations hold them; they commit in milliseconds.
-        if time.monotonic() > deadline:
-            raise ValidationError(
-                {"x_number": "Every free X number is being allocated right now; try again."}
-            )
-        time.sleep(random.uniform(pause / 2, pause))
-        pause = min(pause * 2, 0.2)
+        if search.exclude(pk__in=exclude).exists():
+            # Free Xs exist but concurrent allocations hold them; they commit in ms.
+            if time.monotonic() > deadline:
+                raise ValidationError(
+                    {"x_number": "Every free X number is being allocated right now; try again."}
+                )
+            time.sleep(random.uniform(pause / 2, pause))
+            pause = min(pause * 2, 0.2)
+            continue
+        if not synced:
+            # New pool numbers (bulk imports) or a drifted hint: rebuild, look again.
+            synced = True
+            if xload_sync(vendor_account=req.account):
+                continue
+        reason = _exhausted_reason(req, cap)
+        raise ValidationError({"x_number": reason or "No X number is free; try again."})
 
 
 def _lock_chosen(req: _Request, cap: int) -> PrivacyNumber:
@@ -575,6 +629,8 @@ def _insert(
             client_idempotency_key=key,
             created_by=created_by,
         )
+        if x is not None:
+            _load_add(x.pk, req.account.pk, +1)
         _record(binding, "", Binding.State.PENDING, created_by or "api", "created")
     return binding
 

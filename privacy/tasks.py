@@ -51,7 +51,10 @@ def release_binding(self, binding_id: int) -> None:
 def expire_bindings() -> int:
     from privacy import services
 
-    return services.bindings_expire_due()
+    expired = services.bindings_expire_due()
+    # Also keep the allocator's load hint whole (new pool numbers, hand-made changes).
+    services.xload_sync()
+    return expired
 
 
 @shared_task(name="privacy.tasks.resolve_stuck_pending")

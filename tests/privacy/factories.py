@@ -12,6 +12,7 @@ from tests.factories import PrivacyNumberFactory, VendorAccountFactory
 class BindingFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Binding
+        skip_postgeneration_save = True
 
     kind = Binding.Kind.AXB
     vendor_account = factory.SubFactory(VendorAccountFactory, vendor="igw")
@@ -25,3 +26,11 @@ class BindingFactory(factory.django.DjangoModelFactory):
     display = "0,0"
     state = Binding.State.ACTIVE
     vendor_binding_id = factory.Sequence(lambda n: f"sub{n:06d}")
+
+    @factory.post_generation
+    def load(self, create, extracted, **kwargs):
+        # Rows made here skip the services, so bring the allocator's load hint in step.
+        if create:
+            from privacy.services import xload_sync
+
+            xload_sync(vendor_account=self.vendor_account)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import PrivacyNumber
 from privacy import rules, services
-from privacy.models import Binding, BindingTransition
+from privacy.models import Binding, BindingTransition, XLoad
 from tests.factories import PrivacyNumberFactory, UserFactory, VendorAccountFactory
 from tests.privacy.factories import BindingFactory
 from vendors import errors as verr
@@ -359,3 +359,43 @@ def test_resolve_stuck(igw_account, cyj_account, django_capture_on_commit_callba
     assert states[worn.pk] == states[cyj.pk] == "failed"
     # Touched: the next sweep leaves it to the task it just sent.
     assert services.bindings_resolve_stuck() == (0, 0)
+
+
+# ------------------------------------------------------------------ load hint
+
+
+def load_of(x) -> int:
+    return XLoad.objects.get(x_number=x).live
+
+
+def test_load_hint_follows_create_release_and_expiry(igw_account, make_pool):
+    (x,) = make_pool(igw_account, 1)
+    assert load_of(x) == 0  # made for the new number by the post_save receiver
+    binding = create(igw_account)
+    assert load_of(x) == 1
+    services.binding_mark_active(binding_id=binding.pk, vendor_binding_id="S1")
+    assert load_of(x) == 1
+    services.binding_release(binding=Binding.objects.get(pk=binding.pk), actor="api")
+    assert load_of(x) == 1  # releasing still holds the X at the vendor
+    services.bindings_expire_due(now=timezone.now() + timedelta(days=1))
+    assert load_of(x) == 0
+
+
+def test_bulk_imported_numbers_are_found(igw_account, make_pool):
+    make_pool(igw_account, 1)
+    create(igw_account)
+    # bulk_create sends no post_save: no XLoad row until a sync.
+    (fresh,) = PrivacyNumber.objects.bulk_create(
+        [PrivacyNumber(number="+8617299990001", vendor_account=igw_account, area_code="010")]
+    )
+    assert not XLoad.objects.filter(x_number=fresh).exists()
+    # The only known X already pairs A, so the pool looks exhausted, a sync runs and finds `fresh`.
+    assert create(igw_account, b_number=C).x_number == fresh
+
+
+def test_sync_corrects_drift(igw_account, make_pool):
+    (x,) = make_pool(igw_account, 1)
+    create(igw_account)
+    XLoad.objects.filter(x_number=x).update(live=50)
+    assert services.xload_sync() == 1
+    assert load_of(x) == 1
