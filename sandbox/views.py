@@ -7,14 +7,16 @@ sandbox is a development tool and whoever may watch it may drive it.
 
 from __future__ import annotations
 
+import time
+
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.decorators import require_perm
 from core.pagination import paginate
-from sandbox import audio, selectors, services
+from sandbox import audio, protocol, selectors, services
 from sandbox.forms import ChaosForm, PlaceCallForm
 from sandbox.models import SandboxAccount, SandboxBinding, SandboxCall
 
@@ -93,10 +95,17 @@ def account_chaos(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def recording(request: HttpRequest, public_id: str) -> HttpResponse:
     """The call's recording, like a vendor's unauthenticated expiring link.
-    404 until the call's late-recording chaos has passed."""
+    404 until the call's late-recording chaos has passed.  Journaled like the
+    vendor endpoints, so the page shows when the console fetched it."""
+    started = time.perf_counter()
     call = selectors.recording_call(public_id=public_id)
+    exchange = protocol.Exchange(request=request, vendor=call.account.vendor if call else "")
+    exchange.account = call.account if call else None
     if call is None:
-        raise Http404("no such recording (yet)")
-    response = HttpResponse(audio.tone_wav(), content_type="audio/wav")
-    response["Content-Disposition"] = f'inline; filename="{call.call_id[:64]}.wav"'
+        exchange.verdict = protocol.NOT_FOUND
+        response = HttpResponseNotFound("no such recording (yet)", content_type="text/plain")
+    else:
+        response = HttpResponse(audio.tone_wav(), content_type="audio/wav")
+        response["Content-Disposition"] = f'inline; filename="{call.call_id[:64]}.wav"'
+    protocol.record_request(exchange, response, started)
     return response

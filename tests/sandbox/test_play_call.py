@@ -283,3 +283,28 @@ def test_api_chaos_timeout(make_vendor):
     with pytest.raises(NetworkError):
         vendor.client.account_status()
     assert vendor.client.account_status().state == "active"
+
+
+def test_auto_play_delivers_in_the_background(make_vendor, capture):
+    vendor = make_vendor("ccp")
+    point_callbacks_at(vendor.sandbox, capture)
+    vendor.sandbox.auto_play = True
+    vendor.sandbox.save()
+    sub = vendor.client.create_sub_account("s")
+    result = vendor.client.callback_call(
+        sub_account_sid=sub.sub_account_sid, sub_token=sub.sub_token, from_number=A, to_number=B
+    )
+    call = SandboxCall.objects.get(call_id=result.call_sid)
+    deadline = time.monotonic() + 10
+    while call.status != "done" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        call.refresh_from_db()
+    assert call.status == "done" and call.outcome == "answered"
+    record = check(vendor, capture, capture.requests[0])[0]
+    assert record.call_id == result.call_sid
+    # The console fetching the recording is journaled too.
+    assert requests.get(record.recording_url).status_code == 200
+    from sandbox.models import SandboxRequest
+
+    fetch = SandboxRequest.objects.latest("id")
+    assert fetch.path.endswith(".wav") and fetch.verdict == "ok" and fetch.vendor == "ccp"
