@@ -1,5 +1,7 @@
 """Browser pages for vendor accounts and the number pool. Thin: services do the work."""
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,6 +46,7 @@ def vendor_account_detail(request, pk: int):
             "webhook_urls": selectors.webhook_urls(account=account),
             "number_count": account.numbers.count(),
             "sub_accounts": account.sub_accounts.all()[:100],
+            "extra_json": json.dumps(account.extra, ensure_ascii=False),
         },
     )
 

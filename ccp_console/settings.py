@@ -147,6 +147,9 @@ if _s3_bucket:
 # Celery: unset broker means tasks run eagerly in-process (quick start, no server).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if not CELERY_BROKER_URL:
+    # Eager tasks never reach a broker; naming the in-memory one keeps kombu quiet.
+    CELERY_BROKER_URL = "memory://"
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
