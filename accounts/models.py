@@ -15,7 +15,8 @@ class Vendor(models.TextChoices):
 
 
 def new_webhook_token() -> str:
-    return secrets.token_urlsafe(32)
+    # Hex, not urlsafe base64: huawei accepts only [A-Za-z0-9-:./] in statusUrl/feeUrl.
+    return secrets.token_hex(24)
 
 
 class VendorAccount(models.Model):

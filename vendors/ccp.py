@@ -32,9 +32,11 @@ CHOICES where the documents are silent or ambiguous (each is one place here):
   and reads SubAccount as one object or a list.  dateCreated accepts
   "yyyyMMddHHmmss" and "yyyy-MM-dd HH:mm:ss", Beijing time.  AccountInfo's
   Account.status "0" trial, "1" active, "2" suspended, "3" closed.
-- Error codes: the platform table (《平台错误码》) is not in our documents, so
-  `error_map` only holds the SDK's local 172001; other codes fall back on the
-  HTTP status (guide §3.2), else a non-retryable VendorError.
+- Error codes: the platform table (《平台错误码》) is not in our documents.
+  `error_map` holds the cloopen-style authentication family (1111xx), which the
+  sandbox answers too, the generic parameter codes and the SDK's local 172001;
+  other codes fall back on the HTTP status (guide §3.2), else a non-retryable
+  VendorError.  Add a row here when the real table is at hand.
 - Hangup callback ("cdr"): the documents do not give the body.  We take the
   cloopen-style XML <Request><action>Hangup</action><callSid/><caller/>
   <called/><starttime/><endtime/><byetype/><recordurl/><userData/></Request>
@@ -73,7 +75,16 @@ from ._util import (
     xml_to_dict,
 )
 from .base import ErrorRow, Reply, Signature, VendorClient
-from .errors import CallbackAuthError, InvalidPayload, NetworkError, ResponseError
+from .errors import (
+    AuthError,
+    CallbackAuthError,
+    InvalidPayload,
+    InvalidRequest,
+    NetworkError,
+    NotFound,
+    PermissionDenied,
+    ResponseError,
+)
 from .types import (
     AccountStatus,
     CallbackCallResult,
@@ -165,6 +176,21 @@ class CcpClient(VendorClient):
     code: ClassVar[str] = "ccp"
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
     error_map: ClassVar[Mapping[str, ErrorRow]] = {
+        "111100": (AuthError, "Authorization header missing"),
+        "111101": (AuthError, "Authorization header is not Base64"),
+        "111102": (AuthError, "Authorization header is not id:timestamp"),
+        "111104": (AuthError, "Authorization timestamp malformed"),
+        # A stale timestamp is our clock or a replay: re-signing fixes it, but only
+        # once the clock is right, so it is an auth error, not a retry.
+        "111105": (AuthError, "Authorization timestamp expired (24 h)"),
+        "111108": (AuthError, "sig parameter missing"),
+        "111109": (AuthError, "sig does not match"),
+        "111112": (AuthError, "Authorization account differs from the URL's"),
+        "111113": (NotFound, "Main account does not exist"),
+        "111114": (PermissionDenied, "Account suspended or closed"),
+        "111130": (NotFound, "Sub-account does not exist"),
+        "111200": (InvalidRequest, "Request body or parameter error"),
+        "160031": (InvalidRequest, "SMS parameter error"),
         # Not a platform answer: the official SDK's own stand-in for "network
         # error"; kept so a code copied from SDK logs still classifies.
         "172001": (NetworkError, "Network error (SDK-local code)"),

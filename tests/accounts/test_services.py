@@ -20,7 +20,7 @@ GOOD = {
 def test_create_account_with_valid_extra():
     account = services.vendor_account_create(**GOOD, extra={"max_bindings_per_x": 5000})
     assert account.pk and account.extra == {"max_bindings_per_x": 5000}
-    assert len(account.webhook_token) >= 40
+    assert len(account.webhook_token) == 48
 
 
 @pytest.mark.parametrize(
@@ -129,3 +129,11 @@ def test_rotate_encryption_key_reencrypts_with_the_new_key(settings):
         assert account.secret == "rotate-me"
     finally:
         crypto._fernet.cache_clear()
+
+
+def test_webhook_tokens_fit_huawei_url_charset():
+    # huawei 表4: statusUrl/feeUrl may hold only [A-Za-z0-9-:./].
+    import re
+
+    token = VendorAccountFactory().webhook_token
+    assert re.fullmatch(r"[0-9a-f]{48}", token)

@@ -174,3 +174,20 @@ def test_suspended_account(make_vendor):
     with pytest.raises(VendorError) as exc:
         vendor.client.account_info()
     assert exc.value.code == "111114"
+
+
+def test_platform_refusals_classify(make_vendor):
+    from vendors import AuthError, NotFound
+
+    vendor = make_vendor("ccp")
+    sub = vendor.client.create_sub_account("s")
+    with pytest.raises(AuthError):
+        vendor.client.callback_call(
+            sub_account_sid=sub.sub_account_sid,
+            sub_token="wrong",
+            from_number="13800000001",
+            to_number="13900000002",
+        )
+    vendor.sandbox.delete()
+    with pytest.raises(NotFound):
+        vendor.client.account_status()
