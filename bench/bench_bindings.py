@@ -152,9 +152,9 @@ def start_gunicorn(env, port, workers, threads) -> subprocess.Popen:
         if proc.poll() is not None:
             raise SystemExit("gunicorn exited during start-up")
         try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
             return proc
-        except requests.ConnectionError:
+        except requests.RequestException:  # still starting (or busy starting)
             time.sleep(0.2)
     stop(proc)
     raise SystemExit("gunicorn did not answer within 30 s")

@@ -195,14 +195,18 @@ class XLoad(models.Model):
     whenever the pool looks exhausted) rebuilds it from the bindings.
     """
 
+    # No database FK constraints: checking one takes FOR KEY SHARE on the pool row,
+    # which waits on the allocator's FOR UPDATE of that row and can deadlock with it.
+    # Django still cascades deletes; a stray row is harmless (xload_sync ignores it).
     x_number = models.OneToOneField(
         "accounts.PrivacyNumber",
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="privacy_load",
+        db_constraint=False,
     )
     vendor_account = models.ForeignKey(
-        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     live = models.IntegerField(default=0)
 

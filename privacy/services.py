@@ -161,8 +161,10 @@ def xload_sync(*, vendor_account: VendorAccount | None = None) -> int:
     numbers = PrivacyNumber.objects.all()
     if vendor_account is not None:
         numbers = numbers.filter(vendor_account=vendor_account)
-    truth = numbers.annotate(n=Count("bindings", filter=Q(bindings__state__in=LIVE))).values_list(
-        "pk", "vendor_account_id", "n"
+    truth = (
+        numbers.order_by("pk")
+        .annotate(n=Count("bindings", filter=Q(bindings__state__in=LIVE)))
+        .values_list("pk", "vendor_account_id", "n")
     )
     known = dict(XLoad.objects.filter(x_number__in=numbers).values_list("x_number_id", "live"))
     missing, wrong = [], []

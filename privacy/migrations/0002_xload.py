@@ -30,9 +30,9 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='XLoad',
             fields=[
-                ('x_number', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='privacy_load', serialize=False, to='accounts.privacynumber')),
+                ('x_number', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='privacy_load', serialize=False, to='accounts.privacynumber')),
                 ('live', models.IntegerField(default=0)),
-                ('vendor_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.vendoraccount')),
+                ('vendor_account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.vendoraccount')),
             ],
             options={
                 'indexes': [models.Index(fields=['vendor_account', 'live', 'x_number'], name='privacy_xload_order')],
