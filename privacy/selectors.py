@@ -116,7 +116,7 @@ def binding_calls(*, binding: Binding) -> list:
     manager = getattr(binding, "call_records", None)
     if manager is None:
         return []
-    return list(manager.all()[:200])
+    return list(manager.order_by("-pk")[:200])
 
 
 @dataclass(frozen=True)

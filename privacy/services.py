@@ -7,8 +7,11 @@ transactions hold (SKIP LOCKED) so fifty requests spread over fifty Xs instead o
 queueing on one; an explicitly chosen X waits for its lock. Once the lock is held
 the X is checked again with a fresh query (READ COMMITTED gives each statement a
 new snapshot), so pairings and the per-X cap are exact. The partial unique
-indexes on Binding are the backstop. A transaction never waits for a row lock
-while holding another one, so allocation cannot deadlock. SQLite (the quick
+indexes on Binding are the backstop. Allocation never waits for a pool row's lock
+(SKIP LOCKED) and an explicitly chosen X is the first lock its transaction takes,
+so pool locks cannot deadlock. The search is ordered
+by privacy.XLoad (live bindings per X, kept in step in the same transactions),
+so it walks an index instead of counting every X's bindings. SQLite (the quick
 start) has no row locks: Django drops FOR UPDATE there and its single writer
 serializes the transactions instead.
 
@@ -426,16 +429,18 @@ def _exhausted_reason(req: _Request, cap: int) -> str:
     if conflicting + full < total:
         return ""
     where = f" in area {req.area_code}" if req.area_code else ""
+    parties = " or ".join(national_number(n) for n in req.parties)
     if req.kind == Binding.Kind.XA:
-        pairing = "already carry bindings (an XA needs its X alone)"
+        one, many = "already carries bindings", "already carry bindings"
+        one += " (an XA needs its X alone)"
     else:
-        pairing = "already pair " + " or ".join(national_number(n) for n in req.parties)
+        one, many = f"already pairs {parties}", f"already pair {parties}"
     if full == 0:
-        return f"Every available X number{where} ({total}) {pairing}."
+        return f"Every available X number{where} ({total}) {one}."
     if conflicting == 0:
         return f"Every available X number{where} ({total}) is at its cap of {cap} live bindings."
     return (
-        f"No X number left{where}: {conflicting} {pairing}, "
+        f"No X number left{where}: {conflicting} {many}, "
         f"{full} are at their cap of {cap} live bindings."
     )
 

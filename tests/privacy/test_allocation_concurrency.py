@@ -77,7 +77,7 @@ def test_small_pool_runs_out_cleanly(igw_account, make_pool, enqueued):
     assert crashed == []
     assert len(made) == 20 and len({b.x_number_id for b in made}) == 20
     assert len(refused) == WORKERS - 20
-    assert all("already pair 13800138000" in r for r in refused), refused[:3]
+    assert all("already pairs 13800138000" in r for r in refused), refused[:3]
 
 
 def test_cap_holds_under_concurrency(igw_account, make_pool, enqueued):

@@ -149,7 +149,7 @@ def test_allocation_never_pairs_a_or_b_twice_on_one_x(igw_account, make_pool):
     assert create(igw_account).x_number == x2
     with pytest.raises(ValidationError) as exc:
         create(igw_account, b_number=C)
-    assert "already pair 13800138000 or 13700137000" in fields_of(exc)["x_number"][0]
+    assert "already pairs 13800138000 or 13700137000" in fields_of(exc)["x_number"][0]
 
 
 def test_area_code_restricts_the_choice(igw_account, make_pool):
@@ -200,7 +200,7 @@ def test_xa_needs_its_x_alone_and_blocks_axb(igw_account, make_pool):
     assert "XA transfer" in fields_of(exc)["x_number"][0]
     with pytest.raises(ValidationError) as exc:
         create(igw_account, kind="xa", b_number="", ttl=0, a_number=C)
-    assert "already carry bindings" in fields_of(exc)["x_number"][0]
+    assert "already carries bindings" in fields_of(exc)["x_number"][0]
 
 
 def test_explicit_x_with_a_pairing_conflict(igw_account, make_pool):

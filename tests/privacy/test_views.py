@@ -178,3 +178,22 @@ def test_pool_page_shows_utilisation(operator_client, igw_account, make_pool):
     page = operator_client.get(reverse("privacy:pool")).content.decode()
     # One live binding against the account's cap of 3.
     assert "33%" in page and "0%" in page
+
+
+def test_detail_lists_the_calls_made_through_the_binding(operator_client, igw_account):
+    from callbacks.models import CallRecord
+
+    binding = BindingFactory(vendor_account=igw_account)
+    CallRecord.objects.create(
+        vendor_account=igw_account,
+        vendor="igw",
+        call_id="task-1",
+        binding=binding,
+        caller="+8613800138000",
+        callee="+8613900139000",
+        outcome="answered",
+        duration=42,
+    )
+    page = operator_client.get(reverse("privacy:binding_detail", args=[binding.pk])).content
+    page = page.decode()
+    assert "13800138000" in page and "42 s" in page and "No calls recorded" not in page
