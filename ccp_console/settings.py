@@ -162,7 +162,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Bindings past their TTL become expired locally (the vendors end them themselves);
+    # also rebuilds the per-X load counters.
+    "privacy-expire-bindings": {"task": "privacy.tasks.expire_bindings", "schedule": 60.0},
+    # Bindings stuck in pending or releasing (a lost task) are sent again or failed.
+    "privacy-resolve-stuck-pending": {
+        "task": "privacy.tasks.resolve_stuck_pending",
+        "schedule": 300.0,
+    },
+    # Recordings still pending (a broker outage, a lost message) are sent again.
+    "callbacks-sweep-pending-recordings": {
+        "task": "callbacks.tasks.sweep_pending_recordings",
+        "schedule": 60.0,
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -185,6 +199,8 @@ SPECTACULAR_SETTINGS = {
     # Self-hosted Swagger UI assets: the docs work without reaching a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Several models have a `kind`; name each enum after its model so the schema is valid.
+    "ENUM_NAME_OVERRIDES": {"BindingKindEnum": "privacy.models.Binding.Kind"},
 }
 
 # Behind a reverse proxy: trust X-Forwarded-Proto/Host so the console rebuilds the URL

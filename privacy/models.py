@@ -121,6 +121,11 @@ class Binding(models.Model):
             models.Index(fields=["x_number", "state"], name="privacy_bind_x_state"),
             models.Index(fields=["a_number"], name="privacy_bind_a"),
             models.Index(fields=["b_number"], name="privacy_bind_b"),
+            # Callbacks find a call's binding by the vendor's id for it, on every CDR.
+            models.Index(
+                fields=["vendor_account", "vendor_binding_id", "-created_at"],
+                name="privacy_bind_vendor_id",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
