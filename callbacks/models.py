@@ -1,8 +1,9 @@
 """The delivery inbox, normalized call records and events, and the playback audit.
 
 Delivery is the raw inbox (dj-stripe's WebhookEventTrigger): one row per HTTP
-delivery to a known webhook token, written before anything is parsed, with the
-outcome of processing it.  CallRecord and CallEvent are the normalized facts,
+delivery to a known webhook token, with the outcome of processing it, committed
+in the same transaction as the rows it produced (or alone, as a rejection or a
+failure) before the vendor gets any answer.  CallRecord and CallEvent are the normalized facts,
 stored once whatever the number of deliveries thanks to unique constraints.
 RecordingPlayback audits every request to the playback view.
 """
@@ -22,7 +23,7 @@ class Delivery(models.Model):
     """One HTTP delivery to /callbacks/<token>/<kind>/ for a known token."""
 
     class Outcome(models.TextChoices):
-        # Stored, not processed yet: only seen if the process died in between.
+        # Stored, not processed: a failure could not even be recorded (database lost).
         RECEIVED = "received", "Received"
         ACCEPTED = "accepted", "Accepted"
         DUPLICATE = "duplicate", "Duplicate"

@@ -1,22 +1,26 @@
 """Writes of the callbacks app: the inbox, normalization, replays, recording downloads.
 
 Pipeline of one delivery (anymail's validate → parse → normalized events,
-dj-stripe's store first):
+dj-stripe's store-the-raw-bytes):
 
-1. `delivery_receive` INSERTs the raw Delivery in its own transaction, before
-   anything else: from then on the bytes survive whatever happens next.
-2. Authentication (`_authenticate`): the per-account IP allowlist, then the
+1. Authentication (`_authenticate`): the per-account IP allowlist, then the
    vendor client's `authenticate_callback` under `Policy.SIGNATURE_MODE`.
-3. Parsing with the vendor client's `parse_callback` (InvalidPayload only).
-4. `_apply` inside one atomic(): CallRecord/CallEvent upserts keyed by
-   unique constraints (an INSERT that loses the race raises IntegrityError
-   and we lock the existing row instead: never read-then-write), and the
-   delivery's outcome in the same transaction, so "accepted" and the data
-   commit together.  The caller answers 2xx only after that commit.
-5. Any exception in 4 rolls the data back; the delivery keeps
-   failed_processing with the traceback and the vendor gets a 5xx so it
-   retries; `delivery_replay` (page, admin, manage.py replay_deliveries)
-   runs 2-4 again later.
+2. Parsing with the vendor client's `parse_callback` (InvalidPayload only).
+   1 and 2 run in memory (`_evaluate`): no network, no database.
+3. `delivery_receive` stores the raw Delivery WITH its outcome: a rejection
+   is one INSERT; an accepted delivery is one transaction holding `_apply`
+   (CallRecord/CallEvent upserts: INSERT ... ON CONFLICT DO NOTHING on the
+   unique constraints, then a row lock on the existing record to merge into
+   it: never read-then-write) and the Delivery INSERT, so "accepted", the
+   data and the raw bytes commit together.  The caller answers 2xx only
+   after that commit.
+4. Any exception in 3 rolls all of it back; the raw Delivery is then stored
+   alone, failed_processing with the traceback, and the vendor gets a 5xx so
+   it retries; `delivery_replay` (page, admin, manage.py replay_deliveries)
+   runs 1-3 again later on the stored row (`delivery_process`).  If even the
+   raw INSERT fails, the caller answers 503 and nothing was acknowledged.
+
+The hot path's SQL is in hotsql.py (why: its docstring).
 
 Records and events may arrive in any order and more than once: the first
 creates the CallRecord, events only fill fields that are still empty and
@@ -32,7 +36,7 @@ import mimetypes
 import traceback as tb
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import requests
@@ -40,13 +44,13 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 import vendors
 from accounts.models import VendorAccount
 from accounts.selectors import vendor_client
-from callbacks import conf, ssrf
+from callbacks import conf, hotsql, ssrf
 from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
 from callbacks.webhooks import Inbound
 from core.phones import normalize_number
@@ -138,6 +142,13 @@ def _number(raw: str) -> str:
     raw = _text(raw, 64).strip()
     if not raw:
         return ""
+    return _normalized(raw)
+
+
+@lru_cache(maxsize=4096)
+def _normalized(raw: str) -> str:
+    # A pure function of its input (fixed region, phonenumbers' static metadata),
+    # and vendors repeat the same X numbers and callers: ~0.1 ms saved per hit.
     try:
         return normalize_number(raw)
     except ValidationError:
@@ -147,15 +158,9 @@ def _number(raw: str) -> str:
 # --------------------------------------------------------------------- inbox
 
 
-def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> Delivery:
-    """Store a webhook delivery raw, then process it.  Must run outside atomic():
-    the raw row is committed on its own so a later failure cannot take it along.
-
-    Raises DatabaseError only when the raw row itself cannot be stored (the
-    caller answers 5xx and the vendor retries); every other failure is an
-    outcome on the returned row.
-    """
-    delivery = Delivery.objects.create(
+def _new_delivery(account: VendorAccount, kind: str, inbound: Inbound, **fields: Any) -> Delivery:
+    """The raw delivery, in memory: stored by `_store` with its outcome."""
+    return Delivery(
         vendor_account=account,
         vendor=account.vendor,
         kind=_text(kind, 32),
@@ -165,9 +170,76 @@ def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> 
         content_type=_text(inbound.content_type, 200),
         body=inbound.body,
         body_size=len(inbound.body),
+        **fields,
     )
-    delivery.vendor_account = account  # keep the loaded (decrypted) account
-    return delivery_process(delivery=delivery, headers=inbound.headers)
+
+
+def _store(delivery: Delivery) -> Delivery:
+    """INSERT the in-memory delivery as it stands (outcome included); the stored row."""
+    values = {f.attname: getattr(delivery, f.attname) for f in _DELIVERY_FIELDS}
+    stored = Delivery.objects.create(**values)
+    stored.vendor_account = delivery.vendor_account  # keep the loaded (decrypted) account
+    return stored
+
+
+_DELIVERY_FIELDS = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+
+
+def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> Delivery:
+    """Authenticate, parse and apply a webhook delivery; store it raw with its outcome.
+    Must run outside atomic().
+
+    Authentication and parsing come first and touch neither the network nor the
+    database.  Then, in the common case, ONE transaction holds the normalized
+    rows and the raw delivery with its final outcome: they commit together, so
+    a 2xx (sent after this returns) always means both are on disk, and a
+    rejection is a single INSERT.  If anything in that transaction fails, it
+    rolls back whole and the raw delivery is stored alone, failed_processing
+    with the traceback (`_store_failure`): the vendor gets a 5xx and retries,
+    and `delivery_replay` can run it again.
+
+    Raises DatabaseError only when the raw row itself cannot be stored (the
+    caller answers 503 and the vendor retries); every other failure is an
+    outcome on the returned row.
+    """
+    delivery = _new_delivery(account, kind, inbound, attempts=1)
+    try:
+        items = _evaluate(delivery, inbound.headers)
+    except Exception as exc:  # our bug in authentication or parsing: keep the bytes
+        return _store_failure(delivery, exc)
+    if items is None:  # rejected: the outcome is set, one INSERT
+        return _store(delivery)
+    try:
+        with transaction.atomic():
+            changed, call_ids = _apply(account, items, delivery.received_at)
+            _set_outcome(
+                delivery, Outcome.ACCEPTED if changed else Outcome.DUPLICATE, call_ids=call_ids
+            )
+            return _store(delivery)
+    except Exception as exc:  # DB errors and our bugs alike: keep the row, vendor retries
+        return _store_failure(delivery, exc)
+
+
+def _store_failure(delivery: Delivery, exc: Exception) -> Delivery:
+    """Store the raw delivery alone, then mark it failed_processing.  Call from an
+    `except` block, outside the failed transaction.
+
+    Two statements on purpose: if the database fails again after the raw INSERT,
+    the row stays "received" (replay_deliveries --outcome received finds it);
+    if the INSERT itself fails, DatabaseError reaches the caller (503).
+    """
+    logger.exception("callbacks: a %s delivery failed processing", delivery.vendor)
+    reason = _text(f"{type(exc).__name__}: {exc}", 2000)
+    trace = _text(tb.format_exc(), 20000)
+    delivery.outcome = Outcome.RECEIVED
+    delivery.processed_at = None
+    delivery.call_ids = []
+    stored = _store(delivery)
+    try:
+        _finish(stored, Outcome.FAILED_PROCESSING, reason=reason, traceback=trace)
+    except DatabaseError:
+        logger.exception("callbacks: cannot record the failure of delivery %s", stored.pk)
+    return stored
 
 
 def delivery_refused_oversize(
@@ -192,43 +264,60 @@ def delivery_refused_oversize(
     )
 
 
-def delivery_process(
-    *, delivery: Delivery, headers: dict[str, str] | None = None, skip_auth: bool = False
-) -> Delivery:
-    """Authenticate, parse and apply a stored delivery; record the outcome on it.
-
-    `headers` are the live request headers (None on replay: the stored, redacted
-    ones are used).  Never raises for a bad delivery or a processing failure.
-    """
+def _evaluate(
+    delivery: Delivery, headers: dict[str, str] | None, skip_auth: bool = False
+) -> list[vendors.CallRecordData | vendors.CallEventData] | None:
+    """Kind, authentication, parsing: in memory only.  The parsed items, or None
+    with the rejection set on `delivery` (not saved)."""
     account = delivery.vendor_account
-    delivery.attempts += 1
     client = vendor_client(account=account, session=_INBOUND_SESSION)
     if delivery.kind not in client.callback_kinds:
-        return _finish(
+        _set_outcome(
             delivery,
             Outcome.REJECTED_INVALID,
             reason=f"unknown callback kind {delivery.kind!r} for {account.vendor}; "
             f"expected one of {', '.join(client.callback_kinds)}",
         )
-    body = bytes(delivery.body)
+        return None
 
     if not (skip_auth or delivery.authenticated):
         refusal = _authenticate(delivery, client, headers)
         if refusal is not None:
-            return _finish(
+            _set_outcome(
                 delivery,
                 Outcome.REJECTED_AUTH,
                 reason=refusal.reason,
                 auth_expected=refusal.expected,
                 auth_received=refusal.received,
             )
+            return None
         delivery.authenticated = True
 
     try:
-        items = client.parse_callback(delivery.kind, body=body, content_type=delivery.content_type)
+        items = client.parse_callback(
+            delivery.kind, body=bytes(delivery.body), content_type=delivery.content_type
+        )
         _validate_items(items)
     except vendors.InvalidPayload as exc:
-        return _finish(delivery, Outcome.REJECTED_INVALID, reason=str(exc))
+        _set_outcome(delivery, Outcome.REJECTED_INVALID, reason=str(exc))
+        return None
+    return items
+
+
+def delivery_process(
+    *, delivery: Delivery, headers: dict[str, str] | None = None, skip_auth: bool = False
+) -> Delivery:
+    """Authenticate, parse and apply a STORED delivery again (replays); record the
+    outcome on it.
+
+    `headers` are the live request headers (None on replay: the stored, redacted
+    ones are used).  Never raises for a bad delivery or a processing failure.
+    """
+    account = delivery.vendor_account
+    delivery.attempts += 1
+    items = _evaluate(delivery, headers, skip_auth)
+    if items is None:
+        return _finish(delivery, delivery.outcome)
 
     try:
         with transaction.atomic():
@@ -248,9 +337,7 @@ def delivery_process(
                 traceback=_text(tb.format_exc(), 20000),
             )
         except DatabaseError:
-            # The database is gone: the raw row stays "received" and the 5xx
-            # makes the vendor retry; replay_deliveries --outcome received
-            # picks up what remains.
+            # The database is gone: the raw row keeps its previous outcome.
             logger.exception("callbacks: cannot record the failure of delivery %s", delivery.pk)
     return delivery
 
@@ -323,11 +410,16 @@ def _ip_allowed(ip: str | None, allowlist: list) -> bool:
     return False
 
 
-def _finish(delivery: Delivery, outcome: str, **fields: Any) -> Delivery:
+def _set_outcome(delivery: Delivery, outcome: str, **fields: Any) -> None:
     delivery.outcome = outcome
     for name, value in fields.items():
         setattr(delivery, name, value)
     delivery.processed_at = timezone.now()
+
+
+def _finish(delivery: Delivery, outcome: str, **fields: Any) -> Delivery:
+    """Set the outcome on a stored delivery and save it."""
+    _set_outcome(delivery, outcome, **fields)
     delivery.save(
         update_fields=[
             "outcome",
@@ -405,54 +497,60 @@ def _apply(
     return changed, call_ids
 
 
-def _record_locked(
-    account: VendorAccount, call_id: str, defaults: dict[str, Any]
-) -> tuple[CallRecord, bool]:
-    """Create the call's record, or lock the existing one.  The INSERT goes first
-    (in a savepoint) so two concurrent deliveries cannot both create it."""
-    try:
-        with transaction.atomic():
-            record = CallRecord.objects.create(vendor_account=account, call_id=call_id, **defaults)
-            return record, True
-    except IntegrityError:
-        record = (
-            CallRecord.objects.select_for_update()
-            .filter(vendor_account=account, call_id=call_id)
-            .first()
-        )
-        if record is None:
-            raise
-        return record, False
+# The unique constraints that make upserts idempotent (models.py).
+_RECORD_KEY = ("vendor_account_id", "call_id")  # callbacks_record_account_call
+_EVENT_KEY = ("call_record_id", "kind", "occurred_at")  # callbacks_event_unique
+
+
+def _record_insert(
+    account: VendorAccount, call_id: str, fields: dict[str, Any], binding_ref: str, at: datetime
+) -> CallRecord | None:
+    """INSERT the call's record unless it exists (then None: lock it with
+    `_record_locked`).  The binding is looked up in the same statement."""
+    record = CallRecord(vendor_account=account, call_id=call_id, **fields)
+    binding = (account.pk, binding_ref, at) if binding_ref else None
+    if hotsql.insert_ignore(record, _RECORD_KEY, binding=binding) is None:
+        return None
+    return record
+
+
+def _record_locked(account: VendorAccount, call_id: str) -> CallRecord:
+    """The existing record of a call, locked until the transaction ends."""
+    record = (
+        CallRecord.objects.select_for_update()
+        .filter(vendor_account=account, call_id=call_id)
+        .first()
+    )
+    if record is None:  # deleted since our INSERT conflicted with it: retry later
+        raise IntegrityError(f"call record {call_id!r} vanished while being updated")
+    return record
 
 
 def _binding_id(account: VendorAccount, vendor_binding_id: str, at: datetime) -> int | None:
-    """The binding a call belongs to.  cyj reuses virtual numbers across bindings,
-    so prefer the newest binding created before the call."""
+    """The binding a call belongs to (for merges; new records resolve it in SQL,
+    hotsql._BINDING_SUBQUERY, the same choice).  cyj reuses virtual numbers
+    across bindings, so prefer the newest binding created before the call."""
     if not vendor_binding_id:
         return None
     from privacy.models import Binding  # privacy is optional at import time of this module
 
-    # One query: the newest few bindings of that id, the choice made here.
-    candidates = list(
+    return (
         Binding.objects.filter(vendor_account=account, vendor_binding_id=vendor_binding_id)
-        .order_by("-created_at", "-id")
-        .values_list("pk", "created_at")[:20]
+        .order_by(
+            Case(When(created_at__lte=at, then=Value(0)), default=Value(1)), "-created_at", "-id"
+        )
+        .values_list("pk", flat=True)
+        .first()
     )
-    for pk, created_at in candidates:
-        if created_at <= at:
-            return pk
-    return candidates[0][0] if candidates else None
 
 
 def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:
     times = [t for t in (data.begin_at, data.ring_at, data.answer_at, data.release_at) if t]
     call_at = min(times) if times else now
     side = data.release_side if data.release_side in CallRecord.ReleaseSide.values else ""
-    binding_ref = _text(data.vendor_binding_id, 64)
     return {
         "vendor": account.vendor,
-        "vendor_binding_id": binding_ref,
-        "binding_id": _binding_id(account, binding_ref, call_at),
+        "vendor_binding_id": _text(data.vendor_binding_id, 64),
         "caller": _number(data.caller),
         "callee": _number(data.callee),
         "x_number": _number(data.x_number),
@@ -475,20 +573,36 @@ def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datet
 
 def _cdr_apply(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> bool:
     fields = _cdr_fields(account, data, now)
-    record, created = _record_locked(account, _text(data.call_id), fields)
-    if not created:
+    call_id = _text(data.call_id)
+    recording = _recording_plan(account.vendor, data, now)
+    record = _record_insert(
+        account,
+        call_id,
+        {**fields, **recording[0]} if recording else fields,
+        fields["vendor_binding_id"],
+        fields["call_at"],
+    )
+    if record is None:
+        record = _record_locked(account, call_id)
         if record.has_cdr:
             return False  # a repeated CDR: the first one stands
         # The record came from events: the CDR is authoritative, but keep an event's
         # time where the CDR has none (ccp CDRs carry no ring time, for example).
+        fields["binding_id"] = _binding_id(account, fields["vendor_binding_id"], fields["call_at"])
         for name, value in fields.items():
             if value in (None, "") and getattr(record, name) not in (None, ""):
                 continue
             if name == "call_at":
                 value = min(value, record.call_at)
             setattr(record, name, value)
+        if record.recording_status != RecStatus.NONE:
+            recording = None
+        for name, value in recording[0].items() if recording else ():
+            setattr(record, name, value)
         record.save()
-    _schedule_recording(record, data, now)
+    if recording:
+        enqueue = partial(recording_enqueue, record_id=record.pk, countdown=recording[1])
+        transaction.on_commit(enqueue)
     return True
 
 
@@ -500,32 +614,39 @@ def _event_apply(account: VendorAccount, data: vendors.CallEventData, now: datet
         "callee": _number(data.callee),
         "x_number": _number(data.x_number),
         "vendor_binding_id": binding_ref,
-        "binding_id": _binding_id(account, binding_ref, data.occurred_at),
         "user_data": _text(data.user_data, 256),
         Policy.EVENT_TIME_FIELD[data.kind]: data.occurred_at,
     }
-    record, created = _record_locked(
-        account, _text(data.call_id), {**partial_fields, "call_at": data.occurred_at}
+    call_id = _text(data.call_id)
+    record = _record_insert(
+        account,
+        call_id,
+        {**partial_fields, "call_at": data.occurred_at},
+        binding_ref,
+        data.occurred_at,
     )
-    try:
-        with transaction.atomic():
-            CallEvent.objects.create(
-                call_record=record,
-                kind=data.kind,
-                occurred_at=data.occurred_at,
-                caller=partial_fields["caller"],
-                callee=partial_fields["callee"],
-                x_number=partial_fields["x_number"],
-                state_code=_text(data.state_code, 32),
-                state_text=_text(data.state_text, 256),
-                user_data=partial_fields["user_data"],
-                raw=_json_safe(data.raw),
-                received_at=now,
-            )
-    except IntegrityError:
+    created = record is not None
+    if record is None:
+        record = _record_locked(account, call_id)
+    event = CallEvent(
+        call_record=record,
+        kind=data.kind,
+        occurred_at=data.occurred_at,
+        caller=partial_fields["caller"],
+        callee=partial_fields["callee"],
+        x_number=partial_fields["x_number"],
+        state_code=_text(data.state_code, 32),
+        state_text=_text(data.state_text, 256),
+        user_data=partial_fields["user_data"],
+        raw=_json_safe(data.raw),
+        received_at=now,
+    )
+    if hotsql.insert_ignore(event, _EVENT_KEY) is None:
         return created  # the same event again
     if not created and not record.has_cdr:
         # Fill only what is still empty: an earlier event or the CDR knows better.
+        if record.binding_id is None:
+            partial_fields["binding_id"] = _binding_id(account, binding_ref, data.occurred_at)
         updates = [
             name
             for name, value in partial_fields.items()
@@ -544,10 +665,12 @@ def _event_apply(account: VendorAccount, data: vendors.CallEventData, now: datet
 # --------------------------------------------------------------------- recordings
 
 
-def _schedule_recording(record: CallRecord, data: vendors.CallRecordData, now: datetime) -> None:
-    if record.recording_status != RecStatus.NONE:
-        return
-    source = Policy.RECORDING_SOURCE.get(record.vendor, "url")
+def _recording_plan(
+    vendor: str, data: vendors.CallRecordData, now: datetime
+) -> tuple[dict[str, Any], int] | None:
+    """The recording fields a CDR sets on a record whose recording is still
+    "none", and the delay before the download task; None if nothing to fetch."""
+    source = Policy.RECORDING_SOURCE.get(vendor, "url")
     url = _text(data.recording_url, 4000).strip()
     wanted = (
         bool(url)
@@ -555,13 +678,14 @@ def _schedule_recording(record: CallRecord, data: vendors.CallRecordData, now: d
         else (data.outcome == vendors.CallOutcome.ANSWERED and data.duration > 0)
     )
     if not wanted:
-        return
+        return None
     delay = conf.recording_delay_seconds()
-    record.recording_url = url
-    record.recording_status = RecStatus.PENDING
-    record.recording_next_at = now + timedelta(seconds=delay)
-    record.save(update_fields=["recording_url", "recording_status", "recording_next_at"])
-    transaction.on_commit(partial(recording_enqueue, record_id=record.pk, countdown=delay))
+    fields = {
+        "recording_url": url,
+        "recording_status": RecStatus.PENDING,
+        "recording_next_at": now + timedelta(seconds=delay),
+    }
+    return fields, delay
 
 
 def recording_enqueue(*, record_id: int, countdown: int = 0) -> bool:

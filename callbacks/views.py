@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 import vendors
 from accounts.models import Vendor, VendorAccount
-from callbacks import selectors, services, webhooks
+from callbacks import hotsql, selectors, services, webhooks
 from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
 from core.decorators import require_perm
 from core.pagination import paginate
@@ -72,10 +72,7 @@ def _plain(status: int, message: str) -> HttpResponse:
 def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     """/callbacks/<webhook_token>/<kind>/: store, authenticate, parse, apply."""
     try:
-        # No ORDER BY/LIMIT: the token is unique.
-        account = VendorAccount.objects.filter(webhook_token=token).get()
-    except VendorAccount.DoesNotExist:
-        account = None
+        account = hotsql.account_by_token(token)  # read on every request, never cached
     except DatabaseError:
         logger.exception("callbacks: database unavailable for a webhook")
         return _plain(503, "temporarily unavailable, retry later")

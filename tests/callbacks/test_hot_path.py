@@ -1,0 +1,196 @@
+"""The webhook hot path: one transaction for the data and the raw row, its failure
+modes, its SQL (callbacks/hotsql.py) and what it must not cache."""
+
+from datetime import UTC, datetime
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+
+from callbacks import hotsql, services
+from callbacks.models import CallEvent, CallRecord, Delivery
+from tests.callbacks.conftest import (
+    BEGIN,
+    cyj_cdr,
+    igw_call_start,
+    igw_cdr,
+    post_form,
+    post_json,
+    url_for,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _fail_once(real, exc):
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise exc
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+def test_database_error_on_the_delivery_insert_rolls_back_the_record(client, igw_account):
+    """The record INSERT succeeded, then the Delivery INSERT of the same transaction
+    failed: nothing of the transaction survives, the raw row is stored alone."""
+    failing = _fail_once(services._store, OperationalError("connection reset"))
+    with mock.patch.object(services, "_store", failing):
+        response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
+    assert response.status_code == 500
+    assert not CallRecord.objects.exists()
+    delivery = Delivery.objects.get()
+    assert delivery.outcome == Delivery.Outcome.FAILED_PROCESSING
+    assert "OperationalError: connection reset" in delivery.reason
+    assert "Traceback" in delivery.traceback
+    assert bytes(delivery.body).startswith(b"devid=10000000")
+    assert delivery.authenticated  # replays will not re-check it
+    assert delivery.call_ids == []
+
+    # The vendor retries: accepted and stored once; the failed row can still be replayed.
+    assert post_form(client, igw_account, "cdr", igw_cdr(igw_account)).status_code == 200
+    assert CallRecord.objects.count() == 1
+    replayed = services.delivery_replay(delivery=delivery)
+    assert replayed.outcome == Delivery.Outcome.DUPLICATE
+    assert CallRecord.objects.count() == 1
+
+
+def test_database_error_on_the_record_insert(client, igw_account):
+    with mock.patch.object(hotsql, "insert_ignore", side_effect=OperationalError("boom")):
+        response = post_form(client, igw_account, "call-start", igw_call_start(igw_account))
+    assert response.status_code == 500
+    assert not CallRecord.objects.exists() and not CallEvent.objects.exists()
+    assert Delivery.objects.get().outcome == Delivery.Outcome.FAILED_PROCESSING
+
+
+def test_database_down_for_the_fallback_too_answers_503(client, igw_account):
+    with (
+        mock.patch.object(hotsql, "insert_ignore", side_effect=OperationalError("down")),
+        mock.patch.object(services, "_store", side_effect=OperationalError("down")),
+    ):
+        response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
+    assert response.status_code == 503
+    assert not Delivery.objects.exists() and not CallRecord.objects.exists()
+
+
+def test_rejection_with_the_database_down_answers_503(client, igw_account):
+    with mock.patch.object(services, "_store", side_effect=OperationalError("down")):
+        response = post_form(client, igw_account, "cdr", igw_cdr(igw_account, devid="1"))
+    assert response.status_code == 503
+
+
+def test_bug_in_the_parser_keeps_the_raw_row(client, igw_account):
+    with mock.patch("vendors.igw.IgwClient.parse_callback", side_effect=RuntimeError("bug")):
+        response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
+    assert response.status_code == 500
+    delivery = Delivery.objects.get()
+    assert delivery.outcome == Delivery.Outcome.FAILED_PROCESSING
+    assert "RuntimeError: bug" in delivery.reason
+    assert services.delivery_replay(delivery=delivery).outcome == Delivery.Outcome.ACCEPTED
+    assert CallRecord.objects.get().call_id == "task-1"
+
+
+def test_accepted_cdr_is_one_transaction_of_two_inserts(client, igw_account):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert post_form(client, igw_account, "cdr", igw_cdr(igw_account)).status_code == 200
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # Under the test's outer transaction, BEGIN/COMMIT show as SAVEPOINT/RELEASE.
+    assert statements == ["SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE"]
+    assert "ON CONFLICT" in queries.captured_queries[2]["sql"]
+    delivery = Delivery.objects.get()
+    assert delivery.outcome == Delivery.Outcome.ACCEPTED and delivery.processed_at
+
+
+def test_rejection_is_one_insert(client, igw_account):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = post_form(client, igw_account, "cdr", igw_cdr(igw_account, appid="x"))
+    assert response.status_code == 401
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "INSERT"]
+    assert Delivery.objects.get().outcome == Delivery.Outcome.REJECTED_AUTH
+
+
+def test_a_regenerated_token_takes_effect_at_once(client, igw_account):
+    old_url = url_for(igw_account, "cdr")
+    assert post_form(client, igw_account, "cdr", igw_cdr(igw_account)).status_code == 200
+    igw_account.webhook_token = "regenerated-token"
+    igw_account.save()
+    response = client.post(old_url, data="a=b", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 404
+    fields = igw_cdr(igw_account, taskid="task-2")
+    assert post_form(client, igw_account, "cdr", fields).status_code == 200
+
+
+def test_a_changed_account_id_takes_effect_at_once(client, igw_account):
+    assert post_form(client, igw_account, "cdr", igw_cdr(igw_account)).status_code == 200
+    igw_account.account_id = "20000000"
+    igw_account.save()
+    fields = igw_cdr(igw_account, taskid="task-2", devid="10000000")
+    assert post_form(client, igw_account, "cdr", fields).status_code == 401
+
+
+def test_account_by_token_matches_the_orm(igw_account):
+    from accounts.models import VendorAccount
+
+    igw_account.extra = {"callback_ip_allowlist": ["10.0.0.0/8"]}
+    igw_account.save()
+    fast = hotsql.account_by_token(igw_account.webhook_token)
+    orm = VendorAccount.objects.get(pk=igw_account.pk)
+    for field in VendorAccount._meta.concrete_fields:
+        assert getattr(fast, field.attname) == getattr(orm, field.attname), field.name
+    assert fast.secret == igw_account.secret  # decrypted
+    assert not fast._state.adding
+    assert hotsql.account_by_token("nope") is None
+
+
+def test_cdr_merging_into_an_event_record_finds_the_binding(client, igw_account):
+    from privacy.models import Binding
+
+    post_form(client, igw_account, "call-start", igw_call_start(igw_account))
+    assert CallRecord.objects.get().binding is None  # no binding known yet
+    binding = Binding.objects.create(
+        kind="axb",
+        vendor_account=igw_account,
+        a_number="+8613800138000",
+        b_number="+8613900139000",
+        ttl=600,
+        vendor_binding_id="sub-1",
+        state="active",
+    )
+    Binding.objects.filter(pk=binding.pk).update(created_at=datetime(2023, 1, 1, tzinfo=UTC))
+    assert post_form(client, igw_account, "cdr", igw_cdr(igw_account)).status_code == 200
+    record = CallRecord.objects.get()
+    assert record.binding == binding and record.has_cdr
+    assert record.begin_at == datetime.fromtimestamp(BEGIN, UTC)
+
+
+def test_only_a_later_binding_is_still_linked(client, cyj_account):
+    from privacy.models import Binding
+
+    later = Binding.objects.create(
+        kind="cyj",
+        vendor_account=cyj_account,
+        a_number="+8618326000000",
+        b_number="+8618516000000",
+        ttl=600,
+        vendor_binding_id="17118230000",
+        state="active",
+    )  # created now, after the 2024-01-01 call
+    post_json(client, cyj_account, "cdr", cyj_cdr(cyj_account))
+    assert CallRecord.objects.get().binding == later
+
+
+def test_phone_normalization_cache_keeps_invalid_numbers_raw():
+    services._normalized.cache_clear()
+    assert services._number(" 13800138000 ") == "+8613800138000"
+    assert services._number("13800138000") == "+8613800138000"
+    assert services._number("+86138****0022") == "+86138****0022"
+    assert services._normalized.cache_info().hits == 1
