@@ -308,6 +308,31 @@ class VendorClient(abc.ABC):
         keyed = f"{error.http_status}/{error.code}"
         return keyed in self.error_map or error.code in self.error_map
 
+    def _json_envelope(
+        self, response: requests.Response, *, code_field: str, success: str, message_field: str
+    ) -> Reply:
+        """Interpret the JSON answer shape igw, huawei and cyj share: a result-code
+        field (`success` on success) beside a text field.  A 2xx without the code
+        field is unparseable; a non-2xx without it is an HTTP error."""
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or payload.get(code_field) is None:
+            if response.ok:
+                raise ResponseError(
+                    self.code,
+                    "unparseable",
+                    f"no {code_field} in {response.text[:200]!r}",
+                    http_status=response.status_code,
+                )
+            return Reply(payload, "", self._http_error(response))
+        code = str(payload[code_field])
+        if code == success and response.ok:
+            return Reply(payload, code)
+        message = str(payload.get(message_field) or "")
+        return Reply(payload, code, self._error(code, message, http_status=response.status_code))
+
     def _http_error(
         self, response: requests.Response, code: str = "", message: str = ""
     ) -> VendorError:

@@ -91,24 +91,8 @@ class CyjClient(VendorClient):
         return self.account_id
 
     def _interpret(self, response: requests.Response) -> Reply:
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict) or "Flag" not in payload:
-            if response.ok:
-                raise ResponseError(
-                    self.code,
-                    "unparseable",
-                    f"no Flag in {response.text[:200]!r}",
-                    http_status=response.status_code,
-                )
-            return Reply(payload, "", self._http_error(response))
-        code = str(payload["Flag"])
-        if code == "1" and response.ok:
-            return Reply(payload, code)
-        message = str(payload.get("Msg") or "")
-        return Reply(payload, code, self._error(code, message, http_status=response.status_code))
+        # §2.2: Flag=1 is success, anything else is the failure code with Msg.
+        return self._json_envelope(response, code_field="Flag", success="1", message_field="Msg")
 
     def _post(self, path: str, body: dict[str, Any], *, idempotent: bool) -> dict[str, Any]:
         headers = {

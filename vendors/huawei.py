@@ -555,24 +555,10 @@ class HuaweiClient(VendorClient):
         return {}, aksk_headers(self.account_id, self._secret)
 
     def _interpret(self, response: requests.Response) -> Reply:
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict) or payload.get("resultcode") is None:
-            if response.ok:
-                raise ResponseError(
-                    self.code,
-                    "unparseable",
-                    f"no resultcode in {response.text[:200]!r}",
-                    http_status=response.status_code,
-                )
-            return Reply(payload, "", self._http_error(response))
-        code = str(payload["resultcode"])
-        if code == "0" and response.ok:
-            return Reply(payload, code)
-        message = str(payload.get("resultdesc") or "")
-        return Reply(payload, code, self._error(code, message, http_status=response.status_code))
+        # 表5: resultcode "0" is success; resultdesc carries the text.
+        return self._json_envelope(
+            response, code_field="resultcode", success="0", message_field="resultdesc"
+        )
 
     def call_verify(
         self,

@@ -163,33 +163,23 @@ class IgwClient(VendorClient):
         return {}, {"Authorization": keytime(self.account_id, self._secret, _now_ms())}
 
     def _interpret(self, response: requests.Response) -> Reply:
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        code = ""
-        reason = ""
-        if isinstance(payload, dict) and "error" in payload:
-            code = str(payload["error"])
-            reason = str(payload.get("reason") or "")
         if response.status_code == 401:
             # §1: 401 means authentication failed, whatever code came along.
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = None
+            fields = payload if isinstance(payload, dict) else {}
+            code = str(fields.get("error") or "")
             row = self.error_map.get(code)
             gloss = row[1] if row else "Authentication failed (HTTP 401)"
+            reason = str(fields.get("reason") or "")
             err = AuthError(self.code, code or "401", reason, message_en=gloss, http_status=401)
             return Reply(payload, code, err)
-        if not isinstance(payload, dict) or not code:
-            if response.ok:
-                raise ResponseError(
-                    self.code,
-                    "unparseable",
-                    f"no error field in {response.text[:200]!r}",
-                    http_status=response.status_code,
-                )
-            return Reply(payload, code, self._http_error(response))
-        if code == "0" and response.ok:
-            return Reply(payload, code)
-        return Reply(payload, code, self._error(code, reason, http_status=response.status_code))
+        # §1: error 0 is success; reason carries the text.
+        return self._json_envelope(
+            response, code_field="error", success="0", message_field="reason"
+        )
 
     # ------------------------------------------------------------------ API
 
