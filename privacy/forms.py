@@ -56,7 +56,11 @@ class BindingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kind = kind
         vendors = [v for v, kinds in rules.KINDS_BY_VENDOR.items() if kind in kinds]
-        self.fields["vendor_account"].queryset = VendorAccount.objects.filter(vendor__in=vendors)
+        accounts = VendorAccount.objects.filter(vendor__in=vendors, enabled=True)
+        self.fields["vendor_account"].queryset = accounts
+        if not self.is_bound and len(choices := list(accounts[:2])) == 1:
+            # One account can do this kind: choose it rather than make the operator.
+            self.initial.setdefault("vendor_account", choices[0].pk)
         drop: tuple[str, ...] = ()
         if kind == Binding.Kind.AXB:
             self.fields["display"].choices = [

@@ -1,6 +1,8 @@
 // Small progressive enhancements; every page works without them.
 // [data-poll-url] elements refresh their content every few seconds while they say so
 // (the server stops the polling by returning a fragment without data-poll-url).
+// Inside a [data-reload-when-settled] container, a settled fragment reloads the page,
+// so everything else on it (history, vendor ids) shows the new state too.
 (function () {
   function poll(el) {
     var url = el.getAttribute("data-poll-url");
@@ -14,6 +16,11 @@
           tmp.innerHTML = html.trim();
           var fresh = tmp.firstElementChild;
           if (!fresh) return;
+          var settled = !fresh.hasAttribute("data-poll-url");
+          if (settled && el.closest("[data-reload-when-settled]")) {
+            window.location.reload();
+            return;
+          }
           el.replaceWith(fresh);
           poll(fresh);
         })

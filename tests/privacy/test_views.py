@@ -197,3 +197,17 @@ def test_detail_lists_the_calls_made_through_the_binding(operator_client, igw_ac
     page = operator_client.get(reverse("privacy:binding_detail", args=[binding.pk])).content
     page = page.decode()
     assert "13800138000" in page and "42 s" in page and "No calls recorded" not in page
+
+
+def test_detail_page_reloads_itself_once_the_binding_settles(operator_client, igw_account):
+    pending = BindingFactory(vendor_account=igw_account, state="pending")
+    page = operator_client.get(
+        reverse("privacy:binding_detail", args=[pending.pk])
+    ).content.decode()
+    # console.js reloads a page whose polled fragment sits in this container and settles.
+    assert "<span data-reload-when-settled>" in page and "data-poll-url" in page
+
+
+def test_the_only_eligible_account_is_preselected(operator_client, igw_account):
+    form = operator_client.get(reverse("privacy:binding_create", args=["axb"])).context["form"]
+    assert form["vendor_account"].value() == igw_account.pk
