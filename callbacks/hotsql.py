@@ -11,6 +11,7 @@ prepares its value exactly as the ORM would (jsonb, inet, aware datetimes).
   every request (a regenerated token or a changed secret takes effect at once),
   built the way the ORM builds it (each field's from_db_value: the secret is
   decrypted, extra is parsed).
+- `insert`: a plain INSERT ... RETURNING id (the Delivery row).
 - `insert_ignore`: INSERT ... ON CONFLICT (the unique constraint) DO NOTHING
   RETURNING id.  Idempotence comes from the constraint, never from a read
   before the write; a concurrent INSERT of the same key waits for the other
@@ -85,10 +86,15 @@ def _insert_sql(
     sql = (
         f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)})"  # noqa: S608
         f" VALUES ({', '.join(placeholders)})"
-        f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING"
-        f" RETURNING {', '.join(qn(c) for c in returning)}"
+        + (f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING" if conflict else "")
+        + f" RETURNING {', '.join(qn(c) for c in returning)}"
     )
     return sql, fields
+
+
+def insert(obj: models.Model) -> int | None:
+    """`obj.save(force_insert=True)` without the ORM's per-call query compilation."""
+    return _insert(obj, (), None)
 
 
 def insert_ignore(
@@ -103,6 +109,12 @@ def insert_ignore(
     `binding` = (vendor_account_id, vendor_binding_id, at): resolve obj's
     binding_id in the statement instead of taking it from `obj`.
     """
+    return _insert(obj, conflict, binding)
+
+
+def _insert(
+    obj: models.Model, conflict: tuple[str, ...], binding: tuple[int, str, datetime] | None
+) -> int | None:
     sql, fields = _insert_sql(type(obj), conflict, binding is not None)
     params: list = []
     for f in fields:

@@ -175,14 +175,9 @@ def _new_delivery(account: VendorAccount, kind: str, inbound: Inbound, **fields:
 
 
 def _store(delivery: Delivery) -> Delivery:
-    """INSERT the in-memory delivery as it stands (outcome included); the stored row."""
-    values = {f.attname: getattr(delivery, f.attname) for f in _DELIVERY_FIELDS}
-    stored = Delivery.objects.create(**values)
-    stored.vendor_account = delivery.vendor_account  # keep the loaded (decrypted) account
-    return stored
-
-
-_DELIVERY_FIELDS = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+    """INSERT the in-memory delivery as it stands (outcome included)."""
+    hotsql.insert(delivery)
+    return delivery
 
 
 def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> Delivery:
@@ -231,6 +226,8 @@ def _store_failure(delivery: Delivery, exc: Exception) -> Delivery:
     logger.exception("callbacks: a %s delivery failed processing", delivery.vendor)
     reason = _text(f"{type(exc).__name__}: {exc}", 2000)
     trace = _text(tb.format_exc(), 20000)
+    delivery.pk = None  # if the failed transaction had inserted it
+    delivery._state.adding = True
     delivery.outcome = Outcome.RECEIVED
     delivery.processed_at = None
     delivery.call_ids = []

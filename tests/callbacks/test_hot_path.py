@@ -69,7 +69,7 @@ def test_database_error_on_the_record_insert(client, igw_account):
 def test_database_down_for_the_fallback_too_answers_503(client, igw_account):
     with (
         mock.patch.object(hotsql, "insert_ignore", side_effect=OperationalError("down")),
-        mock.patch.object(services, "_store", side_effect=OperationalError("down")),
+        mock.patch.object(hotsql, "insert", side_effect=OperationalError("down")),
     ):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert response.status_code == 503

@@ -639,9 +639,8 @@ def test_bug_in_processing_answers_500(client, igw_account):
 
 
 def test_database_down_before_the_raw_row_answers_503(client, igw_account):
-    with mock.patch(
-        "callbacks.models.Delivery.objects.create", side_effect=OperationalError("down")
-    ):
+    # The raw row is INSERTed by callbacks.hotsql.insert (was Delivery.objects.create).
+    with mock.patch("callbacks.hotsql.insert", side_effect=OperationalError("down")):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert response.status_code == 503
     assert not CallRecord.objects.exists()
