@@ -53,6 +53,9 @@ ENV_BASE = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "LOG_LEVEL": "ERROR",
     "CELERY_BROKER_URL": "",  # eager; the CDRs carry no recording anyway
+    # Persistent connections, as in production (settings' default, stated so an
+    # exported DB_CONN_MAX_AGE=0 cannot turn every request into a reconnect).
+    "DB_CONN_MAX_AGE": "60",
     "SANDBOX_ENABLED": "0",
     "PYTHONPATH": str(ROOT),
 }
