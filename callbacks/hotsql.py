@@ -60,15 +60,38 @@ def account_by_token(token: str) -> VendorAccount | None:
 
 # --------------------------------------------------------------------- inserts
 
-# The binding a call belongs to: cyj reuses virtual numbers across bindings, so
-# the newest binding created at or before the call, else the newest one.
-# (privacy_binding needs an index on (vendor_account_id, vendor_binding_id):
-# owned by the privacy app.)
+# The binding a call belongs to, in one place for the INSERT and the merge path:
+# - by the vendor's id for it (igw subid, cyj virtual number); cyj reuses virtual
+#   numbers across bindings, so the newest binding created at or before the call,
+#   else the newest one;
+# - else, for igw XA (opened without a subid), the newest XA binding on the call's
+#   X number created at or before the call.
+# Parameters: BINDING_PARAMS order (account id, vendor id, vendor id, at, account id,
+# X number, at).  Uses the index privacy_bind_vendor_id.
 _BINDING_SUBQUERY = (
+    "COALESCE("
     "(SELECT b.id FROM privacy_binding b"
-    " WHERE b.vendor_account_id = %s AND b.vendor_binding_id = %s"
-    " ORDER BY (b.created_at <= %s) DESC, b.created_at DESC, b.id DESC LIMIT 1)"
+    " WHERE b.vendor_account_id = %s AND b.vendor_binding_id = %s AND %s <> ''"
+    " ORDER BY (b.created_at <= %s) DESC, b.created_at DESC, b.id DESC LIMIT 1),"
+    "(SELECT b.id FROM privacy_binding b"
+    " JOIN accounts_privacynumber n ON n.id = b.x_number_id"
+    " WHERE b.vendor_account_id = %s AND b.kind = 'xa' AND n.number = %s"
+    " AND b.created_at <= %s ORDER BY b.created_at DESC, b.id DESC LIMIT 1))"
 )
+
+
+def binding_params(account_id: int, vendor_binding_id: str, x_number: str, at: datetime) -> tuple:
+    return (account_id, vendor_binding_id, vendor_binding_id, at, account_id, x_number, at)
+
+
+def binding_for(account_id: int, vendor_binding_id: str, x_number: str, at: datetime) -> int | None:
+    """The binding a call belongs to (see _BINDING_SUBQUERY), for the merge path."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_BINDING_SUBQUERY}",
+            binding_params(account_id, vendor_binding_id, x_number, at),
+        )
+        return cursor.fetchone()[0]
 
 
 @cache
@@ -101,20 +124,18 @@ def insert_ignore(
     obj: models.Model,
     conflict: tuple[str, ...],
     *,
-    binding: tuple[int, str, datetime] | None = None,
+    binding: tuple | None = None,
 ) -> int | None:
     """INSERT `obj` unless a row with the same `conflict` key exists.
 
     Returns the new id (also set on `obj`), or None if the key was taken.
-    `binding` = (vendor_account_id, vendor_binding_id, at): resolve obj's
-    binding_id in the statement instead of taking it from `obj`.
+    `binding` = binding_params(...): resolve obj's binding_id in the statement
+    instead of taking it from `obj`.
     """
     return _insert(obj, conflict, binding)
 
 
-def _insert(
-    obj: models.Model, conflict: tuple[str, ...], binding: tuple[int, str, datetime] | None
-) -> int | None:
+def _insert(obj: models.Model, conflict: tuple[str, ...], binding: tuple | None) -> int | None:
     sql, fields = _insert_sql(type(obj), conflict, binding is not None)
     params: list = []
     for f in fields:

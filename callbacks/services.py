@@ -44,7 +44,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 
 import vendors
@@ -505,7 +505,12 @@ def _record_insert(
     """INSERT the call's record unless it exists (then None: lock it with
     `_record_locked`).  The binding is looked up in the same statement."""
     record = CallRecord(vendor_account=account, call_id=call_id, **fields)
-    binding = (account.pk, binding_ref, at) if binding_ref else None
+    x_number = fields.get("x_number", "")
+    binding = (
+        hotsql.binding_params(account.pk, binding_ref, x_number, at)
+        if binding_ref or x_number
+        else None
+    )
     if hotsql.insert_ignore(record, _RECORD_KEY, binding=binding) is None:
         return None
     return record
@@ -523,22 +528,14 @@ def _record_locked(account: VendorAccount, call_id: str) -> CallRecord:
     return record
 
 
-def _binding_id(account: VendorAccount, vendor_binding_id: str, at: datetime) -> int | None:
-    """The binding a call belongs to (for merges; new records resolve it in SQL,
-    hotsql._BINDING_SUBQUERY, the same choice).  cyj reuses virtual numbers
-    across bindings, so prefer the newest binding created before the call."""
-    if not vendor_binding_id:
+def _binding_id(
+    account: VendorAccount, vendor_binding_id: str, x_number: str, at: datetime
+) -> int | None:
+    """The binding a call belongs to, for merges (new records resolve it inside
+    their INSERT): the one choice in hotsql._BINDING_SUBQUERY."""
+    if not (vendor_binding_id or x_number):
         return None
-    from privacy.models import Binding  # privacy is optional at import time of this module
-
-    return (
-        Binding.objects.filter(vendor_account=account, vendor_binding_id=vendor_binding_id)
-        .order_by(
-            Case(When(created_at__lte=at, then=Value(0)), default=Value(1)), "-created_at", "-id"
-        )
-        .values_list("pk", flat=True)
-        .first()
-    )
+    return hotsql.binding_for(account.pk, vendor_binding_id, x_number, at)
 
 
 def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:
@@ -585,7 +582,9 @@ def _cdr_apply(account: VendorAccount, data: vendors.CallRecordData, now: dateti
             return False  # a repeated CDR: the first one stands
         # The record came from events: the CDR is authoritative, but keep an event's
         # time where the CDR has none (ccp CDRs carry no ring time, for example).
-        fields["binding_id"] = _binding_id(account, fields["vendor_binding_id"], fields["call_at"])
+        fields["binding_id"] = _binding_id(
+            account, fields["vendor_binding_id"], fields["x_number"], fields["call_at"]
+        )
         for name, value in fields.items():
             if value in (None, "") and getattr(record, name) not in (None, ""):
                 continue
@@ -643,7 +642,9 @@ def _event_apply(account: VendorAccount, data: vendors.CallEventData, now: datet
     if not created and not record.has_cdr:
         # Fill only what is still empty: an earlier event or the CDR knows better.
         if record.binding_id is None:
-            partial_fields["binding_id"] = _binding_id(account, binding_ref, data.occurred_at)
+            partial_fields["binding_id"] = _binding_id(
+                account, binding_ref, partial_fields["x_number"], data.occurred_at
+            )
         updates = [
             name
             for name, value in partial_fields.items()

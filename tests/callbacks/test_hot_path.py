@@ -194,3 +194,56 @@ def test_phone_normalization_cache_keeps_invalid_numbers_raw():
     assert services._number("13800138000") == "+8613800138000"
     assert services._number("+86138****0022") == "+86138****0022"
     assert services._normalized.cache_info().hits == 1
+
+
+@pytest.mark.parametrize("subid", ["", "platform-task-id"])
+def test_xa_calls_link_to_the_xa_binding_on_their_x(client, igw_account, subid):
+    """igw opens XA transfers without a subid: their calls are matched by X and time."""
+    from accounts.models import PrivacyNumber
+    from privacy.models import Binding
+
+    x = PrivacyNumber.objects.create(number="+8617012345678", vendor_account=igw_account)
+    other_x = PrivacyNumber.objects.create(number="+8617012345679", vendor_account=igw_account)
+
+    def xa(number, created, state="released"):
+        binding = Binding.objects.create(
+            kind="xa",
+            vendor_account=igw_account,
+            x_number=number,
+            a_number="+8613800138000",
+            ttl=0,
+            state=state,
+        )
+        Binding.objects.filter(pk=binding.pk).update(created_at=created)
+        return binding
+
+    older = xa(x, datetime(2023, 1, 1, tzinfo=UTC))
+    current = xa(x, datetime(2023, 6, 1, tzinfo=UTC), state="active")
+    xa(x, datetime(2099, 1, 1, tzinfo=UTC))  # created after the call: not it
+    xa(other_x, datetime(2023, 7, 1, tzinfo=UTC), state="active")  # another X: not it
+    assert (
+        post_form(client, igw_account, "cdr", igw_cdr(igw_account, subid=subid)).status_code == 200
+    )
+    record = CallRecord.objects.get()
+    assert record.binding == current and record.binding != older
+
+
+def test_an_axb_subid_wins_over_an_xa_on_the_same_x(client, igw_account):
+    from accounts.models import PrivacyNumber
+    from privacy.models import Binding
+
+    x = PrivacyNumber.objects.create(number="+8617012345678", vendor_account=igw_account)
+    common = {"vendor_account": igw_account, "x_number": x, "state": "released"}
+    # An ended XA on the same X, created before the call too: the subid decides.
+    xa = Binding.objects.create(kind="xa", ttl=0, a_number="+8613700137000", **common)
+    Binding.objects.filter(pk=xa.pk).update(created_at=datetime(2023, 1, 1, tzinfo=UTC))
+    axb = Binding.objects.create(
+        kind="axb",
+        ttl=600,
+        a_number="+8613800138000",
+        b_number="+8613900139000",
+        vendor_binding_id="sub-1",
+        **common,
+    )
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account))
+    assert CallRecord.objects.get().binding == axb
