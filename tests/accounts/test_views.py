@@ -109,7 +109,10 @@ def test_account_form_shows_field_errors_and_writes_nothing(operator_client):
 
 
 def test_secret_never_appears_in_any_page_or_api_response(operator_client, administrator, client):
+    from sandbox.services import ensure_sandbox_account
+
     account = VendorAccountFactory(vendor="ccp", secret=SECRET)
+    mirror = ensure_sandbox_account(vendor_account=account)  # it mirrors the credentials
     sub = SubAccountFactory(
         vendor_account=account, sub_token=SECRET + "-sub", voip_password=SECRET + "-voip"
     )
@@ -123,6 +126,8 @@ def test_secret_never_appears_in_any_page_or_api_response(operator_client, admin
         "/api/v1/vendor-accounts/",
         f"/api/v1/vendor-accounts/{account.pk}/",
         "/api/schema/",
+        "/sandbox/",
+        "/sandbox/api/accounts/",
     ]
     for url in pages:
         response = operator_client.get(url)
@@ -134,6 +139,8 @@ def test_secret_never_appears_in_any_page_or_api_response(operator_client, admin
         f"/admin/accounts/vendoraccount/{account.pk}/change/",
         "/admin/accounts/subaccount/",
         f"/admin/accounts/subaccount/{sub.pk}/change/",
+        "/admin/sandbox/sandboxaccount/",
+        f"/admin/sandbox/sandboxaccount/{mirror.pk}/change/",
     ]
     for url in admin_pages:
         response = client.get(url)
