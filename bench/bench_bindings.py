@@ -31,16 +31,14 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+from _support import PG, ROOT, admin_sql, free_port, start_gunicorn, stop
+
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
 PID = os.getpid()
 
@@ -64,19 +62,6 @@ def env_for(db_name: str, port: int = 0, queue: str = "") -> dict[str, str]:
     }
 
 
-def admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -92,16 +77,6 @@ def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 # ---------------------------------------------------------------------- 1. end to end
@@ -126,38 +101,6 @@ ensure_sandbox_account(vendor_account=account)
 SandboxAccount.objects.filter(account_id="bench-dev").update(max_bindings_per_x=10**6)
 print(json.dumps({{"token": Token.objects.create(user=user).key, "account": account.pk}}))
 """
-
-
-def start_gunicorn(env, port, workers, threads) -> subprocess.Popen:
-    import requests
-
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "ccp_console.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("gunicorn exited during start-up")
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-            return proc
-        except requests.RequestException:  # still starting (or busy starting)
-            time.sleep(0.2)
-    stop(proc)
-    raise SystemExit("gunicorn did not answer within 30 s")
 
 
 def start_worker(env, queue: str, concurrency: int) -> subprocess.Popen:
@@ -211,7 +154,7 @@ def end_to_end(args) -> None:
             .strip()
             .splitlines()[-1]
         )
-        server = start_gunicorn(env, port, args.workers, args.threads)
+        server = start_gunicorn(env, port, workers=args.workers, threads=args.threads)
         worker = start_worker(env, queue, args.concurrency)
         url = f"http://127.0.0.1:{port}/api/v1/bindings/"
         headers = {"Authorization": f"Token {seeded['token']}"}

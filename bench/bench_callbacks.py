@@ -32,7 +32,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 ENV_BASE = {
     "DJANGO_SETTINGS_MODULE": "ccp_console.settings",
     "SECRET_KEY": "bench-only-secret-key",
@@ -97,21 +95,11 @@ if os.environ.get("BENCH_CALLBACKS_WORKER") == "1":
 # ---------------------------------------------------------------------- driver side
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run(args: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-def _psql(sql: str) -> None:
-    _run(["psql", f"{PG}/postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql], dict(os.environ))
 
 
 def _setup_database(env: dict[str, str]) -> dict[str, str]:
@@ -347,6 +335,9 @@ def _cpu_times() -> tuple[int, int]:
 
 
 def main() -> None:
+    # Driver side only: gunicorn imports this module as bench.bench_callbacks.
+    from _support import PG, admin_sql, free_port
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=3)
@@ -369,12 +360,12 @@ def main() -> None:
     db = f"ccp_bench_callbacks_{os.getpid()}"
     env = {**os.environ, **ENV_BASE, "DATABASE_URL": f"{PG}/{db}"}
     use_wrk = shutil.which("wrk") is not None and not args.python_load
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     run_id = f"r{int(time.time())}"
-    _psql(f"CREATE DATABASE {db}")
+    admin_sql(f"CREATE DATABASE {db}")
     if args.async_commit:
-        _psql(f"ALTER DATABASE {db} SET synchronous_commit = off")
+        admin_sql(f"ALTER DATABASE {db} SET synchronous_commit = off")
     server = None
     try:
         token = _setup_database(env)["token"]
@@ -458,7 +449,7 @@ def main() -> None:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-        _psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     print(
         f"\nbench_callbacks: gunicorn gthread {args.workers}x{args.threads}, "

@@ -3,7 +3,7 @@
     python bench/bench_sandbox_clients.py [--count 200] [--seconds 15]
                                           [--concurrency 1] [--workers 2] [--threads 4]
 
-What it needs: PostgreSQL at BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432,
+What it needs: PostgreSQL at BENCH_PG (default postgres://postgres@127.0.0.1:5432,
 trust auth, allowed to CREATE DATABASE) and the project's venv.  It creates a
 throwaway database (ccp_bench_sandbox_<pid>), migrates it, seeds one sandbox
 account per vendor, starts gunicorn on a free 127.0.0.1 port serving the
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -29,12 +28,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import count as _count
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _support import PG, ROOT, admin_sql, free_port, start_gunicorn, stop
+
 sys.path.insert(0, str(ROOT))
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 DB_NAME = f"ccp_bench_sandbox_{os.getpid()}"
 CREDS = {
     # vendor: (account_id, secret, app_id)
@@ -55,7 +53,7 @@ BASE_PATHS = {
 def server_env(port: int) -> dict[str, str]:
     return {
         **os.environ,
-        "DATABASE_URL": f"{PG_URL}/{DB_NAME}",
+        "DATABASE_URL": f"{PG}/{DB_NAME}",
         "DJANGO_SETTINGS_MODULE": "ccp_console.settings",
         "DEBUG": "0",  # DEBUG keeps every SQL query in memory: not what we measure
         "SECRET_KEY": "bench-only-secret-key",
@@ -67,19 +65,6 @@ def server_env(port: int) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "SECURE_COOKIES": "0",
     }
-
-
-def admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def seed(env: dict[str, str]) -> None:
@@ -101,43 +86,6 @@ def seed(env: dict[str, str]) -> None:
         env=env,
         check=True,
     )
-
-
-def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "ccp_console.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_ready(proc: subprocess.Popen, port: int) -> None:
-    """Until a sandbox endpoint answers (an unsigned request: 401 is the proof)."""
-    import requests
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("gunicorn exited during start-up")
-        try:
-            requests.get(f"http://127.0.0.1:{port}/sandbox/igw/api/v1/account/status", timeout=5)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit("the sandbox did not answer within 30 s")
 
 
 def operations(port: int) -> dict[str, Callable[[], Callable[[int], object]]]:
@@ -268,8 +216,14 @@ def main() -> None:
     proc = None
     try:
         seed(env)
-        proc = start_gunicorn(env, port, args.workers, args.threads)
-        wait_ready(proc, port)
+        proc = start_gunicorn(
+            env,
+            port,
+            workers=args.workers,
+            threads=args.threads,
+            ready_path="/sandbox/igw/api/v1/account/status",
+            quiet=True,
+        )
         print(
             f"sandbox at http://127.0.0.1:{port}/sandbox (gunicorn {args.workers}x{args.threads}), "
             f"{args.concurrency} client thread(s), ≤{args.count} calls or ≤{args.seconds:g} s each"
@@ -286,12 +240,7 @@ def main() -> None:
                 f"({done} calls, {elapsed * 1000 / max(done, 1):.1f} ms each)"
             )
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc)
         admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 

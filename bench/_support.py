@@ -1,0 +1,88 @@
+"""Plumbing shared by the benchmarks: ports, throwaway databases, gunicorn.
+
+Everything runs on 127.0.0.1; each benchmark creates its own PostgreSQL database
+and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def admin_sql(statement: str) -> None:
+    """Run a statement on the server's maintenance database (CREATE/DROP DATABASE)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def start_gunicorn(
+    env: dict[str, str],
+    port: int,
+    *,
+    workers: int,
+    threads: int,
+    app: str = "ccp_console.wsgi",
+    ready_path: str = "/healthz",
+    quiet: bool = False,
+) -> subprocess.Popen:
+    """Start gunicorn (gthread) on 127.0.0.1:`port` and wait until `ready_path`
+    answers anything at all (a 401 from a signed endpoint proves it is up)."""
+    import requests
+
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("gunicorn exited during start-up")
+        try:
+            requests.get(f"http://127.0.0.1:{port}{ready_path}", timeout=5)
+            return proc
+        except requests.RequestException:  # still starting
+            time.sleep(0.2)
+    stop(proc)
+    raise SystemExit(f"gunicorn did not answer {ready_path} within 30 s")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
