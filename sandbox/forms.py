@@ -67,16 +67,4 @@ class PlaceCallForm(forms.Form):
 class ChaosForm(forms.ModelForm):
     class Meta:
         model = SandboxAccount
-        fields = [
-            "state",
-            "auto_play",
-            "max_bindings_per_x",
-            "chaos_api_delay_ms",
-            "chaos_api_fail_next",
-            "chaos_api_timeout_next",
-            "chaos_timeout_seconds",
-            "chaos_delivery_delay_ms",
-            "chaos_duplicate",
-            "chaos_out_of_order",
-            "chaos_recording_late_seconds",
-        ]
+        fields = SandboxAccount.SETTABLE_FIELDS

@@ -29,6 +29,21 @@ class SandboxAccount(models.Model):
     on purpose (see sandbox/__init__.py).
     """
 
+    # What the page's chaos form and the JSON API may change.
+    SETTABLE_FIELDS = (
+        "state",
+        "auto_play",
+        "max_bindings_per_x",
+        "chaos_api_delay_ms",
+        "chaos_api_fail_next",
+        "chaos_api_timeout_next",
+        "chaos_timeout_seconds",
+        "chaos_delivery_delay_ms",
+        "chaos_duplicate",
+        "chaos_out_of_order",
+        "chaos_recording_late_seconds",
+    )
+
     class State(models.IntegerChoices):
         # The igw §3.1 / ccp AccountInfo numbering.
         TRIAL = 0, "Trial"
