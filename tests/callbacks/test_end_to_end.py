@@ -8,10 +8,9 @@ import pytest
 
 from accounts.selectors import vendor_client
 from callbacks.models import CallEvent, CallRecord, Delivery
-from privacy.models import Binding
 from sandbox import services as sandbox
 from sandbox.models import SandboxBinding, SandboxCall
-from tests.factories import PrivacyNumberFactory, VendorAccountFactory
+from tests.factories import BindingFactory, PrivacyNumberFactory, VendorAccountFactory
 from vendors import RetryPolicy
 
 BASE_PATHS = {
@@ -67,7 +66,8 @@ def igw_bound(account):
     result = account.client.bind_axb(
         x_number=x, a_number=A, b_number=B, reqid="r-e2e", ttl=600, record=True
     )
-    binding = Binding.objects.create(
+    binding = BindingFactory(
+        x_number=None,
         kind="axb",
         vendor_account=account,
         a_number="+86" + A,

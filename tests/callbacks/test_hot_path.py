@@ -18,6 +18,7 @@ from tests.callbacks.conftest import (
     post_json,
     url_for,
 )
+from tests.factories import BindingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +157,8 @@ def test_cdr_merging_into_an_event_record_finds_the_binding(client, igw_account)
 
     post_form(client, igw_account, "call-start", igw_call_start(igw_account))
     assert CallRecord.objects.get().binding is None  # no binding known yet
-    binding = Binding.objects.create(
+    binding = BindingFactory(
+        x_number=None,
         kind="axb",
         vendor_account=igw_account,
         a_number="+8613800138000",
@@ -173,9 +175,8 @@ def test_cdr_merging_into_an_event_record_finds_the_binding(client, igw_account)
 
 
 def test_only_a_later_binding_is_still_linked(client, cyj_account):
-    from privacy.models import Binding
-
-    later = Binding.objects.create(
+    later = BindingFactory(
+        x_number=None,
         kind="cyj",
         vendor_account=cyj_account,
         a_number="+8618326000000",
@@ -206,7 +207,9 @@ def test_xa_calls_link_to_the_xa_binding_on_their_x(client, igw_account, subid):
     other_x = PrivacyNumber.objects.create(number="+8617012345679", vendor_account=igw_account)
 
     def xa(number, created, state="released"):
-        binding = Binding.objects.create(
+        binding = BindingFactory(
+            vendor_binding_id="",
+            b_number="",
             kind="xa",
             vendor_account=igw_account,
             x_number=number,
@@ -235,9 +238,11 @@ def test_an_axb_subid_wins_over_an_xa_on_the_same_x(client, igw_account):
     x = PrivacyNumber.objects.create(number="+8617012345678", vendor_account=igw_account)
     common = {"vendor_account": igw_account, "x_number": x, "state": "released"}
     # An ended XA on the same X, created before the call too: the subid decides.
-    xa = Binding.objects.create(kind="xa", ttl=0, a_number="+8613700137000", **common)
+    xa = BindingFactory(
+        vendor_binding_id="", b_number="", kind="xa", ttl=0, a_number="+8613700137000", **common
+    )
     Binding.objects.filter(pk=xa.pk).update(created_at=datetime(2023, 1, 1, tzinfo=UTC))
-    axb = Binding.objects.create(
+    axb = BindingFactory(
         kind="axb",
         ttl=600,
         a_number="+8613800138000",

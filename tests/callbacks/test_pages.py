@@ -20,6 +20,7 @@ from tests.callbacks.conftest import (
     post_form,
 )
 from tests.callbacks.http_fixture import WAV
+from tests.factories import BindingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -390,9 +391,8 @@ def test_admin_replay_action(admin_client, client, igw_account, administrator):
 
 
 def test_gap_page_lists_calls_without_cdr(operator_client, client, igw_account, settings):
-    from privacy.models import Binding
-
-    binding = Binding.objects.create(
+    binding = BindingFactory(
+        x_number=None,
         kind="axb",
         vendor_account=igw_account,
         a_number="+8613800138000",
@@ -421,7 +421,8 @@ def test_binding_match_prefers_the_binding_live_at_call_time(client, cyj_account
     from tests.callbacks.conftest import cyj_cdr, post_json
 
     def binding(created):
-        b = Binding.objects.create(
+        b = BindingFactory(
+            x_number=None,
             kind="cyj",
             vendor_account=cyj_account,
             a_number="+8618326000000",

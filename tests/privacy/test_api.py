@@ -3,8 +3,7 @@
 import pytest
 
 from privacy.models import Binding
-from tests.factories import UserFactory
-from tests.privacy.factories import BindingFactory
+from tests.factories import BindingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from django.utils import timezone
 from accounts.models import PrivacyNumber
 from privacy import rules, services
 from privacy.models import Binding, BindingTransition, XLoad
-from tests.factories import PrivacyNumberFactory, UserFactory, VendorAccountFactory
-from tests.privacy.factories import BindingFactory
+from tests.factories import BindingFactory, PrivacyNumberFactory, UserFactory, VendorAccountFactory
 from vendors import errors as verr
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from privacy.models import Binding
-from tests.privacy.factories import BindingFactory
+from tests.factories import BindingFactory
 
 pytestmark = pytest.mark.django_db
 
