@@ -3,7 +3,6 @@
 Serializers only shape data; writes go through accounts.services.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -78,12 +77,6 @@ class NumberSerializer(serializers.ModelSerializer):
         return data
 
 
-def _django_errors(exc: DjangoValidationError) -> serializers.ValidationError:
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
-
-
 class VendorAccountViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -99,20 +92,12 @@ class VendorAccountViewSet(
     filterset_fields = ["vendor", "enabled"]
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.vendor_account_create(**serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        serializer.instance = services.vendor_account_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("vendor", None)
-        try:
-            serializer.instance = services.vendor_account_update(
-                account=serializer.instance, **data
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        serializer.instance = services.vendor_account_update(account=serializer.instance, **data)
 
     @extend_schema(request=None, responses=VendorAccountSerializer)
     @action(detail=True, methods=["post"], url_path="regenerate-webhook-token")
@@ -132,16 +117,13 @@ class NumberViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        try:
-            serializer.instance = services.number_create(
-                vendor_account=data["vendor_account"],
-                number=data["number"],
-                area_code=data.get("area_code", ""),
-                status=data.get("status", PrivacyNumber.Status.AVAILABLE),
-                note=data.get("note", ""),
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        serializer.instance = services.number_create(
+            vendor_account=data["vendor_account"],
+            number=data["number"],
+            area_code=data.get("area_code", ""),
+            status=data.get("status", PrivacyNumber.Status.AVAILABLE),
+            note=data.get("note", ""),
+        )
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -152,10 +134,7 @@ class NumberViewSet(viewsets.ModelViewSet):
             raise serializers.ValidationError(
                 {"number": "A pool number cannot change; add the new number instead."}
             )
-        try:
-            serializer.instance = services.number_update(number=serializer.instance, **data)
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from exc
+        serializer.instance = services.number_update(number=serializer.instance, **data)
 
     @extend_schema(
         request=inline_serializer(

@@ -14,15 +14,8 @@ from accounts import selectors, services, tasks
 from accounts.forms import NumberForm, NumberImportForm, VendorAccountForm
 from accounts.models import PrivacyNumber, Vendor, VendorAccount
 from core.decorators import require_perm
+from core.forms import apply_validation_error
 from core.pagination import paginate
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @require_perm("accounts.view_vendoraccount")
@@ -86,7 +79,7 @@ def vendor_account_create(request):
         try:
             account = services.vendor_account_create(**form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Vendor account {account.name} created.")
             return redirect("accounts:vendor_account_detail", pk=account.pk)
@@ -103,7 +96,7 @@ def vendor_account_edit(request, pk: int):
         try:
             services.vendor_account_update(account=account, **data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Vendor account {account.name} saved.")
             return redirect("accounts:vendor_account_detail", pk=account.pk)
@@ -180,7 +173,7 @@ def number_create(request):
                 note=form.cleaned_data["note"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"{number.number} added to the pool.")
             return redirect("accounts:number_list")

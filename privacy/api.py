@@ -5,7 +5,6 @@ is active or failed. An `Idempotency-Key` header makes a retried POST return the
 binding the first one made (200, same id) instead of making a second.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -205,8 +204,6 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             binding = services.binding_create(
                 **data.validated_data, created_by=request.user, idempotency_key=key
             )
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
         except services.IdempotencyConflict as exc:
             raise Conflict(
                 f"{IDEMPOTENCY_HEADER} {key!r} was used for binding {exc.binding.pk}, "
@@ -223,9 +220,6 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def release(self, request, pk=None):
         """Release: igw goes to "releasing" and a worker unbinds it; cyj is released at once."""
         binding = self.get_object()
-        try:
-            binding = services.binding_release(binding=binding, actor=request.user)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
+        binding = services.binding_release(binding=binding, actor=request.user)
         body = BindingSerializer(binding, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

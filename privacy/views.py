@@ -12,20 +12,13 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import VendorAccount
 from core.decorators import require_perm
+from core.forms import apply_validation_error
 from core.pagination import paginate
 from privacy import rules, selectors, services
 from privacy.forms import BindingForm
 from privacy.models import Binding
 
 BULK_LIMIT = 500
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @require_perm("privacy.view_binding")
@@ -84,7 +77,7 @@ def binding_create(request, kind: str):
                 kind=kind, created_by=request.user, **form.service_kwargs()
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Binding #{binding.pk} created; the vendor is binding it.")
             return redirect("privacy:binding_detail", pk=binding.pk)
