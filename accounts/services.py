@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+import vendors
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount, new_webhook_token
+from accounts.selectors import vendor_client
 from accounts.vendor_settings import validate_extra
 from core.phones import normalize_number
 
@@ -234,11 +237,6 @@ def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
 
     Vendors without a status API (huawei, cyj) get a clear note instead.
     """
-    from django.utils import timezone
-
-    import vendors
-    from accounts.selectors import vendor_client
-
     client = vendor_client(account=account)
     account.status_checked_at = timezone.now()
     try:
@@ -259,8 +257,6 @@ def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
 
 def sub_account_create(*, vendor_account: VendorAccount, friendly_name: str) -> SubAccount:
     """Create a ccp sub-account at the vendor and keep it (secrets encrypted)."""
-    from accounts.selectors import vendor_client
-
     if vendor_account.vendor != "ccp":
         raise ValidationError({"vendor_account": "Only ccp accounts have sub-accounts."})
     if not vendor_account.enabled:

@@ -5,11 +5,11 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from core.selectors import home_summary
+
 
 @login_required
 def home(request):
-    from core.selectors import home_summary
-
     return render(request, "home.html", {"summary": home_summary(user=request.user)})
 
 
