@@ -73,18 +73,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "content_type",
         "body_size",
         "body_preview",
-        "outcome",
-        "reason",
-        "auth_expected",
-        "auth_received",
-        "authenticated",
-        "signature",
-        "traceback",
-        "call_ids",
-        "processed_at",
-        "attempts",
-        "replayed_at",
-        "replayed_by",
+        *Delivery.PROCESSING_FIELDS,
     )
 
     def has_replay_permission(self, request):

@@ -45,6 +45,22 @@ class Delivery(models.Model):
         Outcome.FAILED_PROCESSING,
     )
 
+    # What a processing run (first try or replay) writes; the raw fields never change.
+    PROCESSING_FIELDS = (
+        "outcome",
+        "reason",
+        "auth_expected",
+        "auth_received",
+        "authenticated",
+        "signature",
+        "traceback",
+        "call_ids",
+        "processed_at",
+        "attempts",
+        "replayed_at",
+        "replayed_by",
+    )
+
     vendor_account = models.ForeignKey(
         "accounts.VendorAccount", on_delete=models.PROTECT, related_name="deliveries"
     )

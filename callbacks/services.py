@@ -417,22 +417,7 @@ def _set_outcome(delivery: Delivery, outcome: str, **fields: Any) -> None:
 def _finish(delivery: Delivery, outcome: str, **fields: Any) -> Delivery:
     """Set the outcome on a stored delivery and save it."""
     _set_outcome(delivery, outcome, **fields)
-    delivery.save(
-        update_fields=[
-            "outcome",
-            "reason",
-            "auth_expected",
-            "auth_received",
-            "authenticated",
-            "signature",
-            "traceback",
-            "call_ids",
-            "processed_at",
-            "attempts",
-            "replayed_at",
-            "replayed_by",
-        ]
-    )
+    delivery.save(update_fields=list(Delivery.PROCESSING_FIELDS))
     return delivery
 
 
