@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.models import PrivacyNumber, Vendor, VendorAccount
-from core.phones import display_number
+from core.serializers import MaskedNumberField, MaskedTextField
 
 
 class VendorAccountSerializer(serializers.ModelSerializer):
@@ -63,18 +63,13 @@ class VendorAccountSerializer(serializers.ModelSerializer):
 
 class NumberSerializer(serializers.ModelSerializer):
     vendor_account = serializers.PrimaryKeyRelatedField(queryset=VendorAccount.objects.all())
-    number = serializers.CharField(max_length=32)
+    number = MaskedNumberField(max_length=32)
+    note = MaskedTextField(max_length=200, required=False, allow_blank=True)
 
     class Meta:
         model = PrivacyNumber
         fields = ["id", "number", "vendor_account", "area_code", "status", "note", "created_at"]
         read_only_fields = ["created_at"]
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        request = self.context.get("request")
-        data["number"] = display_number(instance.number, request.user if request else None)
-        return data
 
 
 class VendorAccountViewSet(

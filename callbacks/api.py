@@ -1,7 +1,8 @@
 """REST API for call records: GET /api/v1/call-records/ and /api/v1/call-records/{id}/.
 
-Read-only; numbers are masked like on the pages unless the user holds
-accounts.view_full_numbers.  Filters are those of selectors.call_record_list.
+Read-only; numbers, and numbers inside vendor texts, are masked like on the pages
+unless the user holds accounts.view_full_numbers (core.serializers).  Filters are
+those of selectors.call_record_list.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -10,30 +11,29 @@ from rest_framework import serializers, viewsets
 
 from callbacks import selectors
 from callbacks.models import CallEvent, CallRecord
-from core.phones import display_number
-
-_NUMBER_FIELDS = ("caller", "callee", "x_number")
+from core.serializers import MaskedNumberField, MaskedTextField
 
 
-class _Masked(serializers.ModelSerializer):
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        request = self.context.get("request")
-        user = request.user if request else None
-        for name in _NUMBER_FIELDS:
-            if name in data:
-                data[name] = display_number(data[name] or "", user)
-        return data
+class CallEventSerializer(serializers.ModelSerializer):
+    caller = MaskedNumberField(read_only=True)
+    callee = MaskedNumberField(read_only=True)
+    x_number = MaskedNumberField(read_only=True)
+    state_text = MaskedTextField(read_only=True)
 
-
-class CallEventSerializer(_Masked):
     class Meta:
         model = CallEvent
         fields = ["kind", "occurred_at", "caller", "callee", "x_number", "state_code", "state_text"]
 
 
-class CallRecordSerializer(_Masked):
+class CallRecordSerializer(serializers.ModelSerializer):
     vendor_account = serializers.PrimaryKeyRelatedField(read_only=True)
+    caller = MaskedNumberField(read_only=True)
+    callee = MaskedNumberField(read_only=True)
+    x_number = MaskedNumberField(read_only=True)
+    # cyj's binding id is the X number; vendor texts and user data may carry numbers.
+    vendor_binding_id = MaskedTextField(read_only=True)
+    raw_text = MaskedTextField(read_only=True)
+    user_data = MaskedTextField(read_only=True)
     binding = serializers.PrimaryKeyRelatedField(read_only=True)
     events = CallEventSerializer(many=True, read_only=True)
     has_recording = serializers.BooleanField(read_only=True)

@@ -32,7 +32,7 @@ from callbacks import hotsql, selectors, services, webhooks
 from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
 from core.decorators import require_perm
 from core.pagination import paginate
-from core.phones import display_number
+from core.phones import display_number, display_text
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def call_record_export(request: HttpRequest) -> StreamingHttpResponse:
                         display_number(r.x_number, user),
                         r.outcome or "pending",
                         r.raw_code,
-                        r.raw_text,
+                        display_text(r.raw_text, user),
                         r.begin_at.isoformat() if r.begin_at else "",
                         r.ring_at.isoformat() if r.ring_at else "",
                         r.answer_at.isoformat() if r.answer_at else "",
@@ -370,7 +370,7 @@ def delivery_replay(request: HttpRequest, pk: int) -> HttpResponse:
             level(
                 request,
                 f"Delivery {delivery.pk} replayed: {delivery.get_outcome_display()}"
-                + (f" ({delivery.reason})" if delivery.reason else ""),
+                + (f" ({display_text(delivery.reason, request.user)})" if delivery.reason else ""),
             )
         return redirect("callbacks:delivery_detail", pk=delivery.pk)
     return render(

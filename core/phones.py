@@ -2,7 +2,15 @@
 
 Chinese mobiles arrive as 13800138000, +8613800138000 or 008613800138000; fixed
 lines with their area code (010-12345678, 075528000001). All become E.164.
+
+Users without accounts.view_full_numbers see every number masked (138****0021):
+number fields through `display_number`, and numbers inside free text (history,
+vendor messages, errors, URLs) through `display_text`. Pages use the `phone` tag
+and the `masked_text` filter (core/templatetags/console.py), the API the fields
+of core/serializers.py; nothing else decides who sees what.
 """
+
+import re
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -46,17 +54,70 @@ def national_number(e164: str) -> str:
 
 
 def mask_number(number: str) -> str:
-    """138****0021: keep the first three and last four digits of the national form."""
+    """138****0021: keep the first three and last four digits of the national form.
+
+    Shorter values keep less, so at least four digits stay hidden: 8 to 10
+    characters keep the last four (****5678), 7 or fewer keep nothing.
+    """
     digits = national_number(number) if number.startswith("+") else number
-    if len(digits) <= 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) >= 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) >= 8:
+        return f"****{digits[-4:]}"
+    return "*" * len(digits)
+
+
+def may_see_full_numbers(user) -> bool:
+    """True when `user` holds accounts.view_full_numbers; None (no request) may not."""
+    return user is not None and user.has_perm("accounts.view_full_numbers")
 
 
 def display_number(number: str, user) -> str:
     """The number as `user` may see it: whole with view_full_numbers, masked otherwise."""
     if not number:
         return ""
-    if user is not None and user.has_perm("accounts.view_full_numbers"):
+    if may_see_full_numbers(user):
         return national_number(number)
     return mask_number(number)
+
+
+# A run of digits, optionally led by "+", whose groups may be split by one space
+# or dash when the next group has 3+ digits: "+86 138-1111-0001", "010-12345678".
+# The 3-digit rule keeps dates (2026-11-29) and times apart; runs glued to letters
+# (X13811110001, /rec/13811110001.mp3) still match: masking too much beats a leak.
+_NUMBER_LIKE = re.compile(r"\+?\d+(?:[ \-]\d{3,})*")
+# Shorter runs are codes (vendor result codes, ports, years), not phone numbers.
+MIN_TEXT_DIGITS = 7
+
+
+def _mask_run(match: re.Match) -> str:
+    run = match.group(0)
+    digits = re.sub(r"\D", "", run)
+    if len(digits) < MIN_TEXT_DIGITS:
+        return run
+    if run.startswith("+"):
+        return mask_number("+" + digits)
+    if digits.startswith("00"):  # international prefix: mask the national form
+        return mask_number("+" + digits[2:])
+    return mask_number(digits)
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """`text` with every number-like run of 7+ digits masked like `mask_number`.
+
+    Errs on the side of masking: a long id or a byte count is masked too, since
+    free text from vendors and errors has no structure that says what a number is.
+    """
+    if not text:
+        return ""
+    return _NUMBER_LIKE.sub(_mask_run, text)
+
+
+def display_text(text: str, user) -> str:
+    """Free text as `user` may see it: unchanged with view_full_numbers, numbers masked
+    otherwise."""
+    if not text:
+        return ""
+    if may_see_full_numbers(user):
+        return text
+    return mask_numbers_in_text(text)

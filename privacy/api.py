@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from accounts.models import VendorAccount
 from core.api import Conflict
-from core.phones import display_number
+from core.serializers import MaskedNumberField, MaskedTextField
 from privacy import selectors, services
 from privacy.models import Binding
 
@@ -26,16 +26,29 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class FailureSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    text = serializers.CharField(help_text="The vendor's original text (often Chinese).")
-    text_en = serializers.CharField(help_text="English gloss.")
-    advice = serializers.CharField()
+    """The failure fields of a Binding. Vendor texts may name numbers ("X 138… is not
+    this account's number"), so they are masked like the number fields."""
+
+    code = serializers.CharField(source="failure_code")
+    text = MaskedTextField(
+        source="failure_text", help_text="The vendor's original text (often Chinese)."
+    )
+    text_en = MaskedTextField(source="failure_text_en", help_text="English gloss.")
+    advice = MaskedTextField(source="failure_advice")
 
 
 class BindingSerializer(serializers.ModelSerializer):
-    x_number = serializers.SerializerMethodField()
-    a_number = serializers.SerializerMethodField()
-    b_number = serializers.SerializerMethodField()
+    x_number = MaskedNumberField(
+        source="x_number_value",
+        read_only=True,
+        help_text="The pool number, or for cyj the number the vendor chose.",
+    )
+    a_number = MaskedNumberField(read_only=True)
+    b_number = MaskedNumberField(read_only=True)
+    # cyj's binding id is its X number; igw's subid is masked only where it has a
+    # number-like run, like any other text.
+    vendor_binding_id = MaskedTextField(read_only=True)
+    user_data = MaskedTextField(read_only=True)
     failure = serializers.SerializerMethodField()
 
     class Meta:
@@ -66,31 +79,11 @@ class BindingSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def _user(self):
-        request = self.context.get("request")
-        return request.user if request else None
-
-    def get_x_number(self, obj: Binding) -> str:
-        if obj.x_number is not None:
-            return display_number(obj.x_number.number, self._user())
-        return display_number(obj.vendor_binding_id, self._user()) if obj.kind == "cyj" else ""
-
-    def get_a_number(self, obj: Binding) -> str:
-        return display_number(obj.a_number, self._user())
-
-    def get_b_number(self, obj: Binding) -> str:
-        return display_number(obj.b_number, self._user())
-
     @extend_schema_field(FailureSerializer(allow_null=True))
     def get_failure(self, obj: Binding) -> dict | None:
         if obj.state != Binding.State.FAILED:
             return None
-        return {
-            "code": obj.failure_code,
-            "text": obj.failure_text,
-            "text_en": obj.failure_text_en,
-            "advice": obj.failure_advice,
-        }
+        return FailureSerializer(obj, context=self.context).data
 
 
 class BindingCreateSerializer(serializers.Serializer):

@@ -164,6 +164,14 @@ class Binding(models.Model):
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
 
+    @property
+    def x_number_value(self) -> str:
+        """The X number callers dial: our pool's, or for cyj the one the vendor chose
+        (its vendor_binding_id), which may be outside the pool."""
+        if self.x_number is not None:
+            return self.x_number.number
+        return self.vendor_binding_id if self.kind == self.Kind.CYJ else ""
+
 
 class BindingTransition(models.Model):
     """One state change of a binding; written in the same transaction as the change."""
