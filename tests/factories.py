@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount
+from callbacks.models import CallEvent, CallRecord
 from privacy.models import Binding
 
 
@@ -85,3 +86,31 @@ class BindingFactory(factory.django.DjangoModelFactory):
             from privacy.services import xload_sync
 
             xload_sync(vendor_account=self.vendor_account)
+
+
+class CallRecordFactory(factory.django.DjangoModelFactory):
+    """A call as the normalizer leaves it after its CDR (has_cdr=False for a gap)."""
+
+    class Meta:
+        model = CallRecord
+
+    vendor_account = factory.SubFactory(VendorAccountFactory, vendor="igw")
+    vendor = factory.SelfAttribute("vendor_account.vendor")
+    call_id = factory.Sequence(lambda n: f"call-{n:06d}")
+    caller = factory.Sequence(lambda n: f"+86136{n:08d}")
+    callee = factory.Sequence(lambda n: f"+86137{n:08d}")
+    outcome = "answered"
+    has_cdr = True
+    duration = 60
+
+
+class CallEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CallEvent
+
+    call_record = factory.SubFactory(CallRecordFactory)
+    kind = CallEvent.Kind.CALL_START
+    occurred_at = factory.LazyFunction(timezone.now)
+    caller = factory.SelfAttribute("call_record.caller")
+    callee = factory.SelfAttribute("call_record.callee")
+    x_number = factory.SelfAttribute("call_record.x_number")

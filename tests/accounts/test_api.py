@@ -106,12 +106,13 @@ def test_numbers_crud_and_duplicate(operator_api):
 def test_number_list_masks_for_users_without_full_number_permission(staff_user, api_client):
     from django.contrib.auth.models import Permission
 
-    PrivacyNumberFactory(number="+8617012340021")
+    PrivacyNumberFactory(number="+8617012340021", note="was 13812340021's line")
     staff_user.user_permissions.add(Permission.objects.get(codename="view_privacynumber"))
     api_client.force_authenticate(staff_user)
     response = api_client.get("/api/v1/numbers/")
     assert response.status_code == 200
     assert response.json()["results"][0]["number"] == "170****0021"
+    assert response.json()["results"][0]["note"] == "was 138****0021's line"
 
 
 def test_csv_import_reports_bad_rows_with_line_numbers(operator_api):

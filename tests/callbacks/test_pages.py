@@ -5,6 +5,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -20,7 +21,7 @@ from tests.callbacks.conftest import (
     post_form,
 )
 from tests.callbacks.http_fixture import WAV
-from tests.factories import BindingFactory
+from tests.factories import BindingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -438,3 +439,20 @@ def test_binding_match_prefers_the_binding_live_at_call_time(client, cyj_account
     binding(datetime(2024, 6, 1, tzinfo=UTC))  # a later reuse of the same virtual number
     post_json(client, cyj_account, "cdr", cyj_cdr(cyj_account))  # call on 2024-01-01
     assert CallRecord.objects.get().binding == old
+
+
+def test_delivery_pages_mask_numbers_in_reasons(client, igw_account):
+    """A vendor body refused for a bad field echoes the value, which may be a number."""
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account, beginTime="x13811110001"))
+    delivery = Delivery.objects.get()
+    assert "13811110001" in delivery.reason
+    viewer = UserFactory(username="inbox-viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_delivery"))
+    client.force_login(viewer)
+    for url in (
+        reverse("callbacks:delivery_list"),
+        reverse("callbacks:delivery_detail", args=[delivery.pk]),
+    ):
+        html = client.get(url).content.decode()
+        assert "138****0001" in html
+        assert "13811110001" not in html, url

@@ -1,7 +1,17 @@
+import re
+
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from core.phones import display_number, mask_number, national_number, normalize_number
+from core.phones import (
+    display_number,
+    display_text,
+    mask_number,
+    mask_numbers_in_text,
+    national_number,
+    normalize_number,
+)
 from tests.factories import UserFactory
 
 
@@ -38,3 +48,59 @@ def test_display_masks_unless_the_user_may_see_full_numbers(operator, staff_user
     assert display_number("+8613812340021", operator) == "13812340021"
     assert display_number("+8613812340021", staff_user) == "138****0021"
     assert display_number("+8613812340021", UserFactory()) == "138****0021"
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("13812340021", "138****0021"),
+        ("+8613812340021", "138****0021"),
+        ("075528000001", "075****0001"),
+        ("28000001", "****0001"),  # short: at least four digits stay hidden
+        ("1234567", "*******"),
+        ("138****0021", "138****0021"),  # already masked by the vendor
+    ],
+)
+def test_mask_number_hides_at_least_four_digits(raw, masked):
+    assert mask_number(raw) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("vendor chose 17118230001, which is not in our pool", "vendor chose 171****0001, which"),
+        ("X 13811110001 不是本账号的号码", "X 138****0001 不是本账号的号码"),
+        ("https://rec.example.com/rec/13811110002.mp3", "/rec/138****0002.mp3"),
+        ("callee X13811110001", "callee X138****0001"),
+        ("+86 138-1111-0001 or 0086 13811110001", "138****0001 or 138****0001"),
+        ("+8613811110001", "138****0001"),
+        ("010-62345678", "010****5678"),
+        ("１３８１１１１０００１", "１３８****０００１"),  # full-width digits from Chinese text
+    ],
+)
+def test_mask_numbers_in_text_finds_number_like_runs(text, masked):
+    result = mask_numbers_in_text(text)
+    assert masked in result
+    assert not re.search(r"\d{7}", result.replace("*", "x"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ended at 2026-11-29 23:15:00 on port 8883",
+        "igw 1300: 资源不存在",
+        "138****0021 is busy",
+        "",
+    ],
+)
+def test_mask_numbers_in_text_leaves_dates_codes_and_masked_numbers(text):
+    assert mask_numbers_in_text(text) == text
+
+
+@pytest.mark.django_db
+def test_display_text_masks_unless_the_user_may_see_full_numbers(operator, staff_user):
+    text = "vendor chose 17118230001"
+    assert display_text(text, operator) == text
+    assert display_text(text, staff_user) == "vendor chose 171****0001"
+    assert display_text(text, None) == "vendor chose 171****0001"
+    assert display_text(text, AnonymousUser()) == "vendor chose 171****0001"
