@@ -3,6 +3,8 @@ import re
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.phones import (
     display_number,
@@ -104,3 +106,11 @@ def test_display_text_masks_unless_the_user_may_see_full_numbers(operator, staff
     assert display_text(text, staff_user) == "vendor chose 171****0001"
     assert display_text(text, None) == "vendor chose 171****0001"
     assert display_text(text, AnonymousUser()) == "vendor chose 171****0001"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789+- ()x１٣")), max_size=60) | st.text())
+def test_masked_text_keeps_no_seven_digits_together_and_masks_once(text):
+    masked = mask_numbers_in_text(text)
+    assert not re.search(r"\d{7}", masked)
+    assert mask_numbers_in_text(masked) == masked
