@@ -1,10 +1,16 @@
-"""Reads for vendor accounts and the number pool."""
+"""Reads for vendor accounts and the number pool, and the one place vendor clients
+and outbound host policies are built from an account."""
 
 from django.conf import settings
 from django.db.models import QuerySet
 
 import vendors
 from accounts.models import PrivacyNumber, VendorAccount
+from vendors.outbound import HostPolicy, guarded_session, parse_host_port
+
+# Clients built only to authenticate and parse callbacks never make a request:
+# one shared session that refuses every host saves a connection pool per webhook.
+_OFFLINE_SESSION = guarded_session(HostPolicy())
 
 
 def webhook_urls(*, account: VendorAccount) -> dict[str, str]:
@@ -14,8 +20,33 @@ def webhook_urls(*, account: VendorAccount) -> dict[str, str]:
     return {kind: f"{base}/callbacks/{account.webhook_token}/{kind}/" for kind in kinds}
 
 
-def vendor_client(*, account: VendorAccount, **kwargs) -> vendors.VendorClient:
-    """A vendors/ client holding this account's credentials."""
+def private_allowlist() -> frozenset[tuple[str, int]]:
+    """OUTBOUND_PRIVATE_ALLOWLIST as (host, port) pairs (validated at start-up)."""
+    pairs = (parse_host_port(entry) for entry in settings.OUTBOUND_PRIVATE_ALLOWLIST)
+    return frozenset((host, port) for host, port in pairs if port is not None)
+
+
+def vendor_api_policy(*, account: VendorAccount) -> HostPolicy:
+    return HostPolicy.for_vendor_api(
+        base_url=account.base_url, private_allowlist=private_allowlist()
+    )
+
+
+def recording_policy(*, account: VendorAccount) -> HostPolicy:
+    return HostPolicy.for_recordings(
+        base_url=account.base_url,
+        recording_hosts=(account.extra or {}).get("recording_hosts") or [],
+        private_allowlist=private_allowlist(),
+    )
+
+
+def vendor_client(
+    *, account: VendorAccount, offline: bool = False, **kwargs
+) -> vendors.VendorClient:
+    """A vendors/ client holding this account's credentials, whose every request
+    passes the outbound host policy.  offline=True: for callbacks only, it can
+    send nothing at all.  There is deliberately no way to pass another session."""
+    session = _OFFLINE_SESSION if offline else guarded_session(vendor_api_policy(account=account))
     return vendors.get_client(
         account.vendor,
         base_url=account.base_url,
@@ -23,6 +54,7 @@ def vendor_client(*, account: VendorAccount, **kwargs) -> vendors.VendorClient:
         secret=account.secret,
         app_id=account.app_id,
         extra=dict(account.extra),
+        session=session,
         **kwargs,
     )
 

@@ -39,7 +39,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 
-import requests
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -49,7 +48,7 @@ from django.utils import timezone
 
 import vendors
 from accounts.models import VendorAccount
-from accounts.selectors import vendor_client
+from accounts.selectors import recording_policy, vendor_client
 from callbacks import conf, hotsql, ssrf
 from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
 from callbacks.webhooks import Inbound
@@ -59,10 +58,6 @@ logger = logging.getLogger(__name__)
 
 Outcome = Delivery.Outcome
 RecStatus = CallRecord.RecordingStatus
-
-# parse_callback and authenticate_callback never touch the network: one shared,
-# never-used session saves building a connection pool per webhook.
-_INBOUND_SESSION = requests.Session()
 
 _MAX_INT = 2**31 - 1
 
@@ -267,7 +262,7 @@ def _evaluate(
     """Kind, authentication, parsing: in memory only.  The parsed items, or None
     with the rejection set on `delivery` (not saved)."""
     account = delivery.vendor_account
-    client = vendor_client(account=account, session=_INBOUND_SESSION)
+    client = vendor_client(account=account, offline=True)
     if delivery.kind not in client.callback_kinds:
         _set_outcome(
             delivery,
@@ -759,7 +754,7 @@ def recording_download(*, record_id: int, now: datetime | None = None) -> Downlo
         url = _recording_url(record)
         fetched = ssrf.fetch(
             url,
-            policy=ssrf.HostPolicy.for_account(record.vendor_account),
+            policy=recording_policy(account=record.vendor_account),
             max_bytes=conf.recording_max_bytes(),
             timeout=conf.recording_timeout_seconds(),
         )

@@ -40,6 +40,21 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The address vendors post callbacks to; webhook URLs shown to operators start with it.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+
+def _host_port_list(name: str) -> list[str]:
+    """A comma-separated list of host:port; a port is required (never a whole host)."""
+    entries = [entry.strip() for entry in env.list(name, default=[]) if entry.strip()]
+    for entry in entries:
+        host, sep, port = entry.rpartition(":")
+        if not (sep and host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
+            raise ImproperlyConfigured(f"{name}: {entry!r} is not host:port (e.g. 10.0.0.5:8443).")
+    return entries
+
+
+# Outbound requests (vendor APIs, recordings) never reach loopback/private addresses
+# except at these exact host:port pairs (e.g. the sandbox of the quick start).
+OUTBOUND_PRIVATE_ALLOWLIST = _host_port_list("OUTBOUND_PRIVATE_ALLOWLIST")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -53,6 +53,30 @@ def _eager_celery(request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture
+def live_server(live_server, settings, monkeypatch):
+    """pytest-django's live server, which the sandbox tests use as the vendor: its exact
+    host:port (and no other port of loopback) joins OUTBOUND_PRIVATE_ALLOWLIST, in
+    this process and in the environment of worker processes started afterwards."""
+    host_port = live_server.url.split("://", 1)[1]
+    allowed = [*settings.OUTBOUND_PRIVATE_ALLOWLIST, host_port]
+    settings.OUTBOUND_PRIVATE_ALLOWLIST = allowed
+    monkeypatch.setenv("OUTBOUND_PRIVATE_ALLOWLIST", ",".join(allowed))
+    return live_server
+
+
+@pytest.fixture
+def allow_outbound(settings, monkeypatch):
+    """allow_outbound("127.0.0.1:8871"): let this test reach that exact private host:port."""
+
+    def allow(host_port: str) -> None:
+        allowed = [*settings.OUTBOUND_PRIVATE_ALLOWLIST, host_port]
+        settings.OUTBOUND_PRIVATE_ALLOWLIST = allowed
+        monkeypatch.setenv("OUTBOUND_PRIVATE_ALLOWLIST", ",".join(allowed))
+
+    return allow
+
+
 def _user(username: str, role: str | None = None, **fields):
     from tests.factories import UserFactory
 

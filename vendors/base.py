@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,15 +34,25 @@ from .errors import (
     InvalidPayload,
     NetworkError,
     NotFound,
+    OutboundRefused,
     PermissionDenied,
     RateLimited,
     ResponseError,
     TemporaryError,
     VendorError,
 )
+from .outbound import Refused, refusal_in
 from .types import AccountStatus, CallEventData, CallRecordData
 
-__all__ = ["ErrorRow", "Reply", "RetryPolicy", "Signature", "VendorClient", "logger"]
+__all__ = [
+    "ErrorRow",
+    "Reply",
+    "RetryPolicy",
+    "Signature",
+    "VendorClient",
+    "describe_answer",
+    "logger",
+]
 
 logger = logging.getLogger("vendors")
 
@@ -203,6 +214,8 @@ class VendorClient(abc.ABC):
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
+            except Refused as exc:
+                error = OutboundRefused(self.code, "refused", f"refused: {exc}")
             except (
                 requests.Timeout,
                 requests.ConnectionError,
@@ -212,8 +225,12 @@ class VendorClient(abc.ABC):
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection"
                 error = NetworkError(self.code, kind, f"{type(exc).__name__}: {exc}")
             except requests.RequestException as exc:
-                # Bad URL, too many redirects...: configuration, not weather.
-                error = VendorError(self.code, "request", f"{type(exc).__name__}: {exc}")
+                refused = refusal_in(exc)
+                if refused is not None:
+                    error = OutboundRefused(self.code, "refused", f"refused: {refused}")
+                else:
+                    # Bad URL, too many redirects...: configuration, not weather.
+                    error = VendorError(self.code, "request", f"{type(exc).__name__}: {exc}")
             else:
                 http_status = response.status_code
                 try:
@@ -320,12 +337,7 @@ class VendorClient(abc.ABC):
             payload = None
         if not isinstance(payload, dict) or payload.get(code_field) is None:
             if response.ok:
-                raise ResponseError(
-                    self.code,
-                    "unparseable",
-                    f"no {code_field} in {response.text[:200]!r}",
-                    http_status=response.status_code,
-                )
+                raise self._unexpected(response)
             return Reply(payload, "", self._http_error(response))
         code = str(payload[code_field])
         if code == success and response.ok:
@@ -336,8 +348,11 @@ class VendorClient(abc.ABC):
     def _http_error(
         self, response: requests.Response, code: str = "", message: str = ""
     ) -> VendorError:
-        """Error for a non-2xx answer that carries no usable vendor code."""
-        text = message or f"HTTP {response.status_code} {response.reason or ''}".strip()
+        """Error for a non-2xx answer that carries no usable vendor code.
+
+        Without `message`, the answer is described, never quoted: whatever sits
+        at a misconfigured base_url must not reach the pages that show errors."""
+        text = message or self._describe(response)
         return self._error(
             code or str(response.status_code), text, http_status=response.status_code
         )
@@ -347,12 +362,23 @@ class VendorClient(abc.ABC):
         try:
             return response.json()
         except ValueError:
-            raise ResponseError(
-                self.code,
-                "unparseable",
-                f"not JSON: {response.text[:200]!r}",
-                http_status=response.status_code,
-            ) from None
+            raise self._unexpected(response) from None
+
+    def _unexpected(self, response: requests.Response) -> ResponseError:
+        """ResponseError for a 2xx answer that is not the vendor's documented envelope."""
+        return ResponseError(
+            self.code, "unparseable", self._describe(response), http_status=response.status_code
+        )
+
+    def _describe(self, response: requests.Response) -> str:
+        """describe_answer, with the body itself logged at DEBUG only (truncated)."""
+        logger.debug(
+            "%s unexpected answer body (first %d bytes): %r",
+            self.code,
+            _LOGGED_BODY_BYTES,
+            response.content[:_LOGGED_BODY_BYTES],
+        )
+        return describe_answer(response)
 
     def account_status(self) -> AccountStatus:
         """The account's state and balance, for vendors that publish them.
@@ -421,6 +447,22 @@ class VendorClient(abc.ABC):
     ) -> list[CallRecordData | CallEventData]:
         """Subclasses must parse `body` for `kind` (already validated) and
         raise InvalidPayload with a clear message on malformed input."""
+
+
+_LOGGED_BODY_BYTES = 500
+# A media type as RFC 9110 spells it; anything else in the header is not shown.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,40}/[a-z0-9][a-z0-9!#$&^_.+-]{0,60}")
+
+
+def describe_answer(response: requests.Response) -> str:
+    """'unexpected answer (HTTP 200, 57 bytes, text/html)': what users see of a reply
+    that is not the vendor's envelope.  Status, size and media type only: the body,
+    the reason phrase and any odd Content-Type are the answering server's words."""
+    ctype = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if not _MEDIA_TYPE.fullmatch(ctype):
+        ctype = "no content type" if not ctype else "unrecognized content type"
+    size = len(response.content or b"")
+    return f"unexpected answer (HTTP {response.status_code}, {size} bytes, {ctype})"
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

@@ -245,12 +245,7 @@ class CcpClient(VendorClient):
         payload = self._decode(response)
         if payload is None:
             if response.ok:
-                raise ResponseError(
-                    self.code,
-                    "unparseable",
-                    f"not {self.format}: {response.text[:200]!r}",
-                    http_status=response.status_code,
-                )
+                raise self._unexpected(response)
             return Reply(None, "", self._http_error(response))
         status = payload.get("statusCode")
         code = "" if status is None else str(status)

@@ -23,6 +23,7 @@ __all__ = [
     "InvalidRequest",
     "NetworkError",
     "NotFound",
+    "OutboundRefused",
     "PermissionDenied",
     "RateLimited",
     "ResponseError",
@@ -118,6 +119,13 @@ class TemporaryError(VendorError):
 
 class NetworkError(TemporaryError):
     """We could not talk to the vendor (timeout, connection reset, DNS)."""
+
+
+class OutboundRefused(VendorError):
+    """The outbound host policy refused the vendor's address: nothing was sent.
+
+    Fix the account's base_url or the deployment's allowlist; never retried.
+    """
 
 
 class ResponseError(VendorError):

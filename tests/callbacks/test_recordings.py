@@ -33,7 +33,8 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture
-def account(igw_account, server):
+def account(igw_account, server, allow_outbound):
+    allow_outbound(server.host)
     igw_account.extra = {"recording_hosts": [server.host]}
     igw_account.save()
     return igw_account
@@ -172,9 +173,10 @@ def test_timeouts_are_retried(account, server):
     assert "Timeout" in record.recording_last_error or "timed out" in record.recording_last_error
 
 
-def test_connection_refused_is_retried(account, server):
+def test_connection_refused_is_retried(account, server, allow_outbound):
     record = make_record(account, "http://127.0.0.1:9/r.wav")
-    account.extra = {"recording_hosts": ["127.0.0.1"]}
+    allow_outbound("127.0.0.1:9")
+    account.extra = {"recording_hosts": ["127.0.0.1:9"]}
     account.save()
     assert services.recording_download(record_id=record.pk).status == "pending"
 
@@ -255,9 +257,10 @@ def test_sweeper_leaves_fresh_work_alone(account, server):
 
 
 def test_cyj_recording_comes_from_its_api(
-    client, cyj_account, server, django_capture_on_commit_callbacks
+    client, cyj_account, server, django_capture_on_commit_callbacks, allow_outbound
 ):
     server.routes["/cyj/rec.wav"] = Reply()
+    allow_outbound(server.host)
     cyj_account.extra = {"recording_hosts": [server.host]}
     cyj_account.save()
     with mock.patch("vendors.cyj.CyjClient.fetch_recording") as fetch:

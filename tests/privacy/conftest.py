@@ -62,20 +62,19 @@ def sandbox_account(live_server, make_pool):
 @pytest.fixture
 def vendor_faults(monkeypatch):
     """vendor_faults(timeouts=n): the next n vendor requests reach the vendor for real,
-    then the client sees a ReadTimeout instead of the answer (a lost response)."""
+    then the client sees a ReadTimeout instead of the answer (a lost response).
+    The fault sits inside the client's own guarded transport: the host policy still holds."""
     import requests
-    from requests.adapters import HTTPAdapter
 
     from privacy import services
+    from vendors.outbound import GuardedAdapter
 
-    class LostResponses(HTTPAdapter):
-        def __init__(self, timeouts: int) -> None:
-            super().__init__()
-            self.remaining = timeouts
-            self.sent = 0
+    class LostResponses(GuardedAdapter):
+        remaining = 0
+        sent = 0
 
-        def send(self, request, **kwargs):
-            response = super().send(request, **kwargs)
+        def send(self, request, *args, **kwargs):
+            response = super().send(request, *args, **kwargs)
             self.sent += 1
             if self.remaining > 0:
                 self.remaining -= 1
@@ -83,18 +82,34 @@ def vendor_faults(monkeypatch):
             return response
 
     real = services.vendor_client
+    state = {}
 
-    def install(timeouts: int = 1) -> LostResponses:
-        adapter = LostResponses(timeouts)
+    def install(timeouts: int = 1):
+        state["timeouts"] = timeouts
 
         def client_with_faults(*, account, **kwargs):
-            session = requests.Session()
-            session.mount("http://", adapter)
-            client = real(account=account, session=session, **kwargs)
+            client = real(account=account, **kwargs)
+            if "adapter" not in state:
+                policy = client.session.get_adapter(client.base_url).policy
+                state["adapter"] = LostResponses(policy)
+                state["adapter"].remaining = state["timeouts"]
+            client.session.mount("http://", state["adapter"])
             client._sleep = lambda seconds: None  # retry at once: the test is about counts
             return client
 
         monkeypatch.setattr(services, "vendor_client", client_with_faults)
-        return adapter
+        return _Counter(state)
 
     return install
+
+
+class _Counter:
+    """What the tests read: how many requests went out through the faulty transport."""
+
+    def __init__(self, state):
+        self._state = state
+
+    @property
+    def sent(self) -> int:
+        adapter = self._state.get("adapter")
+        return adapter.sent if adapter is not None else 0
