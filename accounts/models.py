@@ -1,7 +1,9 @@
 """Vendor accounts, ccp sub-accounts and the pool of X numbers."""
 
 import secrets
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from core.crypto import EncryptedTextField
@@ -17,6 +19,25 @@ class Vendor(models.TextChoices):
 def new_webhook_token() -> str:
     # Hex, not urlsafe base64: huawei accepts only [A-Za-z0-9-:./] in statusUrl/feeUrl.
     return secrets.token_hex(24)
+
+
+def validate_base_url(value: str) -> None:
+    """A vendor base_url is http(s) with nothing after the path: the clients append
+    API paths and query strings to it, so a "?" or "#" would swallow them (and
+    turned the status check into a request for any URL an operator liked)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise ValidationError(f"Not a valid URL: {exc}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError("Use an http:// or https:// URL.")
+    if not parts.hostname:
+        raise ValidationError("The URL needs a host.")
+    if "?" in value or "#" in value:
+        raise ValidationError("A base URL has no query (?…) or fragment (#…).")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError("Put credentials in the account's fields, not in the URL.")
 
 
 class VendorAccount(models.Model):
@@ -48,6 +69,22 @@ class VendorAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.vendor})"
+
+    def clean_fields(self, exclude=None) -> None:
+        # Here rather than in the field's validators: every write path (service,
+        # admin form) runs full_clean, and no migration is needed for a rule change.
+        errors: dict = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if "base_url" not in errors and "base_url" not in (exclude or ()):
+            try:
+                validate_base_url(self.base_url)
+            except ValidationError as exc:
+                errors["base_url"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
 
 
 class SubAccount(models.Model):

@@ -852,6 +852,8 @@ def _default_advice(error: VendorError) -> str:
         return "The vendor kept failing; create the binding again later."
     if isinstance(error, e.ResponseError):
         return "The vendor's answer was unreadable; check at the vendor before binding again."
+    if isinstance(error, e.OutboundRefused):
+        return "Nothing was sent: check the account's base URL, or have its host:port allowed."
     return "Read the vendor's text; contact the vendor if it persists."
 
 

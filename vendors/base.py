@@ -215,7 +215,7 @@ class VendorClient(abc.ABC):
                     allow_redirects=False,
                 )
             except Refused as exc:
-                error = OutboundRefused(self.code, "refused", f"refused: {exc}")
+                error = OutboundRefused(self.code, "refused", str(exc), message_en=_REFUSED)
             except (
                 requests.Timeout,
                 requests.ConnectionError,
@@ -227,7 +227,7 @@ class VendorClient(abc.ABC):
             except requests.RequestException as exc:
                 refused = refusal_in(exc)
                 if refused is not None:
-                    error = OutboundRefused(self.code, "refused", f"refused: {refused}")
+                    error = OutboundRefused(self.code, "refused", str(refused), message_en=_REFUSED)
                 else:
                     # Bad URL, too many redirects...: configuration, not weather.
                     error = VendorError(self.code, "request", f"{type(exc).__name__}: {exc}")
@@ -449,6 +449,7 @@ class VendorClient(abc.ABC):
         raise InvalidPayload with a clear message on malformed input."""
 
 
+_REFUSED = "Refused by the outbound host policy: nothing was sent."
 _LOGGED_BODY_BYTES = 500
 # A media type as RFC 9110 spells it; anything else in the header is not shown.
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,40}/[a-z0-9][a-z0-9!#$&^_.+-]{0,60}")

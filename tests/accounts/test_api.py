@@ -54,6 +54,9 @@ def test_vendor_cannot_change(operator_api):
     [
         ({"vendor": "acme"}, "vendor"),
         ({"base_url": "ftp//nope"}, "base_url"),
+        ({"base_url": "ftp://igw.example.com/api"}, "base_url"),
+        ({"base_url": "http://127.0.0.1:8871/reflect?"}, "base_url"),
+        ({"base_url": "https://igw.example.com/api#x"}, "base_url"),
         ({"secret": ""}, "secret"),
         ({"extra": {"push_signature": "sometimes"}}, "extra"),
     ],

@@ -41,6 +41,29 @@ def test_bad_account_input_gets_field_errors_and_writes_nothing(override, field)
     assert not VendorAccount.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1:8871/reflect?",
+        "https://igw.example.com/api?x=1",
+        "https://igw.example.com/api#top",
+        "ftp://igw.example.com/api",
+        "https://user:pw@igw.example.com/api",
+    ],
+)
+def test_base_url_with_query_fragment_credentials_or_other_scheme_is_a_field_error(base_url):
+    with pytest.raises(ValidationError) as exc:
+        services.vendor_account_create(**{**GOOD, "base_url": base_url})
+    assert list(exc.value.message_dict) == ["base_url"]
+    assert not VendorAccount.objects.exists()
+    account = services.vendor_account_create(**GOOD)
+    with pytest.raises(ValidationError) as exc:
+        services.vendor_account_update(account=account, base_url=base_url)
+    assert list(exc.value.message_dict) == ["base_url"]
+    account.refresh_from_db()
+    assert account.base_url == GOOD["base_url"]
+
+
 def test_duplicate_name_is_a_field_error():
     services.vendor_account_create(**GOOD)
     with pytest.raises(ValidationError) as exc:

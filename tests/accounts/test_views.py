@@ -108,6 +108,48 @@ def test_account_form_shows_field_errors_and_writes_nothing(operator_client):
     assert not VendorAccount.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "base_url", ["ftp://igw.example.com/api", "https://igw.example.com/api?debug=1"]
+)
+def test_account_form_refuses_a_base_url_clients_cannot_append_paths_to(operator_client, base_url):
+    response = operator_client.post(
+        "/accounts/vendor-accounts/new/",
+        {
+            "vendor": "igw",
+            "name": "igw",
+            "base_url": base_url,
+            "account_id": "10000000",
+            "secret": "key",
+            "extra": "",
+        },
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"base_url"}
+    assert not VendorAccount.objects.exists()
+
+
+def test_admin_refuses_a_base_url_with_a_query(client, administrator):
+    account = VendorAccountFactory(secret=SECRET)
+    client.force_login(administrator)
+    response = client.post(
+        f"/admin/accounts/vendoraccount/{account.pk}/change/",
+        {
+            "vendor": "igw",
+            "name": account.name,
+            "base_url": "http://127.0.0.1:8871/reflect?x=",
+            "account_id": account.account_id,
+            "secret": "",
+            "app_id": "x",
+            "extra": "{}",
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "base_url" in response.context["adminform"].form.errors
+    account.refresh_from_db()
+    assert account.base_url == "https://vendor.example.com"
+
+
 def test_secret_never_appears_in_any_page_or_api_response(operator_client, administrator, client):
     from sandbox.services import ensure_sandbox_account
 

@@ -1,4 +1,5 @@
-"""A tiny real HTTP server on 127.0.0.1 for recording downloads and their faults.
+"""A tiny real HTTP server on 127.0.0.1 for recording downloads and their faults,
+and for standing in for whatever an operator points a vendor account at.
 
 Routes are set per test: path -> callable(handler) or a Reply.  Every request is
 recorded (path, Host header) so tests can check what actually went out.
@@ -32,8 +33,12 @@ class Server:
                 pass
 
             def do_GET(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
                 seen.append((self.path, self.headers.get("Host", "")))
-                route = routes.get(self.path.split("?")[0], Reply(404, b"nope", {}))
+                route = routes.get(self.path.split("?")[0]) or routes.get("*")  # "*": any path
+                route = route or Reply(404, b"nope", {})
                 if callable(route):
                     route = route()
                 if route.delay:
@@ -48,6 +53,8 @@ class Server:
                     self.wfile.write(route.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+
+            do_POST = do_PUT = do_DELETE = do_GET
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

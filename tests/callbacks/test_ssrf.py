@@ -234,9 +234,7 @@ def test_size_cap_by_header_and_by_stream(server):
 def test_timeouts_are_transient(server):
     server.routes["/slow"] = Reply(delay=1.0)
     with pytest.raises(ssrf.FetchError) as err:
-        ssrf.fetch(
-            server.url("/slow"), policy=served(server), max_bytes=10**6, timeout=0.2
-        )
+        ssrf.fetch(server.url("/slow"), policy=served(server), max_bytes=10**6, timeout=0.2)
     assert not err.value.permanent
 
 

@@ -34,6 +34,7 @@ MODULES = [
     "vendors.igw",
     "vendors.huawei",
     "vendors.cyj",
+    "vendors.outbound",
 ]
 
 
