@@ -9,6 +9,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from vendors.outbound import parse_host_port
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -22,6 +24,10 @@ def _hosts(value: list) -> None:
     for host in value:
         if not isinstance(host, str) or not host or "/" in host or " " in host:
             raise ValidationError(f"{host!r} is not a host or host:port.")
+        try:
+            parse_host_port(host)
+        except ValueError as exc:
+            raise ValidationError(f"{host!r} is not a host or host:port ({exc}).") from None
 
 
 def _networks(value: list) -> None:
@@ -33,7 +39,11 @@ def _networks(value: list) -> None:
 
 
 COMMON = {
-    "recording_hosts": Setting(list, "Hosts (host or host:port) recordings may be fetched from."),
+    "recording_hosts": Setting(
+        list,
+        "Hosts (host or host:port) recordings may be fetched from; a private address "
+        "only as host:port, and only if the deployment allows it too.",
+    ),
     "callback_ip_allowlist": Setting(list, "IPs or networks callbacks must come from."),
     "max_bindings_per_x": Setting(int, "Cap of active bindings per X number.", min_value=1),
 }

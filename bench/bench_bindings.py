@@ -56,6 +56,8 @@ def env_for(db_name: str, port: int = 0, queue: str = "") -> dict[str, str]:
         "CELERY_BROKER_URL": REDIS if queue else "",
         "CELERY_TASK_DEFAULT_QUEUE": queue or "celery",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port or 8000}",
+        # The worker calls the sandbox on this very server: allow exactly its host:port.
+        "OUTBOUND_PRIVATE_ALLOWLIST": f"127.0.0.1:{port}" if port else "",
         "LOG_LEVEL": "WARNING",
         "SECURE_COOKIES": "0",
         "PYTHONPATH": str(ROOT),

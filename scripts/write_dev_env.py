@@ -8,5 +8,7 @@ print("DEBUG=1")
 print(f"SECRET_KEY={secrets.token_urlsafe(50)}")
 print(f"FIELD_ENCRYPTION_KEY={Fernet.generate_key().decode()}")
 print("PUBLIC_BASE_URL=http://127.0.0.1:8000")
+# The demo accounts call the built-in sandbox on this very server: allow exactly that.
+print("OUTBOUND_PRIVATE_ALLOWLIST=127.0.0.1:8000,localhost:8000")
 print("# DATABASE_URL=postgres://postgres@127.0.0.1:5432/ccp_console")
 print("# CELERY_BROKER_URL=redis://127.0.0.1:6379/0")

@@ -32,6 +32,8 @@ def test_create_account_with_valid_extra():
         ({"extra": {"nonsense": 1}}, "extra"),
         ({"extra": {"max_bindings_per_x": "many"}}, "extra"),
         ({"extra": {"callback_ip_allowlist": ["10.0.0.0/33"]}}, "extra"),
+        ({"extra": {"recording_hosts": ["10.0.0.5:0"]}}, "extra"),
+        ({"extra": {"recording_hosts": ["cdn.example.net:https"]}}, "extra"),
     ],
 )
 def test_bad_account_input_gets_field_errors_and_writes_nothing(override, field):

@@ -66,3 +66,22 @@ def test_starts_with_both_keys_and_secure_cookies():
 
 def test_health_check_answers(client, db):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+KEYS = {
+    "SECRET_KEY": "x" * 60,
+    "FIELD_ENCRYPTION_KEY": "dGVzdC1rZXktZm9yLXRoZS1zdWl0ZS0zMi1ieXRlcyE=",
+}
+
+
+def test_private_allowlist_takes_exact_host_ports():
+    result = _check(
+        {**KEYS, "OUTBOUND_PRIVATE_ALLOWLIST": "127.0.0.1:8000, localhost:8000,[::1]:8000"}
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_private_allowlist_refuses_a_whole_host():
+    result = _check({**KEYS, "OUTBOUND_PRIVATE_ALLOWLIST": "127.0.0.1:8000,10.0.0.5"})
+    assert result.returncode != 0
+    assert "OUTBOUND_PRIVATE_ALLOWLIST: '10.0.0.5' is not host:port" in result.stderr

@@ -1,8 +1,13 @@
 """Demo data for the quick start: one user per role, and a vendor account per vendor
 pointed at the built-in sandbox, each with a small pool of X numbers.
 
-Idempotent: running it again changes nothing that exists.
+Idempotent: running it again changes nothing that exists, except that a demo
+account missing recording_hosts gets the sandbox's host:port (older quick starts
+did not set it, and recordings then never downloaded).
 """
+
+import ipaddress
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -82,7 +87,11 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=role))
 
         base = settings.PUBLIC_BASE_URL
+        sandbox_host = _host_port(base)
         for spec in DEMO_ACCOUNTS:
+            # The sandbox's recording links point at the console itself, often on
+            # loopback: recordings need that exact host:port listed (and allowed).
+            extra = {**spec["extra"], "recording_hosts": [sandbox_host]}
             account = VendorAccount.objects.filter(name=spec["name"]).first()
             if account is None:
                 account = services.vendor_account_create(
@@ -92,7 +101,12 @@ class Command(BaseCommand):
                     account_id=spec["account_id"],
                     secret=spec["secret"],
                     app_id=spec["app_id"],
-                    extra=spec["extra"],
+                    extra=extra,
+                )
+            elif "recording_hosts" not in account.extra:
+                account = services.vendor_account_update(
+                    account=account,
+                    extra={**account.extra, "recording_hosts": [sandbox_host]},
                 )
             for number, area_code in spec["numbers"]:
                 if not PrivacyNumber.objects.filter(number=number).exists():
@@ -104,6 +118,35 @@ class Command(BaseCommand):
 
                 ensure_sandbox_account(vendor_account=account)
 
+        if _needs_allowing(sandbox_host):
+            self.stdout.write(
+                self.style.WARNING(
+                    f"The demo accounts call the sandbox at {sandbox_host}, a private address: "
+                    f"add {sandbox_host} to OUTBOUND_PRIVATE_ALLOWLIST or every call is refused."
+                )
+            )
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Open {base}/ and log in as:"))
         for username, password, role, _staff, _super in DEMO_USERS:
             self.stdout.write(f"  {username:<9} / {password:<16} ({role})")
+
+
+def _host_port(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _needs_allowing(host_port: str) -> bool:
+    """Whether OUTBOUND_PRIVATE_ALLOWLIST must list host_port for the demo to work
+    (a loopback or private literal address, or localhost, that it does not list)."""
+    allowed = {entry.lower() for entry in settings.OUTBOUND_PRIVATE_ALLOWLIST}
+    if host_port.lower() in allowed:
+        return False
+    host = host_port.rpartition(":")[0].strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False  # a name: resolved at call time; cannot tell here
