@@ -8,7 +8,8 @@ Adding a vendor (see also the checklist in vendors/__init__.py): subclass
 one line to `vendors.REGISTRY`.
 
 Credentials arrive as constructor arguments (never from settings: this package
-must not import Django).  `secret` is never logged, never put in `repr`, and
+must not import Django), and so does the `session` every request goes through:
+the console passes one guarded by the outbound host policy (vendors/outbound.py).  `secret` is never logged, never put in `repr`, and
 never copied into a result's `raw`.
 """
 

@@ -97,6 +97,10 @@ def parse_host_port(entry: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
+def _join(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _url_host_port(url: str) -> HostPort | None:
     try:
         parts = urlsplit(url)
@@ -190,13 +194,15 @@ class HostPolicy:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        # ::1 sits inside ::/8, which Python calls reserved: loopback is decided below.
+        reserved = ip.is_reserved and not ip.is_loopback
+        if ip.is_link_local or ip.is_multicast or ip.is_unspecified or reserved:
             raise Refused(
                 f"{host} resolves to {ip}, a link-local/reserved address: never contacted"
             )
         if not ip.is_global and (host, port) not in self.private:
             raise Refused(
-                f"{host}:{port} resolves to non-public address {ip}; only host:port pairs "
+                f"{_join(host, port)} resolves to non-public address {ip}; only host:port pairs "
                 "the deployment allows (OUTBOUND_PRIVATE_ALLOWLIST) may reach one"
             )
 

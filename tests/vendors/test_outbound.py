@@ -161,6 +161,18 @@ def test_ccp_unparseable_answer_is_described(vendor_server, fast_retry) -> None:
     assert "unexpected answer (HTTP 200" in str(err.value) and LEAK not in str(err.value)
 
 
+def test_ipv6_loopback_is_private_not_reserved() -> None:
+    """::1 lies in ::/8, which Python calls reserved; it must be allowlistable like 127.0.0.1."""
+    policy = HostPolicy.for_vendor_api(
+        base_url="http://[::1]:8000/api", private_allowlist=(("::1", 8000),)
+    )
+    policy.check_address("::1", 8000, "::1")
+    with pytest.raises(Refused, match=r"\[::1\]:8001 resolves to non-public"):
+        policy.check_address("::1", 8001, "::1")
+    with pytest.raises(Refused, match="link-local"):
+        policy.check_address("::1", 8000, "fe80::1")
+
+
 @pytest.mark.parametrize(
     ("entry", "parsed"),
     [
