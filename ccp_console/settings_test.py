@@ -15,6 +15,9 @@ os.environ.setdefault("PUBLIC_BASE_URL", "https://console.example.com")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("SANDBOX_ENABLED", "1")
+# No private address is reachable unless a test allows it: the live_server fixture adds
+# its own host:port (tests/conftest.py), never the whole of loopback.
+os.environ.setdefault("OUTBOUND_PRIVATE_ALLOWLIST", "")
 
 from .settings import *  # noqa: F403
 
