@@ -9,8 +9,9 @@ one line to `vendors.REGISTRY`.
 
 Credentials arrive as constructor arguments (never from settings: this package
 must not import Django), and so does the `session` every request goes through:
-the console passes one guarded by the outbound host policy (vendors/outbound.py).  `secret` is never logged, never put in `repr`, and
-never copied into a result's `raw`.
+the console passes one guarded by the outbound host policy (vendors/outbound.py).
+`secret` is never logged, never put in `repr`, and never copied into a result's
+`raw`.
 """
 
 from __future__ import annotations
