@@ -274,3 +274,20 @@ def test_cyj_recording_comes_from_its_api(
 def test_cyj_unanswered_calls_have_no_recording(client, cyj_account):
     post_json(client, cyj_account, "cdr", cyj_cdr(cyj_account, Result="busy", Duration=0))
     assert CallRecord.objects.get().recording_status == "none"
+
+
+def test_cyj_recording_api_call_passes_the_outbound_policy(
+    client, cyj_account, server, django_capture_on_commit_callbacks
+):
+    """The recording link comes from cyj's API: that call is refused like any vendor
+    call when base_url points at a private address the deployment does not allow."""
+    server.routes["*"] = Reply(200, b'{"Flag": 1, "Msg": "http://x/r.wav"}', {})
+    cyj_account.base_url = server.url("/cyj")
+    cyj_account.extra = {"recording_hosts": [server.host]}
+    cyj_account.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        post_json(client, cyj_account, "cdr", cyj_cdr(cyj_account))
+    record = CallRecord.objects.get()
+    assert record.recording_status == "failed"
+    assert "refused" in record.recording_last_error
+    assert server.requests == []

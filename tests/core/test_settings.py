@@ -85,3 +85,16 @@ def test_private_allowlist_refuses_a_whole_host():
     result = _check({**KEYS, "OUTBOUND_PRIVATE_ALLOWLIST": "127.0.0.1:8000,10.0.0.5"})
     assert result.returncode != 0
     assert "OUTBOUND_PRIVATE_ALLOWLIST: '10.0.0.5' is not host:port" in result.stderr
+
+
+def test_quick_start_env_allows_exactly_its_own_sandbox():
+    out = subprocess.run(
+        [sys.executable, "scripts/write_dev_env.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "PUBLIC_BASE_URL=http://127.0.0.1:8000\n" in out
+    assert "OUTBOUND_PRIVATE_ALLOWLIST=127.0.0.1:8000,localhost:8000\n" in out
