@@ -6,7 +6,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import PrivacyNumber, VendorAccount
-from tests.factories import PrivacyNumberFactory, SubAccountFactory, VendorAccountFactory
+from tests.factories import (
+    BindingFactory,
+    PrivacyNumberFactory,
+    SubAccountFactory,
+    VendorAccountFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +218,13 @@ def test_number_delete_asks_for_confirmation(operator_client):
     assert PrivacyNumber.objects.exists()
     operator_client.post(reverse("accounts:number_delete", args=[number.pk]))
     assert not PrivacyNumber.objects.exists()
+
+
+def test_number_delete_page_explains_a_refusal(operator_client):
+    binding = BindingFactory()
+    url = reverse("accounts:number_delete", args=[binding.x_number_id])
+    response = operator_client.post(url, follow=True)
+    assert response.status_code == 200
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert "was not removed" in message and "1 binding" in message
+    assert PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()
