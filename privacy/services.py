@@ -521,7 +521,13 @@ def _same_request(binding: Binding, req: _Request) -> bool:
     )
 
 
-def binding_create(
+def binding_create(**kwargs) -> Binding:
+    """`binding_create_or_replay` for callers that do not care whether a key replayed."""
+    binding, _ = binding_create_or_replay(**kwargs)
+    return binding
+
+
+def binding_create_or_replay(
     *,
     kind: str,
     vendor_account: VendorAccount | None,
@@ -538,12 +544,15 @@ def binding_create(
     user_data: str = "",
     created_by: AbstractBaseUser | None = None,
     idempotency_key: str = "",
-) -> Binding:
+) -> tuple[Binding, bool]:
     """Validate, allocate an X when none is given, write a pending binding, enqueue the bind.
 
-    Raises ValidationError (field errors, nothing written) or IdempotencyConflict.
-    With an `idempotency_key` already used by `created_by` for the same request,
-    returns that binding and writes nothing.
+    Returns (binding, created). Raises ValidationError (field errors, nothing
+    written) or IdempotencyConflict. With an `idempotency_key` already used by
+    `created_by` for the same request, returns (that binding, False) and writes
+    nothing. The key is unique per user in the database, so two racing requests
+    with one key make one binding: the loser's insert waits for the winner's
+    commit, fails, and is answered with the winner's binding.
     """
     req = _clean(
         kind=kind,
@@ -563,7 +572,7 @@ def binding_create(
     key = (idempotency_key or "").strip()[:128] if created_by is not None else ""
     existing = binding_for_idempotency_key(user=created_by, key=key)
     if existing is not None:
-        return _replay(existing, req)
+        return _replay(existing, req), False
 
     cap = rules.max_bindings_per_x(req.account)
     # cyj without a pool of our own: the vendor picks the number (by area code).
@@ -583,12 +592,16 @@ def binding_create(
                     x = _allocate(req, cap, exclude)
                 binding = _insert(req, x, created_by, key)
                 _enqueue("bind_binding", binding.pk)
-                return binding
-        except IntegrityError as exc:
-            if key:
-                existing = binding_for_idempotency_key(user=created_by, key=key)
-                if existing is not None:
-                    return _replay(existing, req)
+                return binding, True
+        except (IntegrityError, ValidationError) as exc:
+            # A twin request with this key may have committed since the lookup above:
+            # then it, not the X, is why this attempt failed (its binding now pairs
+            # A and B on the only X, or holds the key). Both show in a fresh query.
+            existing = binding_for_idempotency_key(user=created_by, key=key)
+            if existing is not None:
+                return _replay(existing, req), False
+            if isinstance(exc, ValidationError):
+                raise
             if req.x_number is not None:
                 raise ValidationError({"x_number": _integrity_text(exc)}) from exc
             # A concurrent commit on the chosen X slipped past our snapshot: try another.
