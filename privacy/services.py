@@ -30,6 +30,8 @@ Release and expiry:
   already: released.
 - cyj documents no release API: release marks the binding released locally at
   once, and the vendor unbinds it by itself at EndMinute (<= 60 minutes).
+  Until then allocation counts it on its X (pairing and cap), because the
+  vendor refuses the same pair on that X (rules.KINDS_HELD_UNTIL_END_TIME).
 - Expiry: igw ends AXB/XA bindings itself after ttl and cyj at EndMinute, so
   the beat job only marks rows expired locally; calling release would only
   earn a "resource does not exist" error. Our expires_at is computed from the
@@ -48,7 +50,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -367,14 +369,35 @@ def _live_on(x_ref) -> QuerySet[Binding]:
     return Binding.objects.filter(x_number=x_ref, state__in=LIVE)
 
 
+def _held_on(x_ref, kind: str) -> QuerySet[Binding]:
+    """Released bindings of `kind` the vendor still keeps on X until their end time.
+
+    Empty unless the kind's vendor has no release API (rules.KINDS_HELD_UNTIL_END_TIME).
+    Not in the partial unique indexes (their condition cannot name the time), so
+    this query, run under the X's row lock, is the whole rule for such rows.
+    """
+    if kind not in rules.KINDS_HELD_UNTIL_END_TIME:
+        return Binding.objects.none()
+    return Binding.objects.filter(
+        x_number=x_ref, kind=kind, state=Binding.State.RELEASED, expires_at__gt=timezone.now()
+    )
+
+
+def _pairs_q(req: _Request) -> Q:
+    return Q(a_number__in=req.parties) | Q(b_number__in=req.parties)
+
+
 def _conflict_q(req: _Request, x_ref) -> Q:
     """Rows on X that forbid this binding there (as an Exists filter)."""
     live = _live_on(x_ref)
     if req.kind == Binding.Kind.XA:
         # An XA transfer forwards every call to X: the X must carry nothing else.
         return Q(Exists(live))
-    pairs = Q(a_number__in=req.parties) | Q(b_number__in=req.parties)
-    return Q(Exists(live.filter(kind=Binding.Kind.XA))) | Q(Exists(live.filter(pairs)))
+    pairs = _pairs_q(req)
+    conflict = Q(Exists(live.filter(kind=Binding.Kind.XA))) | Q(Exists(live.filter(pairs)))
+    if req.kind in rules.KINDS_HELD_UNTIL_END_TIME:
+        conflict |= Q(Exists(_held_on(x_ref, req.kind).filter(pairs)))
+    return conflict
 
 
 def _x_problem(x: PrivacyNumber, req: _Request, cap: int) -> str:
@@ -387,22 +410,30 @@ def _x_problem(x: PrivacyNumber, req: _Request, cap: int) -> str:
         return ""
     if live.filter(kind=Binding.Kind.XA).exists():
         return f"{national_number(x.number)} carries an XA transfer."
-    if live.filter(Q(a_number__in=req.parties) | Q(b_number__in=req.parties)).exists():
+    if live.filter(_pairs_q(req)).exists():
         return f"{national_number(x.number)} already pairs {who}."
-    if live.count() >= cap:
+    held = _held_on(x, req.kind)
+    until = held.filter(_pairs_q(req)).aggregate(until=Max("expires_at"))["until"]
+    if until is not None:
+        return (
+            f"{national_number(x.number)} still pairs {who} at the vendor until "
+            f"{timezone.localtime(until):%Y-%m-%d %H:%M}: the vendor has no release API and "
+            "keeps a released binding until its end time."
+        )
+    if live.count() + held.count() >= cap:
         return f"{national_number(x.number)} is at its cap of {cap} live bindings."
     return ""
 
 
-def _load() -> Coalesce:
-    per_x = (
-        _live_on(OuterRef("pk"))
-        .order_by()
-        .values("x_number")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
-    )
-    return Coalesce(Subquery(per_x), Value(0))
+def _load(kind: str) -> Coalesce:
+    def per_x(rows: QuerySet[Binding]) -> Coalesce:
+        counted = rows.order_by().values("x_number").annotate(n=Count("pk")).values("n")[:1]
+        return Coalesce(Subquery(counted), Value(0))
+
+    load = per_x(_live_on(OuterRef("pk")))
+    if kind in rules.KINDS_HELD_UNTIL_END_TIME:
+        load = load + per_x(_held_on(OuterRef("pk"), kind))
+    return load
 
 
 def _candidates(req: _Request) -> QuerySet[PrivacyNumber]:
@@ -424,7 +455,7 @@ def _exhausted_reason(req: _Request, cap: int) -> str:
         return f"The number pool of {account} has no available number in area {req.area_code}."
     total = candidates.count()
     conflicting = candidates.filter(_conflict_q(req, OuterRef("pk"))).count()
-    full = candidates.exclude(_conflict_q(req, OuterRef("pk"))).annotate(load=_load())
+    full = candidates.exclude(_conflict_q(req, OuterRef("pk"))).annotate(load=_load(req.kind))
     full = full.filter(load__gte=cap).count()
     if conflicting + full < total:
         return ""
@@ -435,6 +466,9 @@ def _exhausted_reason(req: _Request, cap: int) -> str:
         one += " (an XA needs its X alone)"
     else:
         one, many = f"already pairs {parties}", f"already pair {parties}"
+        if req.kind in rules.KINDS_HELD_UNTIL_END_TIME:
+            held = " (released bindings count until their end time: the vendor keeps them)"
+            one, many = one + held, many + held
     if full == 0:
         return f"Every available X number{where} ({total}) {one}."
     if conflicting == 0:
