@@ -46,6 +46,7 @@ class SubAccountAdminForm(SecretFieldsAdminForm):
             "voip_password",
             "friendly_name",
             "status",
+            "type",
         ]
 
 

@@ -103,6 +103,7 @@ def sub_account_record(*, vendor_account: VendorAccount, data) -> SubAccount:
             "voip_password": data.voip_password,
             "friendly_name": data.friendly_name,
             "status": data.status,
+            "type": data.type,
         },
     )
     return sub
