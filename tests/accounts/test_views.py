@@ -228,3 +228,24 @@ def test_number_delete_page_explains_a_refusal(operator_client):
     (message,) = [str(m) for m in response.context["messages"]]
     assert "was not removed" in message and "1 binding" in message
     assert PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()
+
+
+def test_admin_deletes_numbers_through_the_service(client, administrator, monkeypatch):
+    from accounts import services
+
+    unused = PrivacyNumberFactory()
+    deleted = []
+    real = services.number_delete
+    monkeypatch.setattr(
+        services,
+        "number_delete",
+        lambda *, number: deleted.append(number.pk) or real(number=number),
+    )
+    client.force_login(administrator)
+    url = f"/admin/accounts/privacynumber/{unused.pk}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert deleted == [unused.pk] and not PrivacyNumber.objects.exists()
+    # A number bindings refer to gets the admin's refusal page, not a 500.
+    binding = BindingFactory()
+    page = client.get(f"/admin/accounts/privacynumber/{binding.x_number_id}/delete/")
+    assert page.status_code == 200 and PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()
