@@ -75,12 +75,15 @@ def test_idempotency_key_replays(operator_api, igw_account, make_pool):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("pool", [3, 1], ids=["spare-xs", "one-x"])
+@pytest.mark.parametrize(
+    ("pool", "choose_x"), [(3, False), (1, False), (3, True)], ids=["spare-xs", "one-x", "chosen-x"]
+)
 def test_racing_posts_with_one_key_make_one_binding(
-    operator, igw_account, make_pool, enqueued, monkeypatch, pool
+    operator, igw_account, make_pool, enqueued, monkeypatch, pool, choose_x
 ):
     """Two POSTs with one key, both past the key look-up before either writes."""
-    make_pool(igw_account, pool)
+    xs = make_pool(igw_account, pool)
+    body = payload(igw_account, x_number=xs[0].number) if choose_x else payload(igw_account)
     real_lookup = services.binding_for_idempotency_key
     barrier = threading.Barrier(2)
     seen = threading.local()
@@ -100,9 +103,7 @@ def test_racing_posts_with_one_key_make_one_binding(
         try:
             api = APIClient()
             api.force_authenticate(operator)
-            response = api.post(
-                URL, payload(igw_account), format="json", headers={"Idempotency-Key": "race-1"}
-            )
+            response = api.post(URL, body, format="json", headers={"Idempotency-Key": "race-1"})
             answers.append((response.status_code, response.json()))
         finally:
             connection.close()
