@@ -46,6 +46,7 @@ class SubAccountAdminForm(SecretFieldsAdminForm):
             "voip_password",
             "friendly_name",
             "status",
+            "type",
         ]
 
 
@@ -82,3 +83,15 @@ class PrivacyNumberAdmin(admin.ModelAdmin):
     list_display = ["number", "vendor_account", "area_code", "status", "note"]
     list_filter = ["status", "vendor_account", "area_code"]
     search_fields = ["number", "note"]
+
+    # Deletion goes through the one service (it locks the pool row against new
+    # bindings); the admin's own protected-objects page covers the usual refusal.
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        for number in queryset:
+            try:
+                services.number_delete(number=number)
+            except ValidationError as exc:
+                self.message_user(request, f"{number}: {' '.join(exc.messages)}", "ERROR")

@@ -3,7 +3,8 @@
 Serializers only shape data; writes go through accounts.services.
 """
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.models import PrivacyNumber, Vendor, VendorAccount
+from core.api import Conflict
 from core.serializers import MaskedNumberField, MaskedTextField
 
 
@@ -130,6 +132,23 @@ class NumberViewSet(viewsets.ModelViewSet):
                 {"number": "A pool number cannot change; add the new number instead."}
             )
         serializer.instance = services.number_update(number=serializer.instance, **data)
+
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(description="Bindings refer to the number: {message, extra}"),
+        }
+    )
+    def destroy(self, request, *args, **kwargs):
+        """Remove a number from the pool; 409 while bindings refer to it (retire it instead)."""
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        try:
+            services.number_delete(number=instance)
+        except DjangoValidationError as exc:
+            # The request is well formed; the number's state forbids it: 409, not 400.
+            raise Conflict(" ".join(exc.messages)) from exc
 
     @extend_schema(
         request=inline_serializer(

@@ -99,6 +99,8 @@ class SubAccount(models.Model):
     voip_password = EncryptedTextField(blank=True)
     friendly_name = models.CharField(max_length=100)
     status = models.CharField(max_length=32, blank=True, default="")
+    # The create answer's `type` (guide §2.5.1 prints it; no values are documented).
+    type = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

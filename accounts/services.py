@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 import vendors
@@ -102,6 +103,7 @@ def sub_account_record(*, vendor_account: VendorAccount, data) -> SubAccount:
             "voip_password": data.voip_password,
             "friendly_name": data.friendly_name,
             "status": data.status,
+            "type": data.type,
         },
     )
     return sub
@@ -144,6 +146,34 @@ def number_update(*, number: PrivacyNumber, **fields) -> PrivacyNumber:
     number.full_clean()
     number.save()
     return number
+
+
+NUMBER_IN_USE = (
+    "This number is used by {count} binding(s), which keep it for their history and "
+    "call records; retire it instead (status: retired) to keep it out of allocation."
+)
+
+
+def number_delete(*, number: PrivacyNumber) -> None:
+    """Remove a number from the pool; refused (ValidationError) while bindings refer to it.
+
+    The pool row is locked first: every binding write takes that lock before it
+    inserts, so no binding can appear between the check and the delete.
+    """
+    try:
+        with transaction.atomic():
+            row = PrivacyNumber.objects.select_for_update().filter(pk=number.pk).first()
+            if row is None:
+                return  # already gone: the caller's goal is met
+            # Counted here rather than read off ProtectedError, which loads every row.
+            used = row.bindings.count()
+            if used:
+                raise ValidationError(NUMBER_IN_USE.format(count=used), code="in_use")
+            row.delete()
+    except (ProtectedError, IntegrityError) as exc:
+        # A cyj activation links a vendor-chosen X without the pool lock; the
+        # deferred foreign key refuses the delete at commit instead.
+        raise ValidationError(NUMBER_IN_USE.format(count="one or more"), code="in_use") from exc
 
 
 @dataclass(frozen=True)

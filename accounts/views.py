@@ -5,7 +5,6 @@ import json
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -208,9 +207,9 @@ def number_delete(request, pk: int):
     number = get_object_or_404(PrivacyNumber, pk=pk)
     if request.method == "POST":
         try:
-            number.delete()
-        except ProtectedError:
-            messages.error(request, f"{number.number} has bindings; retire it instead.")
+            services.number_delete(number=number)
+        except ValidationError as exc:
+            messages.error(request, f"{number.number} was not removed. {' '.join(exc.messages)}")
         else:
             messages.success(request, f"{number.number} removed from the pool.")
         return redirect("accounts:number_list")

@@ -192,9 +192,10 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
         if len(key) > 128:
             raise serializers.ValidationError({IDEMPOTENCY_HEADER: "At most 128 characters."})
-        replay = services.binding_for_idempotency_key(user=request.user, key=key) is not None
         try:
-            binding = services.binding_create(
+            # The service says whether it replayed: a look-up here first would race a
+            # twin request and answer 202 to both.
+            binding, created = services.binding_create_or_replay(
                 **data.validated_data, created_by=request.user, idempotency_key=key
             )
         except services.IdempotencyConflict as exc:
@@ -203,7 +204,7 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 "made from a different request."
             ) from exc
         body = BindingSerializer(binding, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_200_OK if replay else status.HTTP_202_ACCEPTED)
+        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
     @extend_schema(
         request=None,

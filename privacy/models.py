@@ -25,7 +25,9 @@ and a check in Python alone races:
 Cross-role pairings (A of one binding being B of another on the same X) and
 mixing XA with AXB on one X cannot be written as a partial unique index; the
 service checks them while holding the X's row lock (SELECT ... FOR UPDATE), so
-they are serialized per X all the same.
+they are serialized per X all the same. So is the cyj rule that a released
+binding keeps pairing A and B on its X until its end time (the vendor has no
+release API): an index condition cannot name the current time.
 """
 
 import uuid

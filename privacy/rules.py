@@ -28,6 +28,12 @@ CYJ_DIRECTS: Final = (0, 1, 2)
 
 DEFAULT_MAX_BINDINGS_PER_X: Final = 200
 
+# Kinds whose vendor has no release API (cyj, §二: "到期后平台自动解绑"): a binding
+# we mark released stays at the vendor until its end time (expires_at), still
+# pairing A and B on its X, so allocation counts it as live until then. A
+# re-bind of the pair on that X would be refused (cyj 103001).
+KINDS_HELD_UNTIL_END_TIME: Final = ("cyj",)
+
 # A binding pending this long has lost its task (broker flush, worker crash past the
 # visibility timeout); the vendor client gives up within about a minute.
 STUCK_PENDING_MINUTES: Final = 10

@@ -30,6 +30,8 @@ Release and expiry:
   already: released.
 - cyj documents no release API: release marks the binding released locally at
   once, and the vendor unbinds it by itself at EndMinute (<= 60 minutes).
+  Until then allocation counts it on its X (pairing and cap), because the
+  vendor refuses the same pair on that X (rules.KINDS_HELD_UNTIL_END_TIME).
 - Expiry: igw ends AXB/XA bindings itself after ttl and cyj at EndMinute, so
   the beat job only marks rows expired locally; calling release would only
   earn a "resource does not exist" error. Our expires_at is computed from the
@@ -48,7 +50,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -367,14 +369,35 @@ def _live_on(x_ref) -> QuerySet[Binding]:
     return Binding.objects.filter(x_number=x_ref, state__in=LIVE)
 
 
+def _held_on(x_ref, kind: str) -> QuerySet[Binding]:
+    """Released bindings of `kind` the vendor still keeps on X until their end time.
+
+    Empty unless the kind's vendor has no release API (rules.KINDS_HELD_UNTIL_END_TIME).
+    Not in the partial unique indexes (their condition cannot name the time), so
+    this query, run under the X's row lock, is the whole rule for such rows.
+    """
+    if kind not in rules.KINDS_HELD_UNTIL_END_TIME:
+        return Binding.objects.none()
+    return Binding.objects.filter(
+        x_number=x_ref, kind=kind, state=Binding.State.RELEASED, expires_at__gt=timezone.now()
+    )
+
+
+def _pairs_q(req: _Request) -> Q:
+    return Q(a_number__in=req.parties) | Q(b_number__in=req.parties)
+
+
 def _conflict_q(req: _Request, x_ref) -> Q:
     """Rows on X that forbid this binding there (as an Exists filter)."""
     live = _live_on(x_ref)
     if req.kind == Binding.Kind.XA:
         # An XA transfer forwards every call to X: the X must carry nothing else.
         return Q(Exists(live))
-    pairs = Q(a_number__in=req.parties) | Q(b_number__in=req.parties)
-    return Q(Exists(live.filter(kind=Binding.Kind.XA))) | Q(Exists(live.filter(pairs)))
+    pairs = _pairs_q(req)
+    conflict = Q(Exists(live.filter(kind=Binding.Kind.XA))) | Q(Exists(live.filter(pairs)))
+    if req.kind in rules.KINDS_HELD_UNTIL_END_TIME:
+        conflict |= Q(Exists(_held_on(x_ref, req.kind).filter(pairs)))
+    return conflict
 
 
 def _x_problem(x: PrivacyNumber, req: _Request, cap: int) -> str:
@@ -387,22 +410,30 @@ def _x_problem(x: PrivacyNumber, req: _Request, cap: int) -> str:
         return ""
     if live.filter(kind=Binding.Kind.XA).exists():
         return f"{national_number(x.number)} carries an XA transfer."
-    if live.filter(Q(a_number__in=req.parties) | Q(b_number__in=req.parties)).exists():
+    if live.filter(_pairs_q(req)).exists():
         return f"{national_number(x.number)} already pairs {who}."
-    if live.count() >= cap:
+    held = _held_on(x, req.kind)
+    until = held.filter(_pairs_q(req)).aggregate(until=Max("expires_at"))["until"]
+    if until is not None:
+        return (
+            f"{national_number(x.number)} still pairs {who} at the vendor until "
+            f"{timezone.localtime(until):%Y-%m-%d %H:%M}: the vendor has no release API and "
+            "keeps a released binding until its end time."
+        )
+    if live.count() + held.count() >= cap:
         return f"{national_number(x.number)} is at its cap of {cap} live bindings."
     return ""
 
 
-def _load() -> Coalesce:
-    per_x = (
-        _live_on(OuterRef("pk"))
-        .order_by()
-        .values("x_number")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
-    )
-    return Coalesce(Subquery(per_x), Value(0))
+def _load(kind: str) -> Coalesce:
+    def per_x(rows: QuerySet[Binding]) -> Coalesce:
+        counted = rows.order_by().values("x_number").annotate(n=Count("pk")).values("n")[:1]
+        return Coalesce(Subquery(counted), Value(0))
+
+    load = per_x(_live_on(OuterRef("pk")))
+    if kind in rules.KINDS_HELD_UNTIL_END_TIME:
+        load = load + per_x(_held_on(OuterRef("pk"), kind))
+    return load
 
 
 def _candidates(req: _Request) -> QuerySet[PrivacyNumber]:
@@ -424,7 +455,7 @@ def _exhausted_reason(req: _Request, cap: int) -> str:
         return f"The number pool of {account} has no available number in area {req.area_code}."
     total = candidates.count()
     conflicting = candidates.filter(_conflict_q(req, OuterRef("pk"))).count()
-    full = candidates.exclude(_conflict_q(req, OuterRef("pk"))).annotate(load=_load())
+    full = candidates.exclude(_conflict_q(req, OuterRef("pk"))).annotate(load=_load(req.kind))
     full = full.filter(load__gte=cap).count()
     if conflicting + full < total:
         return ""
@@ -435,6 +466,9 @@ def _exhausted_reason(req: _Request, cap: int) -> str:
         one += " (an XA needs its X alone)"
     else:
         one, many = f"already pairs {parties}", f"already pair {parties}"
+        if req.kind in rules.KINDS_HELD_UNTIL_END_TIME:
+            held = " (released bindings count until their end time: the vendor keeps them)"
+            one, many = one + held, many + held
     if full == 0:
         return f"Every available X number{where} ({total}) {one}."
     if conflicting == 0:
@@ -521,7 +555,13 @@ def _same_request(binding: Binding, req: _Request) -> bool:
     )
 
 
-def binding_create(
+def binding_create(**kwargs) -> Binding:
+    """`binding_create_or_replay` for callers that do not care whether a key replayed."""
+    binding, _ = binding_create_or_replay(**kwargs)
+    return binding
+
+
+def binding_create_or_replay(
     *,
     kind: str,
     vendor_account: VendorAccount | None,
@@ -538,12 +578,15 @@ def binding_create(
     user_data: str = "",
     created_by: AbstractBaseUser | None = None,
     idempotency_key: str = "",
-) -> Binding:
+) -> tuple[Binding, bool]:
     """Validate, allocate an X when none is given, write a pending binding, enqueue the bind.
 
-    Raises ValidationError (field errors, nothing written) or IdempotencyConflict.
-    With an `idempotency_key` already used by `created_by` for the same request,
-    returns that binding and writes nothing.
+    Returns (binding, created). Raises ValidationError (field errors, nothing
+    written) or IdempotencyConflict. With an `idempotency_key` already used by
+    `created_by` for the same request, returns (that binding, False) and writes
+    nothing. The key is unique per user in the database, so two racing requests
+    with one key make one binding: the loser's insert waits for the winner's
+    commit, fails, and is answered with the winner's binding.
     """
     req = _clean(
         kind=kind,
@@ -563,7 +606,7 @@ def binding_create(
     key = (idempotency_key or "").strip()[:128] if created_by is not None else ""
     existing = binding_for_idempotency_key(user=created_by, key=key)
     if existing is not None:
-        return _replay(existing, req)
+        return _replay(existing, req), False
 
     cap = rules.max_bindings_per_x(req.account)
     # cyj without a pool of our own: the vendor picks the number (by area code).
@@ -583,12 +626,16 @@ def binding_create(
                     x = _allocate(req, cap, exclude)
                 binding = _insert(req, x, created_by, key)
                 _enqueue("bind_binding", binding.pk)
-                return binding
-        except IntegrityError as exc:
-            if key:
-                existing = binding_for_idempotency_key(user=created_by, key=key)
-                if existing is not None:
-                    return _replay(existing, req)
+                return binding, True
+        except (IntegrityError, ValidationError) as exc:
+            # A twin request with this key may have committed since the lookup above:
+            # then it, not the X, is why this attempt failed (its binding now pairs
+            # A and B on the only X, or holds the key). Both show in a fresh query.
+            existing = binding_for_idempotency_key(user=created_by, key=key)
+            if existing is not None:
+                return _replay(existing, req), False
+            if isinstance(exc, ValidationError):
+                raise
             if req.x_number is not None:
                 raise ValidationError({"x_number": _integrity_text(exc)}) from exc
             # A concurrent commit on the chosen X slipped past our snapshot: try another.

@@ -45,6 +45,9 @@ Chaos (per account on the page / API, per call for the delivery side):
   callback side:  delay_ms, duplicate (each callback twice), out_of_order
                   (whole sequence reversed), recording_late_seconds (the
                   recording URL 404s that long after the call)
+  ccp answer forms: ccp_success_code ("000000" as the SDKs compare, or "0"
+                  as the PHP guide says), ccp_sub_account_sid_key
+                  (subAccountSid, or accountSid as the guide's PHP reads)
 Callbacks that get a non-2xx or a network error are retried twice (1 s, 3 s).
 
 Running it alone on its own port:

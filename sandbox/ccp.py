@@ -5,10 +5,13 @@ Accounts/SubAccounts levels, sig, Authorization, 24-hour timestamp; §3 XML or
 JSON by Content-Type/Accept) and ccp-rest-php-guide.txt (§1.3 安全机制 both
 directions, §2.5.1 创建子账户, §2.5.2 发送短信, §2.5.3 双向回呼).
 
-Endpoints (all answer statusCode "000000" on success, HTTP 200 always, like the
-platform: errors are in the body):
+Endpoints (all answer statusCode "000000" on success, or "0" when the account's
+ccp_success_code says so; HTTP 200 always, like the platform: errors are in the
+body):
   GET  /Accounts/{sid}/AccountInfo          Account{friendlyName,type,status,balance,…}
-  POST /Accounts/{sid}/SubAccounts          SubAccount{subAccountSid,subToken,voipAccount,voipPwd,…}
+  POST /Accounts/{sid}/SubAccounts          SubAccount{subAccountSid,subToken,voipAccount,voipPwd,
+                                            type,…}; the sid under accountSid instead when
+                                            the account's ccp_sub_account_sid_key says so
   POST /Accounts/{sid}/GetSubAccounts       totalCount + SubAccount list (startNo/offset)
   POST /Accounts/{sid}/SMS/Messages         SMSMessage{smsMessageSid,dateCreated}
   POST /Accounts/{sid}/SMS/TemplateSMS      templateSMS (JSON) / TemplateSMS (XML)
@@ -71,7 +74,6 @@ from vendors.types import CallOutcome
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 VERSION = "2013-12-26"
-SUCCESS = "000000"
 WINDOW = timedelta(hours=24)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -251,7 +253,7 @@ def account_info(exchange: Exchange, sid: str) -> HttpResponse:
     return render(
         exchange,
         {
-            "statusCode": SUCCESS,
+            "statusCode": account.ccp_success_code,
             "Account": {
                 "friendlyName": account.friendly_name or account.account_id,
                 "type": "1",
@@ -270,7 +272,10 @@ def create_sub_account(exchange: Exchange, sid: str) -> HttpResponse:
     required(fields, "appId", "friendlyName")
     _check_app(account, fields)
     sub = services.sub_account_create(account=account, friendly_name=str(fields["friendlyName"]))
-    return render(exchange, {"statusCode": SUCCESS, "SubAccount": _sub_payload(sub)})
+    section = _sub_payload(sub)
+    if account.ccp_sub_account_sid_key != "subAccountSid":
+        section = {account.ccp_sub_account_sid_key: section.pop("subAccountSid"), **section}
+    return render(exchange, {"statusCode": account.ccp_success_code, "SubAccount": section})
 
 
 def get_sub_accounts(exchange: Exchange, sid: str) -> HttpResponse:
@@ -290,7 +295,7 @@ def get_sub_accounts(exchange: Exchange, sid: str) -> HttpResponse:
     return render(
         exchange,
         {
-            "statusCode": SUCCESS,
+            "statusCode": account.ccp_success_code,
             "totalCount": str(len(subs)),
             "SubAccount": [_sub_payload(sub) for sub in page],
         },
@@ -310,7 +315,7 @@ def sms_messages(exchange: Exchange, sid: str) -> HttpResponse:
         sub_account_sid=str(fields.get("subAccountSid") or ""),
     )
     section = {"dateCreated": _fmt(message.created_at), "smsMessageSid": message.message_sid}
-    return render(exchange, {"statusCode": SUCCESS, "SMSMessage": section})
+    return render(exchange, {"statusCode": account.ccp_success_code, "SMSMessage": section})
 
 
 def template_sms(exchange: Exchange, sid: str) -> HttpResponse:
@@ -334,7 +339,7 @@ def template_sms(exchange: Exchange, sid: str) -> HttpResponse:
     # The JSON answer says templateSMS where the XML one says <TemplateSMS>.
     return render(
         exchange,
-        {"statusCode": SUCCESS, "templateSMS": section},
+        {"statusCode": account.ccp_success_code, "templateSMS": section},
         xml_names={"templateSMS": "TemplateSMS"},
     )
 
@@ -358,7 +363,7 @@ def callback(exchange: Exchange, subsid: str) -> HttpResponse:
         sandbox_base_url=exchange.sandbox_base_url,
     )
     section = {"callSid": call.call_id, "dateCreated": _fmt(call.created_at)}
-    return render(exchange, {"statusCode": SUCCESS, "CallBack": section})
+    return render(exchange, {"statusCode": account.ccp_success_code, "CallBack": section})
 
 
 def _check_app(account: SandboxAccount, fields: dict[str, Any], *, code: str = "111200") -> None:
@@ -386,6 +391,7 @@ def _sub_payload(sub: SandboxSubAccount) -> dict[str, str]:
         "voipPwd": sub.voip_password,
         "friendlyName": sub.friendly_name,
         "status": sub.status,
+        "type": "1",
         "dateCreated": _fmt(sub.created_at),
     }
 

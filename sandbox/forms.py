@@ -68,3 +68,9 @@ class ChaosForm(forms.ModelForm):
     class Meta:
         model = SandboxAccount
         fields = SandboxAccount.SETTABLE_FIELDS
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, vendor in SandboxAccount.VENDOR_FIELDS.items():
+            if self.instance.pk and self.instance.vendor != vendor:
+                del self.fields[name]

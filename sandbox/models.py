@@ -42,7 +42,11 @@ class SandboxAccount(models.Model):
         "chaos_duplicate",
         "chaos_out_of_order",
         "chaos_recording_late_seconds",
+        "ccp_success_code",
+        "ccp_sub_account_sid_key",
     )
+    # Settings that mean something only for one vendor (the chaos form hides the rest).
+    VENDOR_FIELDS = {"ccp_success_code": "ccp", "ccp_sub_account_sid_key": "ccp"}
 
     class State(models.IntegerChoices):
         # The igw §3.1 / ccp AccountInfo numbering.
@@ -89,6 +93,22 @@ class SandboxAccount(models.Model):
     chaos_duplicate = models.BooleanField(default=False)
     chaos_out_of_order = models.BooleanField(default=False)
     chaos_recording_late_seconds = models.PositiveIntegerField(default=0)
+    # ccp answer forms: the SDKs and the guide disagree, real platforms have sent both.
+    ccp_success_code = models.CharField(
+        max_length=6,
+        choices=[("000000", '"000000" (the SDKs)'), ("0", '"0" (the PHP guide)')],
+        default="000000",
+        help_text="ccp: the statusCode of a successful answer.",
+    )
+    ccp_sub_account_sid_key = models.CharField(
+        max_length=16,
+        choices=[
+            ("subAccountSid", "subAccountSid (the SDKs)"),
+            ("accountSid", "accountSid (the PHP guide)"),
+        ],
+        default="subAccountSid",
+        help_text="ccp: the key of the new sub-account's sid in the create answer.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -104,10 +104,8 @@ def ensure_sandbox_account(*, vendor_account: Any) -> SandboxAccount:
 
 
 def account_set_chaos(*, account: SandboxAccount, **fields: Any) -> SandboxAccount:
-    """Update chaos/behaviour fields (names as on the model, chaos_* and auto_play)."""
-    allowed = {f.name for f in SandboxAccount._meta.fields if f.name.startswith("chaos_")}
-    allowed |= {"auto_play", "state", "max_bindings_per_x"}
-    unknown = set(fields) - allowed
+    """Update chaos/behaviour fields (SandboxAccount.SETTABLE_FIELDS)."""
+    unknown = set(fields) - set(SandboxAccount.SETTABLE_FIELDS)
     if unknown:
         raise ValueError(f"unknown sandbox account fields: {', '.join(sorted(unknown))}")
     for name, value in fields.items():

@@ -14,9 +14,11 @@ CHOICES where the documents are silent or ambiguous (each is one place here):
 - Timestamp: the doc says "current system time"; the official SDK formats the
   local clock and the platform runs on Beijing time, so `beijing_timestamp`
   formats yyyyMMddHHmmss in Asia/Shanghai whatever the server's zone.
-- Success is statusCode == "000000" exactly (a string).  The PHP guide's
-  `$data->statusCode != 0` only works through PHP's loose comparison of
-  "000000" with 0; a bare "0" is NOT treated as success here (`SUCCESS`).
+- Success is any all-zero numeric statusCode (`is_success`): the SDKs
+  compare the string "000000", the guide says "成功返回值为0" and its PHP
+  `$data->statusCode != 0` compares loosely, so "0", "000000" and a JSON
+  number 0 all mean success there.  Anything else (including "", "0.0",
+  false) is the error code.
 - JSON bodies are built with json.dumps (the guide's single-quoted
   hand-built JSON is not JSON).  XML bodies: the guide's root elements
   (SubAccount, SMSMessage, TemplateSMS, CallBack); list values are written as
@@ -27,9 +29,10 @@ CHOICES where the documents are silent or ambiguous (each is one place here):
   literally per format.  Extra cloopen parameters (userData, maxCallTime...)
   are passed through verbatim.
 - Responses: the create-sub-account answer is read from SubAccount with
-  subAccountSid|accountSid, subToken|authToken, voipAccount, voipPwd,
-  dateCreated, friendlyName, status; GetSubAccounts sends appId/startNo/offset
-  and reads SubAccount as one object or a list.  dateCreated accepts
+  subAccountSid|accountSid (the SDKs name the first, the guide's PHP reads
+  the second), subToken|authToken, voipAccount, voipPwd, dateCreated,
+  friendlyName, status and type (the guide's PHP prints it); GetSubAccounts
+  sends appId/startNo/offset and reads SubAccount as one object or a list.  dateCreated accepts
   "yyyyMMddHHmmss" and "yyyy-MM-dd HH:mm:ss", Beijing time.  AccountInfo's
   Account.status "0" trial, "1" active, "2" suspended, "3" closed.
 - Error codes: the platform table (《平台错误码》) is not in our documents.
@@ -99,6 +102,7 @@ __all__ = [
     "BYETYPE",
     "CcpClient",
     "beijing_timestamp",
+    "is_success",
     "platform_authorization",
     "sign",
     "verify_platform_authorization",
@@ -121,6 +125,16 @@ BYETYPE: dict[str, tuple[CallOutcome, str]] = {
     "-5": (CallOutcome.INVALID_NUMBER, ""),
     "-6": (CallOutcome.FAILED, ""),
 }
+
+
+def is_success(status: Any) -> bool:
+    """statusCode means success: any all-zero numeric code, as a string or a JSON number."""
+    if isinstance(status, bool):  # JSON false is not the number 0
+        return False
+    if isinstance(status, int):
+        return status == 0
+    text = status.strip() if isinstance(status, str) else ""
+    return bool(text) and set(text) == {"0"}
 
 
 def beijing_timestamp(now: datetime | None = None) -> str:
@@ -249,7 +263,7 @@ class CcpClient(VendorClient):
             return Reply(None, "", self._http_error(response))
         status = payload.get("statusCode")
         code = "" if status is None else str(status)
-        if code == SUCCESS and response.ok:
+        if is_success(status) and response.ok:
             return Reply(payload, code)
         if not code:
             return Reply(payload, "", self._http_error(response))
@@ -496,6 +510,7 @@ def _sub_account(item: dict[str, Any], friendly_name: str) -> SubAccountData:
         voip_password=_text(item, "voipPwd"),
         friendly_name=_text(item, "friendlyName") or friendly_name,
         status=_text(item, "status"),
+        type=_text(item, "type"),
         created_at=_time(item, "dateCreated"),
         # Tokens and VoIP passwords are returned as fields above; raw must be
         # safe to store and show.

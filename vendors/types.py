@@ -92,6 +92,7 @@ class SubAccountData:
     voip_password: str
     friendly_name: str
     status: str
+    type: str = ""  # the answer's `type`, kept verbatim (the guide prints it, defines no values)
     created_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 

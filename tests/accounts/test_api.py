@@ -3,7 +3,7 @@ import io
 import pytest
 
 from accounts.models import PrivacyNumber, VendorAccount
-from tests.factories import PrivacyNumberFactory, VendorAccountFactory
+from tests.factories import BindingFactory, PrivacyNumberFactory, VendorAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +104,15 @@ def test_numbers_crud_and_duplicate(operator_api):
     assert operator_api.patch(f"/api/v1/numbers/{pk}/", {"status": "suspended"}).status_code == 200
     assert PrivacyNumber.objects.get().status == "suspended"
     assert operator_api.delete(f"/api/v1/numbers/{pk}/").status_code == 204
+
+
+def test_deleting_a_number_with_bindings_is_a_409_not_a_500(operator_api):
+    binding = BindingFactory()
+    response = operator_api.delete(f"/api/v1/numbers/{binding.x_number_id}/")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["extra"] == {} and "1 binding" in body["message"] and "retire" in body["message"]
+    assert PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()
 
 
 def test_number_list_masks_for_users_without_full_number_permission(staff_user, api_client):

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import PrivacyNumber, VendorAccount
-from tests.factories import PrivacyNumberFactory, VendorAccountFactory
+from tests.factories import BindingFactory, PrivacyNumberFactory, VendorAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,23 @@ def test_numbers_are_normalized_and_duplicates_refused():
         services.number_create(vendor_account=account, number="17000000001")
     assert "number" in exc.value.message_dict
     assert PrivacyNumber.objects.count() == 1
+
+
+def test_number_delete_removes_an_unused_number_and_its_load_row():
+    binding = BindingFactory(state="released")
+    unused = PrivacyNumberFactory(vendor_account=binding.vendor_account)
+    services.number_delete(number=unused)
+    assert not PrivacyNumber.objects.filter(pk=unused.pk).exists()
+    services.number_delete(number=unused)  # already gone: nothing to do, no error
+
+
+def test_number_delete_refuses_a_number_bindings_refer_to():
+    binding = BindingFactory(state="released")  # ended bindings keep their X too
+    with pytest.raises(ValidationError) as exc:
+        services.number_delete(number=binding.x_number)
+    assert exc.value.code == "in_use"
+    assert "1 binding" in exc.value.messages[0] and "retire" in exc.value.messages[0]
+    assert PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()
 
 
 def test_csv_import_is_all_or_nothing_and_reports_every_bad_row():

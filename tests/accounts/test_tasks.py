@@ -69,3 +69,22 @@ def test_ccp_status_and_sub_account_creation_through_the_page(live_server, opera
     assert sub.friendly_name == "shop-1" and sub.sub_token and sub.voip_password
     page = client.get(reverse("accounts:vendor_account_detail", args=[account.pk])).content.decode()
     assert sub.sub_account_sid in page and sub.sub_token not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ccp_sub_account_in_the_guides_answer_form(live_server):
+    """statusCode "0" and SubAccount.accountSid (guide §2.5.1): recorded, with its type."""
+    from accounts.services import sub_account_create, vendor_account_check_status
+    from sandbox.models import SandboxAccount
+    from sandbox.services import account_set_chaos
+
+    account = _sandbox_account(live_server, "ccp", "ccp/2013-12-26", account_id="b" * 32)
+    account_set_chaos(
+        account=SandboxAccount.objects.get(vendor="ccp", account_id=account.account_id),
+        ccp_success_code="0",
+        ccp_sub_account_sid_key="accountSid",
+    )
+    assert vendor_account_check_status(account=account).status_error == ""
+    sub = sub_account_create(vendor_account=account, friendly_name="shop-2")
+    sub.refresh_from_db()
+    assert len(sub.sub_account_sid) == 32 and sub.sub_token and sub.type == "1"

@@ -6,7 +6,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import PrivacyNumber, VendorAccount
-from tests.factories import PrivacyNumberFactory, SubAccountFactory, VendorAccountFactory
+from tests.factories import (
+    BindingFactory,
+    PrivacyNumberFactory,
+    SubAccountFactory,
+    VendorAccountFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -255,3 +260,34 @@ def test_number_delete_asks_for_confirmation(operator_client):
     assert PrivacyNumber.objects.exists()
     operator_client.post(reverse("accounts:number_delete", args=[number.pk]))
     assert not PrivacyNumber.objects.exists()
+
+
+def test_number_delete_page_explains_a_refusal(operator_client):
+    binding = BindingFactory()
+    url = reverse("accounts:number_delete", args=[binding.x_number_id])
+    response = operator_client.post(url, follow=True)
+    assert response.status_code == 200
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert "was not removed" in message and "1 binding" in message
+    assert PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()
+
+
+def test_admin_deletes_numbers_through_the_service(client, administrator, monkeypatch):
+    from accounts import services
+
+    unused = PrivacyNumberFactory()
+    deleted = []
+    real = services.number_delete
+    monkeypatch.setattr(
+        services,
+        "number_delete",
+        lambda *, number: deleted.append(number.pk) or real(number=number),
+    )
+    client.force_login(administrator)
+    url = f"/admin/accounts/privacynumber/{unused.pk}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert deleted == [unused.pk] and not PrivacyNumber.objects.exists()
+    # A number bindings refer to gets the admin's refusal page, not a 500.
+    binding = BindingFactory()
+    page = client.get(f"/admin/accounts/privacynumber/{binding.x_number_id}/delete/")
+    assert page.status_code == 200 and PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()

@@ -1,7 +1,12 @@
 """/api/v1/bindings/: 202 on create, Idempotency-Key, filters, release, errors, schema."""
 
-import pytest
+import threading
 
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from privacy import services
 from privacy.models import Binding
 from tests.factories import BindingFactory, UserFactory
 
@@ -67,6 +72,51 @@ def test_idempotency_key_replays(operator_api, igw_account, make_pool):
         URL, payload(igw_account), format="json", headers={"Idempotency-Key": "k" * 129}
     )
     assert too_long.status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("pool", "choose_x"), [(3, False), (1, False), (3, True)], ids=["spare-xs", "one-x", "chosen-x"]
+)
+def test_racing_posts_with_one_key_make_one_binding(
+    operator, igw_account, make_pool, enqueued, monkeypatch, pool, choose_x
+):
+    """Two POSTs with one key, both past the key look-up before either writes."""
+    xs = make_pool(igw_account, pool)
+    body = payload(igw_account, x_number=xs[0].number) if choose_x else payload(igw_account)
+    real_lookup = services.binding_for_idempotency_key
+    barrier = threading.Barrier(2)
+    seen = threading.local()
+
+    def lookup_then_wait(**kwargs):
+        # Hold each request after its first look-up until the other has looked too.
+        found = real_lookup(**kwargs)
+        if not getattr(seen, "waited", False):
+            seen.waited = True
+            barrier.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(services, "binding_for_idempotency_key", lookup_then_wait)
+    answers = []
+
+    def post():
+        try:
+            api = APIClient()
+            api.force_authenticate(operator)
+            response = api.post(URL, body, format="json", headers={"Idempotency-Key": "race-1"})
+            answers.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    statuses = sorted(code for code, _ in answers)
+    assert statuses == [200, 202], answers
+    assert answers[0][1]["id"] == answers[1][1]["id"] == Binding.objects.get().pk
+    assert [name for name, _ in enqueued] == ["bind_binding"]
 
 
 @pytest.mark.parametrize(

@@ -216,6 +216,48 @@ def test_cyj_allocates_from_its_pool_when_it_has_one(cyj_account, make_pool):
     assert create(cyj_account, kind="cyj", ttl=600).x_number == x
 
 
+def _bind_and_release_cyj(account):
+    binding = create(account, kind="cyj", ttl=600)
+    binding = services.binding_mark_active(binding_id=binding.pk, vendor_binding_id="v1")
+    return services.binding_release(binding=binding, actor="api")
+
+
+def test_a_released_cyj_binding_holds_its_x_for_the_pair_until_its_end_time(cyj_account, make_pool):
+    """cyj has no release API: re-binding A and B must not pick the X the vendor still holds."""
+    first_x, second_x = make_pool(cyj_account, 2)
+    released = _bind_and_release_cyj(cyj_account)
+    assert released.state == "released" and released.x_number == first_x
+    again = create(cyj_account, kind="cyj", ttl=600)
+    assert again.x_number == second_x
+    # The explicit choice of the held X is refused with the reason.
+    with pytest.raises(ValidationError) as exc:
+        create(cyj_account, kind="cyj", ttl=600, x_number=first_x.number, b_number=C)
+    assert "at the vendor until" in fields_of(exc)["x_number"][0]
+    # Another pair is welcome on the held X.
+    other = create(cyj_account, kind="cyj", ttl=600, a_number="13600136000", b_number=C)
+    assert other.x_number == first_x
+
+
+def test_the_held_x_is_free_again_after_the_end_time(cyj_account, make_pool):
+    (x,) = make_pool(cyj_account, 1)
+    released = _bind_and_release_cyj(cyj_account)
+    with pytest.raises(ValidationError) as exc:
+        create(cyj_account, kind="cyj", ttl=600)
+    assert "released bindings count until their end time" in fields_of(exc)["x_number"][0]
+    Binding.objects.filter(pk=released.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert create(cyj_account, kind="cyj", ttl=600).x_number == x
+
+
+def test_held_cyj_bindings_count_towards_the_cap(cyj_account, make_pool):
+    cyj_account.extra = {"max_bindings_per_x": 1}
+    cyj_account.save()
+    make_pool(cyj_account, 1)
+    _bind_and_release_cyj(cyj_account)
+    with pytest.raises(ValidationError) as exc:
+        create(cyj_account, kind="cyj", ttl=600, a_number="13600136000", b_number=C)
+    assert "cap of 1" in fields_of(exc)["x_number"][0]
+
+
 # ------------------------------------------------------------------ idempotency
 
 

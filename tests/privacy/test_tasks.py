@@ -111,6 +111,17 @@ def test_cyj_bind_uses_our_x_and_release_is_local(sandbox_account):
     assert SandboxRequest.objects.filter(vendor="cyj").count() == 1  # no release call
 
 
+def test_cyj_rebind_after_release_takes_another_x_the_vendor_accepts(sandbox_account):
+    """The vendor keeps a released cyj binding until its end time: the same X would be 103001."""
+    account = sandbox_account("cyj", numbers=2)
+    first = wait_for(create(account, kind="cyj", ttl=900), "active", "failed")
+    services.binding_release(binding=first, actor="api")
+    second = wait_for(create(account, kind="cyj", ttl=900), "active", "failed")
+    assert second.state == "active", (second.failure_code, second.failure_text)
+    assert second.x_number != first.x_number
+    assert SandboxBinding.objects.filter(kind="cyj").count() == 2
+
+
 def test_cyj_without_a_pool_takes_the_vendors_number(live_server):
     from sandbox.services import ensure_sandbox_account
     from tests.factories import VendorAccountFactory

@@ -10,6 +10,7 @@ import requests
 from django.utils import timezone
 
 from sandbox.models import SandboxCall, SandboxMessage, SandboxRequest
+from sandbox.services import account_set_chaos
 from vendors import VendorError, ccp
 
 
@@ -54,6 +55,31 @@ def test_sub_accounts_sms_and_callback_round_trip(ccp_vendor):
     call = SandboxCall.objects.get(call_id=result.call_sid)
     assert call.kind == "callback" and call.status == "requested"
     assert (call.caller, call.callee, call.user_data) == ("13800000001", "13900000002", "order-7")
+
+
+@pytest.mark.parametrize(
+    ("success", "sid_key"), [("0", "accountSid"), ("0", "subAccountSid"), ("000000", "accountSid")]
+)
+def test_the_guides_answer_forms_round_trip(ccp_vendor, success, sid_key):
+    """The sandbox answers as the account is set; the client takes both success forms."""
+    account_set_chaos(
+        account=ccp_vendor.sandbox, ccp_success_code=success, ccp_sub_account_sid_key=sid_key
+    )
+    assert _get(ccp_vendor).json()["statusCode"] == success
+    client = ccp_vendor.client
+    assert client.account_info().state == "active"
+    sub = client.create_sub_account("shop-1")
+    assert len(sub.sub_account_sid) == 32 and sub.type == "1"
+    assert sid_key in sub.raw and "subToken" not in sub.raw
+    assert client.send_sms(["13800000001"], "hi").message_id
+    assert client.query_sub_accounts()[0].sub_account_sid  # the list keeps subAccountSid
+
+
+def test_the_chaos_form_offers_ccp_answer_forms_only_for_ccp(make_vendor):
+    from sandbox.forms import ChaosForm
+
+    assert "ccp_success_code" in ChaosForm(instance=make_vendor("ccp").sandbox).fields
+    assert "ccp_success_code" not in ChaosForm(instance=make_vendor("igw").sandbox).fields
 
 
 def test_sub_account_call_signed_with_main_token_is_refused(make_vendor):

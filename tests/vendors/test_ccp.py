@@ -157,6 +157,27 @@ def test_create_sub_account_json(vendor_server) -> None:
     assert "SUBTOKEN" not in repr(sub.raw) and "VOIPPWD" not in repr(sub.raw)
 
 
+def test_create_sub_account_as_the_guide_reads_it(vendor_server) -> None:
+    """Guide §2.5.1's PHP reads SubAccount.accountSid and .type, with statusCode 0."""
+    vendor_server.answer(
+        200,
+        {
+            "statusCode": "0",
+            "SubAccount": {
+                "accountSid": "c" * 32,
+                "subToken": "SUBTOKEN",
+                "voipAccount": "80000000002",
+                "voipPwd": "VOIPPWD",
+                "type": "1",
+                "dateCreated": "2013-02-01 15:53:06",
+            },
+        },
+    )
+    sub = make(vendor_server.base_url).create_sub_account("shop-2")
+    assert sub.sub_account_sid == "c" * 32 and sub.type == "1"
+    assert sub.sub_token == "SUBTOKEN" and "SUBTOKEN" not in repr(sub.raw)
+
+
 def test_create_sub_account_xml(vendor_server) -> None:
     vendor_server.answer(
         200,
@@ -289,13 +310,31 @@ def test_account_info(vendor_server) -> None:
 # ---------------------------------------------------------------- status codes
 
 
-@pytest.mark.parametrize("code", ["0", 0, "111000", "160038"])
-def test_only_000000_is_success(faults, code) -> None:
+@pytest.mark.parametrize("code", ["000000", "0", 0, "00", " 000000 "])
+def test_any_all_zero_status_code_is_success(faults, code) -> None:
+    """The SDKs compare "000000"; the guide's PHP compares loosely with 0."""
+    ok = {"statusCode": code, "SMSMessage": {"smsMessageSid": "M1"}}
+    session, _ = faults([(200, ok)])
+    assert make("https://ccp.example", session=session).send_sms(["1"], "x").message_id == "M1"
+
+
+def test_all_zero_status_code_in_xml_is_success(vendor_server) -> None:
+    vendor_server.answer(
+        200,
+        "<Response><statusCode>0</statusCode><Account><status>1</status></Account></Response>",
+        content_type="application/xml",
+    )
+    assert make(vendor_server.base_url, fmt="xml").account_info().state == "active"
+
+
+@pytest.mark.parametrize("code", ["111000", "160038", "000001", "0.0", "-0", False, "", "０"])
+def test_other_status_codes_are_errors(faults, code) -> None:
     session, adapter = faults([(200, {"statusCode": code, "statusMsg": "失败"})])
     with pytest.raises(VendorError) as info:
         make("https://ccp.example", session=session).send_sms(["1"], "x")
-    assert info.value.code == str(code) and info.value.message == "失败"
     assert not info.value.retryable and len(adapter.sent) == 1
+    if code:
+        assert info.value.code == str(code) and info.value.message == "失败"
 
 
 def test_http_fallbacks(faults, fast_retry) -> None:
