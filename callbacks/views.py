@@ -136,13 +136,20 @@ def call_record_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-_CSV_FORMULA = re.compile(r"^[=+\-@\t\r]")
+# OWASP's list of characters that start a formula. Tab and CR count on their own.
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not execute (CSV injection)."""
+    """A CSV cell a spreadsheet will not execute (CSV injection).
+
+    Spreadsheets skip leading spaces (including no-break and other Unicode spaces)
+    before reading a formula, so the check looks at the first non-space character.
+    """
     text = "" if value is None else str(value)
-    return "'" + text if _CSV_FORMULA.match(text) else text
+    if text.startswith(_CSV_FORMULA_START) or text.lstrip().startswith(_CSV_FORMULA_START):
+        return "'" + text
+    return text
 
 
 class _Echo:
