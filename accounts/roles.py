@@ -44,7 +44,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMINISTRATORS: ["*"],
 }
 
-ADMIN_APPS = ("accounts", "privacy", "callbacks", "sandbox", "auth", "authtoken")
+# axes: administrators see login attempts and lockouts, and can lift them.
+ADMIN_APPS = ("accounts", "privacy", "callbacks", "sandbox", "auth", "authtoken", "axes")
 
 
 def sync_roles(sender=None, apps=None, **kwargs) -> None:
