@@ -37,8 +37,10 @@ run: venv .env
 	@echo ""
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# Lint, format check, then the whole suite on real PostgreSQL and Redis.
+# Lint, format check, then the whole suite on real PostgreSQL and Redis, and the
+# browser tests in headless Chromium (installed from Debian when missing).
 test: dev-venv
+	bash scripts/ensure_chromium.sh
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=ccp_console.settings_test
