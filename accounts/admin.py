@@ -1,23 +1,43 @@
+"""Admin for vendor accounts, sub-accounts and the number pool.
+
+The admin enforces the same rules as the pages and the API: its forms validate with
+accounts.services' own checks and normalizer, and saves go through the services.
+What the API never lets change (an account's vendor, a number or the account it
+belongs to, a sub-account's vendor-side identity) is read-only here once created.
+"""
+
+from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from accounts import services
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount
-from accounts.vendor_settings import validate_extra
 from core.admin_forms import SecretFieldsAdminForm
+from core.phones import normalize_number
+
+
+def _add_new_errors(form: forms.ModelForm, exc: ValidationError) -> None:
+    """Add a service's field errors, skipping those the model validation already gave."""
+    for field, messages in exc.message_dict.items():
+        target = field if field in form.fields else None
+        shown = form.errors.get(target or NON_FIELD_ERRORS, [])
+        for message in messages:
+            if message not in shown:
+                form.add_error(target, message)
 
 
 class VendorAccountAdminForm(SecretFieldsAdminForm):
     secret_fields = ("secret",)
+    # As on the console's form: a URL typed without a scheme means https.
+    base_url = forms.URLField(max_length=300, assume_scheme="https")
 
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("vendor"):
-            try:
-                cleaned["extra"] = validate_extra(cleaned["vendor"], cleaned.get("extra"))
-            except ValidationError as exc:
-                self.add_error("extra", exc.messages)
-        return cleaned
+    def _post_clean(self):
+        super()._post_clean()  # builds self.instance from the cleaned data
+        exclude = set(self._get_validation_exclusions()) | set(self.errors)
+        try:
+            services.vendor_account_validate(account=self.instance, exclude=list(exclude))
+        except ValidationError as exc:
+            _add_new_errors(self, exc)
 
     class Meta:
         model = VendorAccount
@@ -50,6 +70,22 @@ class SubAccountAdminForm(SecretFieldsAdminForm):
         ]
 
 
+class PrivacyNumberAdminForm(forms.ModelForm):
+    def clean_number(self):
+        # The helper the API, the pages and the CSV import use: one stored form (E.164).
+        return normalize_number(self.cleaned_data["number"])
+
+    class Meta:
+        model = PrivacyNumber
+        fields = ["number", "vendor_account", "area_code", "status", "note"]
+
+
+def _adopt(obj, saved) -> None:
+    """Point the admin's instance at the row a service created (for its redirect and log)."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+
+
 @admin.register(VendorAccount)
 class VendorAccountAdmin(admin.ModelAdmin):
     form = VendorAccountAdminForm
@@ -58,6 +94,21 @@ class VendorAccountAdmin(admin.ModelAdmin):
     search_fields = ["name", "account_id", "app_id"]
     readonly_fields = ["webhook_token", "created_at", "updated_at"]
     actions = ["disable_accounts", "enable_accounts"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Credentials, numbers and bindings belong to one vendor: it never changes.
+            fields.insert(0, "vendor")
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        data = {name: getattr(obj, name) for name in services.ACCOUNT_FIELDS}
+        if change:
+            data.pop("vendor")
+            services.vendor_account_update(account=obj, secret=obj.secret, **data)
+        else:
+            _adopt(obj, services.vendor_account_create(secret=obj.secret, **data))
 
     @admin.action(description="Disable selected accounts", permissions=["change"])
     def disable_accounts(self, request, queryset):
@@ -76,13 +127,37 @@ class SubAccountAdmin(admin.ModelAdmin):
     list_display = ["friendly_name", "sub_account_sid", "vendor_account", "status", "created_at"]
     list_filter = ["vendor_account", "status"]
     search_fields = ["friendly_name", "sub_account_sid", "voip_account"]
+    readonly_fields = ["vendor_account", "sub_account_sid", "created_at"]
+
+    def has_add_permission(self, request):
+        # Sub-accounts are created at the vendor (the account page), which issues the sid.
+        return False
 
 
 @admin.register(PrivacyNumber)
 class PrivacyNumberAdmin(admin.ModelAdmin):
+    form = PrivacyNumberAdminForm
     list_display = ["number", "vendor_account", "area_code", "status", "note"]
     list_filter = ["status", "vendor_account", "area_code"]
     search_fields = ["number", "note"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            # As in the API: bindings and call records refer to the number and its account.
+            return ["number", "vendor_account", "created_at", "updated_at"]
+        return []
+
+    def save_model(self, request, obj, form, change):
+        fields = {"area_code": obj.area_code, "status": obj.status, "note": obj.note}
+        if change:
+            services.number_update(number=obj, **fields)
+        else:
+            _adopt(
+                obj,
+                services.number_create(
+                    vendor_account=obj.vendor_account, number=obj.number, **fields
+                ),
+            )
 
     # Deletion goes through the one service (it locks the pool row against new
     # bindings); the admin's own protected-objects page covers the usual refusal.

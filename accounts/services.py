@@ -18,10 +18,14 @@ from core.phones import normalize_number
 ACCOUNT_FIELDS = ("vendor", "name", "base_url", "account_id", "app_id", "extra", "enabled")
 
 
-def _save_account(account: VendorAccount) -> VendorAccount:
+def vendor_account_validate(*, account: VendorAccount, exclude: list[str] | None = None) -> None:
+    """Every rule an account must meet before it is saved; the admin form calls it too.
+
+    Normalizes `extra` in place. Raises ValidationError with field errors.
+    """
     errors: dict[str, list[str]] = {}
     try:
-        account.full_clean()
+        account.full_clean(exclude=exclude)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if "vendor" not in errors:
@@ -31,6 +35,10 @@ def _save_account(account: VendorAccount) -> VendorAccount:
             errors.setdefault("extra", []).extend(exc.messages)
     if errors:
         raise ValidationError(errors)
+
+
+def _save_account(account: VendorAccount) -> VendorAccount:
+    vendor_account_validate(account=account)
     try:
         with transaction.atomic():
             account.save()

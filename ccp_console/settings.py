@@ -284,7 +284,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Lockouts are warnings; each attempt is an AccessAttempt row in the admin.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # The built-in vendor sandbox under /sandbox/: on for the demo, off in production.
