@@ -1,0 +1,31 @@
+"""gunicorn settings for the web service (Dockerfile, docker-compose), read from the
+working directory by gunicorn itself; flags on the command line override them.
+
+gunicorn is meant to sit behind a buffering proxy (deploy/nginx.conf): these limits
+are the second line, for a request that reaches it directly or is merely huge.
+"""
+
+import os
+
+wsgi_app = "ccp_console.wsgi"
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# gthread keeps connections alive; 3x1 measured best on 2 cores (bench/bench_callbacks.py).
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_WORKERS", "3"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+# Above nginx's upstream keepalive reuse, below its keepalive_timeout.
+keepalive = 5
+
+# A worker that does not check in for this long is killed and replaced; on restart,
+# requests in flight get graceful_timeout to finish.
+timeout = 30
+graceful_timeout = 30
+
+# Request-line and header limits (bytes / count); larger requests get a 400 at once.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 5000
+max_requests_jitter = 500
