@@ -25,7 +25,3 @@ graceful_timeout = 30
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
-
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = 5000
-max_requests_jitter = 500

@@ -135,7 +135,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success does not wipe the failures: with per-IP counting it would wipe the address's
+# count too, so an attacker holding one valid account could guess on without limit.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "core.views.login_locked_out"
 # The same client address the webhooks record: X-Forwarded-For only with TRUSTED_PROXY,
 # counted from the right, so a client cannot pick its own address to dodge the limit.

@@ -65,6 +65,18 @@ def test_lockout_per_ip_across_user_names(client, settings):
     assert login(client, "bob", PASSWORD, REMOTE_ADDR="198.51.100.8").status_code == 302
 
 
+def test_logging_into_an_own_account_does_not_reset_the_ip_count(client, settings):
+    UserFactory(username="mallory")
+    UserFactory(username="bob")
+    addr = {"REMOTE_ADDR": "198.51.100.7"}
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        fail(client, f"guess{n}", 1, **addr)
+    assert login(client, "mallory", PASSWORD, **addr).status_code == 302
+    client.logout()
+    fail(client, "guess-last", 1, **addr)
+    assert login(client, "bob", PASSWORD, **addr).status_code == 429
+
+
 def test_behind_trusted_proxy_the_forwarded_client_is_counted(client, settings):
     settings.TRUSTED_PROXY = True
     UserFactory(username="bob")
