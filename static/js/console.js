@@ -28,6 +28,16 @@
     }, every);
   }
   document.querySelectorAll("[data-poll-url]").forEach(poll);
+  // "Cancel" links go back a page (a javascript: URL would need CSP's unsafe-inline);
+  // opened directly, with no page to go back to, they follow their href.
+  document.querySelectorAll("a[data-history-back]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      if (window.history.length > 1) {
+        event.preventDefault();
+        window.history.back();
+      }
+    });
+  });
   // Select-all checkbox for bulk actions.
   document.querySelectorAll("input[data-select-all]").forEach(function (box) {
     box.addEventListener("change", function () {

@@ -2,7 +2,8 @@
 
 Logs in through the login form, visits the main pages and the API docs, and asserts
 that the browser reported no CSP violation and that the JavaScript still runs
-(the select-all checkbox, state polling that reloads the page when a binding settles).
+(the select-all checkbox, state polling that reloads the page when a binding settles,
+the Cancel link of confirmation pages).
 Needs Debian's chromium and chromium-driver (scripts/ensure_chromium.sh installs them).
 """
 
@@ -13,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from privacy.models import Binding
-from tests.factories import BindingFactory, UserFactory
+from tests.factories import BindingFactory, UserFactory, VendorAccountFactory
 
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROMIUM = shutil.which("chromium")
@@ -140,4 +141,17 @@ def test_pending_binding_polls_and_reloads_when_settled(logged_in, live_server):
     # The poller fetches the state fragment every 2 s and reloads the page once settled.
     assert wait_for(lambda: not browser.find_elements(By.CSS_SELECTOR, "[data-poll-url]"))
     assert "Active" in browser.find_element(By.CSS_SELECTOR, ".binding-state").text
+    assert csp_violations(browser) == []
+
+
+def test_cancel_on_a_confirmation_page_goes_back(logged_in, live_server):
+    from selenium.webdriver.common.by import By
+
+    browser = logged_in
+    account = VendorAccountFactory()
+    detail = live_server.url + reverse("accounts:vendor_account_detail", args=[account.pk])
+    browser.get(detail)
+    browser.get(live_server.url + reverse("accounts:vendor_account_set_enabled", args=[account.pk]))
+    browser.find_element(By.LINK_TEXT, "Cancel").click()
+    assert wait_for(lambda: browser.current_url == detail)
     assert csp_violations(browser) == []
