@@ -100,6 +100,8 @@ def test_main_pages_raise_no_csp_violation(logged_in, live_server):
         reverse("sandbox:index"),
         reverse("admin:index"),
         reverse("admin:accounts_vendoraccount_change", args=[binding.vendor_account_id]),
+        reverse("admin:privacy_binding_change", args=[binding.pk]),
+        "/api/v1/vendor-accounts/",  # DRF's browsable API
     ]
     for path in pages:
         browser.get(live_server.url + path)

@@ -36,7 +36,19 @@ def test_login_page_has_a_strict_policy(client):
 def test_api_responses_carry_it_too(operator_api):
     response = operator_api.get("/api/v1/vendor-accounts/")
     assert response.status_code == 200
-    assert "default-src 'self'" in response["Content-Security-Policy"]
+    policy = directives(response)
+    assert policy["default-src"] == ["'self'"]
+    assert policy["style-src"] == ["'self'"]
+
+
+def test_browsable_api_allows_inline_styles_only(operator_client):
+    # DRF's own templates use style="" attributes; scripts stay strict.
+    response = operator_client.get("/api/v1/vendor-accounts/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    policy = directives(response)
+    assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert policy["script-src"] == ["'self'"]
 
 
 @pytest.mark.parametrize(
