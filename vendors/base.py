@@ -22,14 +22,15 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from ._util import aware
 from .errors import (
     AuthError,
     Conflict,
@@ -44,19 +45,30 @@ from .errors import (
     VendorError,
 )
 from .outbound import Refused, refusal_in
-from .types import AccountStatus, CallEventData, CallRecordData
+from .types import AccountStatus, CallbackNonce, CallEventData, CallRecordData
 
 __all__ = [
+    "EARLIEST_CALL_TIME",
+    "MAX_CLOCK_AHEAD",
     "ErrorRow",
     "Reply",
     "RetryPolicy",
     "Signature",
     "VendorClient",
+    "check_times",
     "describe_answer",
     "logger",
 ]
 
 logger = logging.getLogger("vendors")
+
+# The window of plausible times in a callback.  A vendor's bug or a hostile
+# sender can put any epoch in a CDR (253402300799 = 9999-12-31T23:59:59Z), and
+# such a time overflows as soon as it is shown in Asia/Shanghai or has a day
+# added to it.  No call on these platforms predates 2000; a vendor clock may
+# run ahead of ours, but not by a day.
+EARLIEST_CALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_AHEAD = timedelta(days=1)
 
 # (query parameters, headers) that authenticate one attempt.
 Signature = tuple[dict[str, str], dict[str, str]]
@@ -409,13 +421,25 @@ class VendorClient(abc.ABC):
         Raise CallbackAuthError naming what did not match; return None if
         the delivery is authentic."""
 
+    def callback_nonce(self, kind: str, *, headers: Mapping[str, str]) -> CallbackNonce | None:
+        """The single-use value of an authenticated callback, if the vendor signs one.
+
+        Vendors whose signature covers a nonce but not the body (huawei) override
+        this so the caller can refuse a second use of the same nonce while the
+        signature is still fresh.  Only meaningful after `authenticate_callback`
+        accepted the same headers.  Default: no nonce.
+        """
+        return None
+
     def parse_callback(
-        self, kind: str, *, body: bytes, content_type: str
+        self, kind: str, *, body: bytes, content_type: str, now: datetime | None = None
     ) -> list[CallRecordData | CallEventData]:
         """Normalize one callback delivery into records/events.
 
         Raises InvalidPayload and nothing else: malformed input is expected
         (and fuzzed), and the callbacks app keeps the raw row with our message.
+        Every time in the result lies between EARLIEST_CALL_TIME and `now` (the
+        delivery's arrival, default the current time) + MAX_CLOCK_AHEAD.
         Subclasses implement `_parse_callback`; anything it raises by mistake
         on hostile input is converted here rather than becoming a 500.
         """
@@ -427,7 +451,7 @@ class VendorClient(abc.ABC):
         if not isinstance(body, bytes | bytearray):
             raise InvalidPayload(f"{self.code}: body must be bytes, got {type(body).__name__}")
         try:
-            return self._parse_callback(kind, bytes(body), content_type or "")
+            items = self._parse_callback(kind, bytes(body), content_type or "")
         except InvalidPayload:
             raise
         except (
@@ -442,6 +466,8 @@ class VendorClient(abc.ABC):
             raise InvalidPayload(
                 f"{self.code} {kind}: malformed payload ({type(exc).__name__}: {exc})"
             ) from exc
+        check_times(items, now=now, where=f"{self.code} {kind}")
+        return items
 
     @abc.abstractmethod
     def _parse_callback(
@@ -466,6 +492,30 @@ def describe_answer(response: requests.Response) -> str:
         ctype = "no content type" if not ctype else "unrecognized content type"
     size = len(response.content or b"")
     return f"unexpected answer (HTTP {response.status_code}, {size} bytes, {ctype})"
+
+
+def check_times(
+    items: list[CallRecordData | CallEventData], *, now: datetime | None = None, where: str = ""
+) -> None:
+    """InvalidPayload unless every datetime of `items` is aware and plausible (see
+    EARLIEST_CALL_TIME).  The one place where callback times are bounded."""
+    latest = aware(now) + MAX_CLOCK_AHEAD
+    prefix = f"{where}: " if where else ""
+    for item in items:
+        for f in fields(item):
+            value = getattr(item, f.name)
+            if not isinstance(value, datetime):
+                continue
+            if value.tzinfo is None:
+                raise InvalidPayload(
+                    f"{prefix}{f.name} has no time zone (call {item.call_id!r:.80})"
+                )
+            if not EARLIEST_CALL_TIME <= value <= latest:
+                raise InvalidPayload(
+                    f"{prefix}{f.name} {value.isoformat()} is outside the plausible window "
+                    f"{EARLIEST_CALL_TIME:%Y-%m-%d} to {latest.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+                    f"(call {item.call_id!r:.80})"
+                )
 
 
 def _never_sent(exc: requests.RequestException) -> bool:

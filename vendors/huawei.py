@@ -24,14 +24,32 @@ CHOICES where the document is silent or ambiguous (each is one place here):
   idempotency key and a retry could ring the user twice.  Per-number frequency
   and quota limits (1013001-3, 1013116-8) are PermissionDenied, not
   RateLimited: they last far longer than our backoff.
-- Push signature: the status-push section says PasswordDigest =
+- Push signature: the status-push section marks Authorization and X-AKSK as
+  required (是否必选: 是) and says PasswordDigest =
   Base64(HMAC(appSecret, url + nonce + created)) with url = the status push
   URL we configured; `push_digest` implements that and
   `authenticate_callback` expects `url` to be exactly that URL (the one given
   as statusUrl/feeUrl).  Username must equal app_key; Created must be within
-  extra["push_window_seconds"] (default 300) of now.  Whether verification
-  is required is the Django side's per-account decision: this client just
-  verifies when asked.
+  extra["push_window_seconds"] (default 300) of now; Nonce must be 1-128
+  letters and digits (表2).
+- Push signature enforcement, per account, extra["push_signature"]:
+  "require" (the default, what the document says): a push whose X-AKSK is
+  missing, malformed, for another app_key, stale or wrongly signed, or whose
+  Nonce was already used with another body, is refused (401, kept raw as
+  rejected_auth, replayable with skip-auth).  "verify": the explicit opt-in
+  for an operator migrating an account: the same checks run and the verdict
+  is recorded on the delivery, but the push is accepted.  "off" is the old
+  name of "verify" and means the same (we never skip the check silently).
+  The mode is applied on the Django side; this client only verifies.
+- Nonce reuse: the digest covers url + Nonce + Created but NOT the body, so a
+  captured header could carry another body until Created goes stale.
+  `callback_nonce` hands the Nonce and the end of its window to the caller,
+  which remembers it (callbacks.CallbackNonce) and refuses a second use with
+  a different body.  The same Nonce with the same body is a vendor retry that
+  reused its headers: harmless (the delivery dedups), so allowed.
+- What we show of an X-AKSK: Username and Created only (`x_aksk_summary`).
+  PasswordDigest and Nonce are never put in an error's `received`, so a page
+  showing why a push was refused cannot hand out a reusable header.
 - Fee (CDR) push: the document only names feeUrl.  We take Huawei's
   published fee format {"eventType":"fee","feeLst":[{...}, ...]} with
   sessionId, direction, callerNum, calleeNum, fwdDisplayNum, fwdStartTime,
@@ -57,7 +75,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -75,7 +93,7 @@ from .errors import (
     TemporaryError,
     VendorError,
 )
-from .types import CallEventData, CallOutcome, CallRecordData, VoiceCodeResult
+from .types import CallbackNonce, CallEventData, CallOutcome, CallRecordData, VoiceCodeResult
 
 __all__ = [
     "AUTHORIZATION",
@@ -85,6 +103,7 @@ __all__ = [
     "parse_x_aksk",
     "password_digest",
     "push_digest",
+    "x_aksk_summary",
 ]
 
 AUTHORIZATION = 'AKSK realm="SDP",profile="UsernameToken",type="Appkey"'
@@ -94,6 +113,8 @@ _EVENT_KINDS = ("callout", "alerting", "answer", "disconnect")
 _X_AKSK_PAIR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _X_AKSK_KEYS = ("Username", "PasswordDigest", "Nonce", "Created")
 _DIGITS = re.compile(r"[0-9]{2,8}")
+_NONCE = re.compile(r"[0-9A-Za-z]{1,128}")  # 表2: 1-128 digits and letters
+DEFAULT_PUSH_WINDOW = 300
 
 # Unanswered fee records: SIP final status -> outcome (our choice, see docstring).
 SIP_OUTCOMES: dict[str, CallOutcome] = {
@@ -149,6 +170,20 @@ def parse_x_aksk(value: str) -> dict[str, str]:
     if not text.startswith("UsernameToken"):
         raise ValueError("X-AKSK must start with UsernameToken")
     return dict(_X_AKSK_PAIR.findall(text[len("UsernameToken") :]))
+
+
+def x_aksk_summary(value: str) -> str:
+    """What may be shown of an X-AKSK: Username and Created, never PasswordDigest
+    or Nonce (together they let anyone post another body within the window)."""
+    try:
+        parts = parse_x_aksk(value)
+    except ValueError:
+        return f"(not UsernameToken …, {len(value)} characters)"
+    shown = [f'{key}="{parts[key]}"' for key in ("Username", "Created") if key in parts]
+    hidden = [key for key in ("PasswordDigest", "Nonce") if key in parts]
+    return (
+        "UsernameToken " + ",".join(shown) + (f" ({', '.join(hidden)} not shown)" if hidden else "")
+    )
 
 
 def _row(cls: type[VendorError], en: str, zh: str, advice: str) -> ErrorRow:
@@ -631,48 +666,55 @@ class HuaweiClient(VendorClient):
         url: str,
         now: datetime | None = None,
     ) -> None:
-        """Verify a push's X-AKSK: Username, Created freshness, PasswordDigest
-        over url + Nonce + Created."""
+        """Verify a push's X-AKSK: Username, Nonce shape, Created freshness,
+        PasswordDigest over url + Nonce + Created.  Nonce reuse is the caller's
+        check (`callback_nonce`)."""
         value = header(headers, "X-AKSK")
         if not value:
             raise CallbackAuthError(
                 "missing X-AKSK header",
                 expected='X-AKSK: UsernameToken Username="…",PasswordDigest="…",…',
             )
+        received = x_aksk_summary(value)
         try:
             parts = parse_x_aksk(value)
         except ValueError as exc:
-            raise CallbackAuthError(str(exc), expected="UsernameToken …", received=value) from None
-        missing = [
-            k for k in ("Username", "PasswordDigest", "Nonce", "Created") if not parts.get(k)
-        ]
+            raise CallbackAuthError(
+                str(exc), expected="UsernameToken …", received=received
+            ) from None
+        missing = [k for k in _X_AKSK_KEYS if not parts.get(k)]
         if missing:
             raise CallbackAuthError(
                 f"X-AKSK lacks {', '.join(missing)}",
                 expected="Username, PasswordDigest, Nonce and Created",
-                received=value,
+                received=received,
             )
         if parts["Username"] != self.account_id:
             raise CallbackAuthError(
                 "X-AKSK Username is not this account's app_key",
                 expected=f"Username={self.account_id}",
-                received=value,
+                received=received,
             )
-        window = int(self.extra.get("push_window_seconds", 300))
-        try:
-            created = datetime.strptime(parts["Created"], CREATED_FORMAT).replace(tzinfo=UTC)
-        except ValueError:
+        if not _NONCE.fullmatch(parts["Nonce"]):
+            raise CallbackAuthError(
+                "X-AKSK Nonce is not 1-128 letters and digits",
+                expected="Nonce of 1-128 letters and digits",
+                received=received,
+            )
+        window = self._push_window()
+        created = _created(parts["Created"])
+        if created is None:
             raise CallbackAuthError(
                 "X-AKSK Created is not a UTC time",
                 expected="Created in %Y-%m-%dT%H:%M:%SZ",
-                received=value,
-            ) from None
+                received=received,
+            )
         age = abs((aware(now) - created).total_seconds())
         if age > window:
             raise CallbackAuthError(
                 f"X-AKSK Created is {int(age)} s away from now",
                 expected=f"Created within {window} s of now",
-                received=value,
+                received=received,
             )
         computed = push_digest(self._secret, url, parts["Nonce"], parts["Created"])
         if not hmac.compare_digest(computed.encode(), parts["PasswordDigest"].encode()):
@@ -682,8 +724,27 @@ class HuaweiClient(VendorClient):
                     f"PasswordDigest computed over URL {url} + nonce + created "
                     "with this account's app_secret"
                 ),
-                received=value,
+                received=received,
             )
+
+    def callback_nonce(self, kind: str, *, headers: Mapping[str, str]) -> CallbackNonce | None:
+        """The push's Nonce, single-use until Created + window (when the
+        header goes stale by itself).  None when the X-AKSK is unusable."""
+        try:
+            parts = parse_x_aksk(header(headers, "X-AKSK"))
+        except ValueError:
+            return None
+        nonce = parts.get("Nonce", "")
+        created = _created(parts.get("Created", ""))
+        if not _NONCE.fullmatch(nonce) or created is None:
+            return None
+        return CallbackNonce(nonce, created + timedelta(seconds=self._push_window()))
+
+    def _push_window(self) -> int:
+        try:
+            return max(int(self.extra.get("push_window_seconds", DEFAULT_PUSH_WINDOW)), 1)
+        except (TypeError, ValueError):
+            return DEFAULT_PUSH_WINDOW
 
     def _parse_callback(
         self, kind: str, body: bytes, content_type: str
@@ -755,6 +816,13 @@ class HuaweiClient(VendorClient):
             recording_url=get_str(item, "recordFileDownloadUrl"),
             raw=item,
         )
+
+
+def _created(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, CREATED_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _push_time(fields: Mapping[str, Any], key: str) -> datetime | None:

@@ -28,6 +28,7 @@ __all__ = [
     "CallRecordData",
     "CallbackCallResult",
     "CallbackItem",
+    "CallbackNonce",
     "RecordingInfo",
     "SmsResult",
     "SubAccountData",
@@ -179,3 +180,12 @@ class CallEventData:
 
 # What parse_callback returns a list of.
 CallbackItem = CallRecordData | CallEventData
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackNonce:
+    """A callback's single-use value (huawei X-AKSK Nonce) and the moment after
+    which its signature is stale anyway, so remembering it longer is useless."""
+
+    value: str
+    expires_at: datetime

@@ -29,6 +29,7 @@ from vendors.huawei import (
     parse_x_aksk,
     password_digest,
     push_digest,
+    x_aksk_summary,
 )
 
 KEY, SECRET = "ZRBRz4bAXoFgEH7o4Ew308eXc1RA", "appsecret123"
@@ -364,7 +365,11 @@ def test_push_auth_wrong_url_names_the_rule_not_the_secret() -> None:
     err = info.value
     assert err.reason == "PasswordDigest did not match"
     assert err.expected.startswith(f"PasswordDigest computed over URL {PUSH_URL}x + nonce")
-    assert "PasswordDigest=" in err.received
+    # What an operator sees of the header: who and when, never a reusable digest/nonce.
+    assert err.received.startswith(f'UsernameToken Username="{KEY}",Created="{CREATED}"')
+    digest = push_digest(SECRET, PUSH_URL, NONCE, CREATED)
+    assert digest not in str(err) + err.received
+    assert NONCE not in str(err) + err.received
     assert SECRET not in str(err)
 
 
@@ -384,3 +389,55 @@ def test_push_auth_wrong_user_stale_missing() -> None:
         client.authenticate_callback(
             "status", headers={"X-AKSK": 'UsernameToken Username="u"'}, body=b"", url=PUSH_URL
         )
+
+
+def test_push_auth_refuses_a_malformed_nonce() -> None:
+    headers = {
+        "X-AKSK": (
+            f'UsernameToken Username="{KEY}",PasswordDigest="x",'
+            f'Nonce="not-hex!",Created="{CREATED}"'
+        )
+    }
+    with pytest.raises(CallbackAuthError, match="Nonce"):
+        make().authenticate_callback("status", headers=headers, body=b"", url=PUSH_URL, now=NOW)
+
+
+def test_callback_nonce_is_the_nonce_until_the_window_ends() -> None:
+    nonce = make(extra={"push_window_seconds": 120}).callback_nonce(
+        "status", headers=_push_headers()
+    )
+    assert nonce is not None
+    assert nonce.value == NONCE
+    assert nonce.expires_at == datetime(2018, 2, 12, 15, 30, 20, tzinfo=UTC) + timedelta(
+        seconds=120
+    )
+    assert make().callback_nonce("status", headers={}) is None
+
+
+def test_x_aksk_summary_hides_digest_and_nonce() -> None:
+    value = _push_headers()["x-aksk"]
+    summary = x_aksk_summary(value)
+    assert summary == (
+        f'UsernameToken Username="{KEY}",Created="{CREATED}" (PasswordDigest, Nonce not shown)'
+    )
+    assert x_aksk_summary("garbage") == "(not UsernameToken …, 7 characters)"
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31 23:59:59", "1970-01-01 00:00:01", "1999-12-31 23:59:59"]
+)
+def test_implausible_push_times_are_invalid(moment: str) -> None:
+    body = json.dumps(
+        {"eventType": "answer", "statusInfo": {"sessionId": "s", "timestamp": moment}}
+    ).encode()
+    with pytest.raises(InvalidPayload, match=r"occurred_at .* outside the plausible window"):
+        make().parse_callback("status", body=body, content_type="", now=NOW)
+
+
+def test_a_push_time_a_little_ahead_of_our_clock_is_accepted() -> None:
+    ahead = (NOW + timedelta(hours=23)).strftime("%Y-%m-%d %H:%M:%S")
+    body = json.dumps(
+        {"eventType": "answer", "statusInfo": {"sessionId": "s", "timestamp": ahead}}
+    ).encode()
+    (event,) = make().parse_callback("status", body=body, content_type="", now=NOW)
+    assert event.occurred_at == NOW + timedelta(hours=23)

@@ -448,3 +448,16 @@ def test_authenticate_callback() -> None:
     assert "appid" in info.value.reason and info.value.received == "appid=other"
     with pytest.raises(CallbackAuthError):
         client.authenticate_callback("cdr", headers={}, body=b"\xff", url="https://us/cb")
+
+
+@pytest.mark.parametrize("epoch", [253402300799, 1, 946684799])
+def test_implausible_cdr_times_are_invalid(epoch: int) -> None:
+    """9999-12-31T23:59:59Z overflowed on display in Asia/Shanghai; 1970 and 1999
+    are no more plausible for a call on this platform."""
+    body = (
+        "devid=d&appid=a&taskid=T&subid=S&caller=1&rcaller=2&callee=3&result=answered"
+        f"&beginTime={epoch}&ringTime={epoch}&answerTime={epoch}&releaseTime={epoch}"
+    ).encode()
+    client = make("https://igw.example", None)
+    with pytest.raises(InvalidPayload, match=r"begin_at .* outside the plausible window"):
+        client.parse_callback("cdr", body=body, content_type="")
