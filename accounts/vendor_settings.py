@@ -57,8 +57,10 @@ PER_VENDOR: dict[str, dict[str, Setting]] = {
     "huawei": {
         "push_signature": Setting(
             str,
-            "Push signature check: off, verify (record the result), require (reject).",
-            choices=("off", "verify", "require"),
+            "Push signature check: require (default: refuse unsigned, wrong, stale or "
+            "replayed pushes with 401), verify (check and record the verdict but accept, "
+            "while migrating an account); off is the old name of verify.",
+            choices=("require", "verify", "off"),
         ),
         "push_window_seconds": Setting(int, "Allowed skew of a push's Created.", min_value=1),
         "display_number": Setting(str, "Default displayNbr for voice codes."),

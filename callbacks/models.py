@@ -5,7 +5,8 @@ delivery to a known webhook token, with the outcome of processing it, committed
 in the same transaction as the rows it produced (or alone, as a rejection or a
 failure) before the vendor gets any answer.  CallRecord and CallEvent are the normalized facts,
 stored once whatever the number of deliveries thanks to unique constraints.
-RecordingPlayback audits every request to the playback view.
+RecordingPlayback audits every request to the playback view.  CallbackNonce
+remembers signed nonces (huawei X-AKSK) while their signature is fresh.
 """
 
 from __future__ import annotations
@@ -272,3 +273,36 @@ class RecordingPlayback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} played {self.call_record_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class CallbackNonce(models.Model):
+    """A signed callback nonce already used, kept until its signature goes stale.
+
+    Why the database and not Redis: the claim commits in the same transaction as
+    the delivery it authenticated (a rolled-back delivery does not burn the
+    nonce), the quick start has no Redis, and a unique index is the whole
+    mechanism (INSERT ... ON CONFLICT DO NOTHING, no read-then-write).  Rows
+    past `expires_at` are useless (Created is stale by then) and are pruned by
+    the callbacks.tasks.prune_callback_nonces beat task.
+    """
+
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    nonce = models.CharField(max_length=128)
+    # A vendor retry may reuse its headers with the same body: allowed.  Only
+    # another body under the same nonce is a forgery.
+    body_sha256 = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor_account", "nonce"], name="callbacks_nonce_account_nonce"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="callbacks_nonce_expires")]
+
+    def __str__(self) -> str:
+        return f"nonce of account {self.vendor_account_id} until {self.expires_at:%Y-%m-%d %H:%M}"

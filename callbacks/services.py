@@ -5,10 +5,13 @@ dj-stripe's store-the-raw-bytes):
 
 1. Authentication (`_authenticate`): the per-account IP allowlist, then the
    vendor client's `authenticate_callback` under `Policy.SIGNATURE_MODE`.
-2. Parsing with the vendor client's `parse_callback` (InvalidPayload only).
+2. Parsing with the vendor client's `parse_callback` (InvalidPayload only;
+   it also refuses implausible times, see vendors.base.check_times).
    1 and 2 run in memory (`_evaluate`): no network, no database.
-3. `delivery_receive` stores the raw Delivery WITH its outcome: a rejection
-   is one INSERT; an accepted delivery is one transaction holding `_apply`
+3. `delivery_receive` stores the raw Delivery WITH its outcome, in one
+   transaction that first claims the signed nonce, if any (`_nonce_claim`:
+   a nonce already used with another body turns the delivery into
+   rejected_auth); a rejection is then one INSERT; an accepted delivery holds `_apply`
    (CallRecord/CallEvent upserts: INSERT ... ON CONFLICT DO NOTHING on the
    unique constraints, then a row lock on the existing record to merge into
    it: never read-then-write) and the Delivery INSERT, so "accepted", the
@@ -30,6 +33,7 @@ duplicate (the first one stands).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import mimetypes
@@ -50,7 +54,7 @@ import vendors
 from accounts.models import VendorAccount
 from accounts.selectors import recording_policy, vendor_client
 from callbacks import conf, hotsql, ssrf
-from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
+from callbacks.models import CallbackNonce, CallEvent, CallRecord, Delivery, RecordingPlayback
 from callbacks.webhooks import Inbound
 from core.phones import normalize_number
 
@@ -69,13 +73,15 @@ class Policy:
     SIGNATURE_MODE: dict[str, str] = {
         "ccp": "require",  # guide §1.3: Authorization = Base64(MAC:AuthToken)
         "igw": "require",  # nothing is signed: the client checks devid/appid in the body
-        # Huawei's pages disagree on push signing (DESIGN.md): the account decides,
-        # extra["push_signature"] = off | verify | require.
+        # The push section requires X-AKSK (DESIGN.md); an account may opt into
+        # "verify" while it migrates: extra["push_signature"] = require | verify.
         "huawei": "account",
         "cyj": "require",  # nothing is signed: the client checks APPID when present
     }
-    # huawei accounts that never chose: check and record, but do not reject.
-    DEFAULT_ACCOUNT_MODE = "verify"
+    # Accounts that never chose: what the document says.
+    DEFAULT_ACCOUNT_MODE = "require"
+    # "off" once skipped the check; it now means "verify": the verdict is always recorded.
+    ACCOUNT_MODE_ALIASES: dict[str, str] = {"off": "verify"}
 
     # Which CallRecord time an event fills while the CDR has not arrived.
     EVENT_TIME_FIELD: dict[str, str] = {
@@ -194,13 +200,17 @@ def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> 
     """
     delivery = _new_delivery(account, kind, inbound, attempts=1)
     try:
-        items = _evaluate(delivery, inbound.headers)
+        items, nonce = _evaluate(delivery, inbound.headers)
     except Exception as exc:  # our bug in authentication or parsing: keep the bytes
         return _store_failure(delivery, exc)
-    if items is None:  # rejected: the outcome is set, one INSERT
+    if items is None and nonce is None:  # rejected: the outcome is set, one INSERT
         return _store(delivery)
     try:
         with transaction.atomic():
+            if nonce is not None and _nonce_claim(delivery, nonce):
+                items = None  # a reused nonce: rejected_auth is set
+            if items is None:
+                return _store(delivery)
             changed, call_ids = _apply(account, items, delivery.received_at)
             _set_outcome(
                 delivery, Outcome.ACCEPTED if changed else Outcome.DUPLICATE, call_ids=call_ids
@@ -256,11 +266,24 @@ def delivery_refused_oversize(
     )
 
 
+Items = list[vendors.CallRecordData | vendors.CallEventData]
+
+
+@dataclass(frozen=True)
+class _NonceClaim:
+    """A signed nonce to claim when the delivery is stored (see CallbackNonce)."""
+
+    nonce: vendors.CallbackNonce
+    enforce: bool  # require mode: a reused nonce rejects; verify mode: recorded only
+
+
 def _evaluate(
     delivery: Delivery, headers: dict[str, str] | None, skip_auth: bool = False
-) -> list[vendors.CallRecordData | vendors.CallEventData] | None:
-    """Kind, authentication, parsing: in memory only.  The parsed items, or None
-    with the rejection set on `delivery` (not saved)."""
+) -> tuple[Items | None, _NonceClaim | None]:
+    """Kind, authentication, parsing: in memory only.  The parsed items (None with
+    the rejection set on `delivery`, not saved), and the nonce the delivery's
+    signature used, to be claimed with `_nonce_claim` when it is stored: even a
+    signed delivery we reject as invalid spends its nonce."""
     account = delivery.vendor_account
     client = vendor_client(account=account, offline=True)
     if delivery.kind not in client.callback_kinds:
@@ -270,10 +293,11 @@ def _evaluate(
             reason=f"unknown callback kind {delivery.kind!r} for {account.vendor}; "
             f"expected one of {', '.join(client.callback_kinds)}",
         )
-        return None
+        return None, None
 
+    nonce = None
     if not (skip_auth or delivery.authenticated):
-        refusal = _authenticate(delivery, client, headers)
+        refusal, nonce = _authenticate(delivery, client, headers)
         if refusal is not None:
             _set_outcome(
                 delivery,
@@ -282,18 +306,82 @@ def _evaluate(
                 auth_expected=refusal.expected,
                 auth_received=refusal.received,
             )
-            return None
+            return None, None
         delivery.authenticated = True
 
     try:
         items = client.parse_callback(
-            delivery.kind, body=bytes(delivery.body), content_type=delivery.content_type
+            delivery.kind,
+            body=bytes(delivery.body),
+            content_type=delivery.content_type,
+            now=delivery.received_at,  # a replay judges times as of arrival
         )
         _validate_items(items)
     except vendors.InvalidPayload as exc:
         _set_outcome(delivery, Outcome.REJECTED_INVALID, reason=str(exc))
-        return None
-    return items
+        return None, nonce
+    return items, nonce
+
+
+_NONCE_KEY = ("vendor_account_id", "nonce")  # callbacks_nonce_account_nonce
+
+
+def _nonce_claim(delivery: Delivery, claim: _NonceClaim) -> bool:
+    """Claim the delivery's signed nonce; True when that rejected the delivery.
+
+    Call inside the transaction that stores the delivery, so a rolled-back
+    delivery does not spend its nonce.  A nonce seen before with the same body is
+    the vendor retrying with the same headers (or a replay of this very
+    delivery): fine, deduplication handles it.  With another body it is a
+    captured header carrying a forged body: rejected_auth in require mode,
+    recorded as an invalid signature in verify mode.
+    """
+    digest = hashlib.sha256(bytes(delivery.body)).hexdigest()
+    row = CallbackNonce(
+        vendor_account_id=delivery.vendor_account_id,
+        nonce=_text(claim.nonce.value, 128),
+        body_sha256=digest,
+        expires_at=claim.nonce.expires_at,
+    )
+    if hotsql.insert_ignore(row, _NONCE_KEY) is not None:
+        return False
+    seen = (
+        CallbackNonce.objects.select_for_update()
+        .filter(vendor_account_id=row.vendor_account_id, nonce=row.nonce)
+        .first()
+    )
+    if seen is None or seen.body_sha256 == digest:
+        return False  # pruned meanwhile, or the same body again
+    if seen.expires_at < timezone.now():
+        # Past its window the old use proves nothing (the Created check bounds reuse).
+        seen.body_sha256, seen.expires_at = digest, row.expires_at
+        seen.save(update_fields=["body_sha256", "expires_at"])
+        return False
+    reason = (
+        "X-AKSK Nonce already used by an earlier push with a different body "
+        "(a captured header re-sent with another body)"
+    )
+    if not claim.enforce:
+        delivery.signature = Delivery.Signature.INVALID
+        delivery.reason = f"signature not valid (accepted, verify mode): {reason}"
+        return False
+    delivery.authenticated = False
+    delivery.signature = Delivery.Signature.NOT_CHECKED
+    _set_outcome(
+        delivery,
+        Outcome.REJECTED_AUTH,
+        reason=reason,
+        auth_expected="a Nonce not used before within the signature window",
+        auth_received=f"Nonce first used at {seen.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        call_ids=[],
+    )
+    return True
+
+
+def callback_nonce_prune(*, now: datetime | None = None) -> int:
+    """Delete nonces whose signature window has passed; returns how many."""
+    deleted, _ = CallbackNonce.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted
 
 
 def delivery_process(
@@ -307,12 +395,19 @@ def delivery_process(
     """
     account = delivery.vendor_account
     delivery.attempts += 1
-    items = _evaluate(delivery, headers, skip_auth)
-    if items is None:
+    items, nonce = _evaluate(delivery, headers, skip_auth)
+    if items is None and nonce is None:
         return _finish(delivery, delivery.outcome)
 
     try:
         with transaction.atomic():
+            # The stored nonce is checked again: this delivery's own claim has the
+            # same body and passes; a forged body that lost the race stays refused.
+            if nonce is not None and _nonce_claim(delivery, nonce):
+                items = None
+            if items is None:
+                _finish(delivery, delivery.outcome)
+                return delivery
             changed, call_ids = _apply(account, items, delivery.received_at)
             _finish(
                 delivery,
@@ -343,29 +438,31 @@ class _Refusal:
 
 def _authenticate(
     delivery: Delivery, client: vendors.VendorClient, headers: dict[str, str] | None
-) -> _Refusal | None:
-    """None if the delivery may proceed; records the huawei verify-mode verdict."""
+) -> tuple[_Refusal | None, _NonceClaim | None]:
+    """(None, nonce to claim) if the delivery may proceed, else (refusal, None).
+    Records the verify-mode verdict on `delivery`."""
     account = delivery.vendor_account
     allowlist = (account.extra or {}).get("callback_ip_allowlist") or []
     if allowlist and not _ip_allowed(delivery.source_ip, allowlist):
-        return _Refusal(
+        refusal = _Refusal(
             "source IP is not in the account's callback_ip_allowlist",
             expected=", ".join(str(n) for n in allowlist),
             received=delivery.source_ip or "(unknown)",
         )
+        return refusal, None
     mode = Policy.SIGNATURE_MODE.get(account.vendor, "require")
     if mode == "account":
         mode = (account.extra or {}).get("push_signature") or Policy.DEFAULT_ACCOUNT_MODE
-    if mode == "off":
-        return None
+        mode = Policy.ACCOUNT_MODE_ALIASES.get(mode, mode)
     replay = headers is None
     headers = headers if headers is not None else dict(delivery.headers)
     if replay and str(headers.get("Authorization", "")).startswith("[redacted"):
-        return _Refusal(
+        refusal = _Refusal(
             "cannot re-check authentication: the stored Authorization is redacted "
             "(it embeds the account's token). Verify the delivery by other means and "
             "replay it with skip-auth.",
         )
+        return refusal, None
     try:
         client.authenticate_callback(
             delivery.kind,
@@ -383,10 +480,11 @@ def _authenticate(
             delivery.auth_expected = refusal.expected
             delivery.auth_received = refusal.received
             delivery.reason = f"signature not valid (accepted, verify mode): {refusal.reason}"
-            return None
-        return refusal
+            return None, None
+        return refusal, None
     delivery.signature = Delivery.Signature.VALID
-    return None
+    nonce = client.callback_nonce(delivery.kind, headers=headers)
+    return None, (_NonceClaim(nonce, enforce=mode != "verify") if nonce else None)
 
 
 def _ip_allowed(ip: str | None, allowlist: list) -> bool:

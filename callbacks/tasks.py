@@ -1,10 +1,7 @@
 """Celery tasks of the callbacks app: thin wrappers around services.
 
-Beat entries to wire in settings.CELERY_BEAT_SCHEDULE:
-    "callbacks-sweep-pending-recordings": {
-        "task": "callbacks.tasks.sweep_pending_recordings",
-        "schedule": 60.0,
-    }
+Beat entries wired in settings.CELERY_BEAT_SCHEDULE: sweep_pending_recordings
+(every minute) and prune_callback_nonces (every 10 minutes).
 """
 
 from celery import shared_task
@@ -28,3 +25,11 @@ def sweep_pending_recordings() -> int:
     from callbacks import services
 
     return len(services.recording_sweep())
+
+
+@shared_task(ignore_result=True)
+def prune_callback_nonces() -> int:
+    """Beat: forget signed nonces whose window has passed (their Created is stale)."""
+    from callbacks import services
+
+    return services.callback_nonce_prune()

@@ -216,6 +216,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "callbacks.tasks.sweep_pending_recordings",
         "schedule": 60.0,
     },
+    # Signed callback nonces past their window are useless: keep the table small.
+    "callbacks-prune-nonces": {"task": "callbacks.tasks.prune_callback_nonces", "schedule": 600.0},
 }
 
 REST_FRAMEWORK = {

@@ -126,8 +126,10 @@ def huawei_fee(session: str = "1202_14260@callenabler", **overrides) -> dict:
     return {"eventType": "fee", "feeLst": [item]}
 
 
-def huawei_headers(account, url: str, *, created: str | None = None, secret=None) -> dict:
-    nonce = secrets.token_hex(16).upper()
+def huawei_headers(
+    account, url: str, *, created: str | None = None, secret=None, nonce=None
+) -> dict:
+    nonce = nonce or secrets.token_hex(16).upper()
     created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = push_digest(secret or account.secret, url, nonce, created)
     x_aksk = (
