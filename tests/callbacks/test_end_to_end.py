@@ -142,6 +142,33 @@ def test_huawei_status_and_fee_with_required_signature(console):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_huawei_duplicates_pass_the_default_signature_check(console):
+    """The sandbox signs every push, duplicates included, with a fresh nonce."""
+    account = console("huawei", webhook_token="HuaweiSafeToken0123456789abcdeg")
+    assert "push_signature" not in account.extra  # the default: require
+    result = account.client.call_verify(
+        display_number="+8675528000001",
+        callee_number="+8613800000001",
+        verify_code="1234",
+        pre_tone="w.wav",
+    )
+    sandbox.play_call(
+        call=SandboxCall.objects.get(call_id=result.session_id),
+        duration=8,
+        chaos={"duplicate": True, "out_of_order": True},
+    )
+    deliveries = Delivery.objects.all()
+    assert deliveries.count() == 10  # 4 status + 1 fee, each twice
+    assert {(d.outcome, d.signature) for d in deliveries} == {
+        ("accepted", "valid"),
+        ("duplicate", "valid"),
+    }
+    nonces = {d.headers["X-AKSK"].split('Nonce="')[1].split('"')[0] for d in deliveries}
+    assert len(nonces) == 10
+    assert CallRecord.objects.get().has_cdr
+
+
+@pytest.mark.django_db(transaction=True)
 def test_ccp_hangup_and_recording(console):
     account = console("ccp", extra={"platform_mac": "AA-BB-CC-DD-EE-FF"})
     account.sandbox = sandbox.ensure_sandbox_account(vendor_account=account)
