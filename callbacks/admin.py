@@ -6,9 +6,9 @@ deliveries cannot be deleted from the admin.
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from callbacks import services
+from callbacks import selectors, services
 from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
 
 
@@ -61,7 +61,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
     search_fields = ("reason", "call_ids")
     date_hierarchy = "received_at"
     actions = [replay, replay_trusted]
-    exclude = ("body", "url")
+    exclude = ("body", "url", "headers", "auth_expected", "auth_received")
+    # Headers and authentication notes through the same redaction as the pages.
     readonly_fields = (
         "vendor_account",
         "vendor",
@@ -69,11 +70,16 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "received_at",
         "source_ip",
         "display_url",
-        "headers",
+        "shown_headers",
         "content_type",
         "body_size",
         "body_preview",
-        *Delivery.PROCESSING_FIELDS,
+        *(
+            {"auth_expected": "shown_auth_expected", "auth_received": "shown_auth_received"}.get(
+                name, name
+            )
+            for name in Delivery.PROCESSING_FIELDS
+        ),
     )
 
     def has_replay_permission(self, request):
@@ -82,6 +88,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="reason")
     def short_reason(self, obj):
         return (obj.reason[:90] + "…") if len(obj.reason) > 90 else obj.reason
+
+    @admin.display(description="headers")
+    def shown_headers(self, obj):
+        return format_html_join("\n", "{}: {}<br>", selectors.delivery_shown_headers(obj)) or "–"
+
+    @admin.display(description="auth expected")
+    def shown_auth_expected(self, obj):
+        return selectors.delivery_shown_auth(obj)[0]
+
+    @admin.display(description="auth received")
+    def shown_auth_received(self, obj):
+        return selectors.delivery_shown_auth(obj)[1]
 
     @admin.display(description="body")
     def body_preview(self, obj):

@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+import vendors
 from callbacks import conf
 from callbacks.models import CallEvent, CallRecord, Delivery
 
@@ -167,4 +168,33 @@ def gap_bindings(*, now: datetime | None = None) -> QuerySet:
         )
         .select_related("vendor_account")
         .order_by("-last_event_at")
+    )
+
+
+# --------------------------------------------------------------------- delivery display
+
+
+def _vendor_class(delivery: Delivery) -> type[vendors.VendorClient]:
+    return vendors.REGISTRY.get(delivery.vendor, vendors.VendorClient)
+
+
+def delivery_shown_headers(delivery: Delivery) -> list[tuple[str, str]]:
+    """The stored headers as pages show them: authenticating ones (Authorization,
+    huawei's X-AKSK) are replaced by their length.  The row keeps them whole so
+    a replay can re-check the signature."""
+    hidden = {name.lower() for name in _vendor_class(delivery).hidden_callback_headers}
+    shown = []
+    for name, value in (delivery.headers or {}).items():
+        text = str(value)
+        if name.lower() in hidden:
+            text = f"[hidden: {len(text)} characters]"
+        shown.append((name, text))
+    return shown
+
+
+def delivery_shown_auth(delivery: Delivery) -> tuple[str, str]:
+    """(expected, received) authentication notes as pages show them."""
+    cls = _vendor_class(delivery)
+    return cls.shown_callback_text(delivery.auth_expected), cls.shown_callback_text(
+        delivery.auth_received
     )

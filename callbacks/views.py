@@ -345,11 +345,15 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
     body = bytes(delivery.body)
     # Bodies carry whole phone numbers: only for users who may see them.
     show_body = request.user.has_perm("accounts.view_full_numbers")
+    auth_expected, auth_received = selectors.delivery_shown_auth(delivery)
     return render(
         request,
         "callbacks/delivery_detail.html",
         {
             "delivery": delivery,
+            "headers": selectors.delivery_shown_headers(delivery),
+            "auth_expected": auth_expected,
+            "auth_received": auth_received,
             "show_body": show_body,
             "body_text": body.decode("utf-8", "replace") if show_body else "",
             "records": CallRecord.objects.filter(

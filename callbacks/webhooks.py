@@ -21,8 +21,11 @@ Headers kept on the inbox row: an allowlist of what helps an operator
 Authorization is kept only when it is huawei's fixed, secret-free
 `AKSK realm=...` value; any other Authorization (ccp's Base64(MAC:AuthToken),
 cyj's Base64(token:...)) embeds a credential and is stored as a
-`[redacted: N chars]` placeholder.  X-AKSK holds only a nonce, a time, the
-app key and an HMAC digest: not a secret, and needed to audit signatures.
+`[redacted: N chars]` placeholder.  X-AKSK holds a nonce, a time, the app
+key and an HMAC digest: no credential, and kept whole so a replay can re-check
+the signature; but digest + nonce let anyone re-post another body while the
+time is fresh, so pages never show it (selectors.delivery_shown_headers hides
+each vendor's `hidden_callback_headers`).
 """
 
 from __future__ import annotations

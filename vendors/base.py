@@ -129,6 +129,8 @@ class VendorClient(abc.ABC):
       error_map       vendor code -> ErrorRow.  A key "<http status>/<code>"
                       wins over "<code>" for vendors (huawei) that reuse a code
                       under several HTTP statuses;
+    may set `hidden_callback_headers` and override `shown_callback_text` and
+    `callback_nonce`;
     and implement `_sign`, `_interpret`, `authenticate_callback`,
     `_parse_callback`.
     """
@@ -136,6 +138,9 @@ class VendorClient(abc.ABC):
     code: ClassVar[str]
     callback_kinds: ClassVar[tuple[str, ...]]
     error_map: ClassVar[Mapping[str, ErrorRow]] = {}
+    # Callback headers a page never shows: they authenticate a delivery, and some
+    # embed a credential (ccp, cyj) or a reusable signature (huawei).
+    hidden_callback_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
 
     def __init__(
         self,
@@ -420,6 +425,12 @@ class VendorClient(abc.ABC):
         request.headers).  `url` is the full URL the vendor posted to.
         Raise CallbackAuthError naming what did not match; return None if
         the delivery is authentic."""
+
+    @classmethod
+    def shown_callback_text(cls, text: str) -> str:
+        """`text` (an authentication note kept on a delivery) as a page may show it.
+        Subclasses whose notes can quote a reusable signature redact it here."""
+        return text
 
     def callback_nonce(self, kind: str, *, headers: Mapping[str, str]) -> CallbackNonce | None:
         """The single-use value of an authenticated callback, if the vendor signs one.

@@ -111,6 +111,7 @@ CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _PUSH_TIME = ("%Y-%m-%d %H:%M:%S",)
 _EVENT_KINDS = ("callout", "alerting", "answer", "disconnect")
 _X_AKSK_PAIR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_SECRET_PAIRS = re.compile(r'\b(PasswordDigest|Nonce)\s*=\s*"[^"]*"')
 _X_AKSK_KEYS = ("Username", "PasswordDigest", "Nonce", "Created")
 _DIGITS = re.compile(r"[0-9]{2,8}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,128}")  # 表2: 1-128 digits and letters
@@ -585,6 +586,13 @@ class HuaweiClient(VendorClient):
     code: ClassVar[str] = "huawei"
     callback_kinds: ClassVar[tuple[str, ...]] = ("status", "cdr")
     error_map: ClassVar[Mapping[str, ErrorRow]] = _ERRORS
+    # X-AKSK's PasswordDigest + Nonce let anyone re-post within the window.
+    hidden_callback_headers: ClassVar[tuple[str, ...]] = ("Authorization", "X-AKSK")
+
+    @classmethod
+    def shown_callback_text(cls, text: str) -> str:
+        # Notes stored before x_aksk_summary existed quote the whole header.
+        return _SECRET_PAIRS.sub(r'\1="…"', text)
 
     def _sign(self) -> Signature:
         return {}, aksk_headers(self.account_id, self._secret)

@@ -417,6 +417,56 @@ def test_admin_replay_action(admin_client, client, igw_account, administrator):
     )
 
 
+# ------------------------------------------------------------------ huawei signatures on pages
+
+
+def _x_aksk_parts(delivery):
+    from vendors.huawei import parse_x_aksk
+
+    return parse_x_aksk(delivery.headers["X-AKSK"])
+
+
+@pytest.mark.parametrize("sign_with", ["right", "wrong"])
+def test_delivery_pages_never_show_the_x_aksk(client, administrator, huawei_account, sign_with):
+    """A PasswordDigest + Nonce on a page would let a reader re-post another body."""
+    import json
+
+    from tests.callbacks.conftest import huawei_headers, huawei_status, url_for
+
+    url = url_for(huawei_account, "status")
+    secret = huawei_account.secret if sign_with == "right" else "wrong-secret"
+    headers = huawei_headers(huawei_account, f"http://testserver{url}", secret=secret)
+    client.post(url, json.dumps(huawei_status("answer")), "application/json", **headers)
+    delivery = Delivery.objects.get()
+    parts = _x_aksk_parts(delivery)
+    client.force_login(administrator)
+    for page in (
+        reverse("callbacks:delivery_detail", args=[delivery.pk]),
+        reverse("admin:callbacks_delivery_change", args=[delivery.pk]),
+    ):
+        html = client.get(page).content.decode()
+        assert "[hidden: " in html, page
+        assert parts["PasswordDigest"] not in html, page
+        assert parts["Nonce"] not in html, page
+        assert 'realm="SDP"' not in html and "realm=&quot;SDP&quot;" not in html, page
+
+
+def test_old_auth_notes_quoting_the_x_aksk_are_redacted(operator_client, huawei_account):
+    delivery = Delivery.objects.create(
+        vendor_account=huawei_account,
+        vendor="huawei",
+        kind="status",
+        outcome="rejected_auth",
+        reason="PasswordDigest did not match",
+        auth_received='UsernameToken Username="k",PasswordDigest="DIGEST+/=",'
+        'Nonce="NONCE1234",Created="2024-01-01T00:00:00Z"',
+    )
+    html = operator_client.get(reverse("callbacks:delivery_detail", args=[delivery.pk]))
+    html = html.content.decode()
+    assert "DIGEST+/=" not in html and "NONCE1234" not in html
+    assert "2024-01-01T00:00:00Z" in html
+
+
 # ------------------------------------------------------------------ gaps
 
 
