@@ -1,7 +1,11 @@
 """Admin for the callbacks app: the inbox with replay actions, read-only records.
 
 Everything here is evidence of what vendors sent: nothing is editable, and
-deliveries cannot be deleted from the admin.
+deliveries cannot be deleted from the admin (they are the raw evidence, and
+replayable).  A call record can be deleted by whoever holds
+callbacks.delete_callrecord (administrators): a bogus record is derived data,
+and its delivery stays in the inbox.  Vendor-supplied times are shown through
+`callback_times.moment`, which never crashes on an out-of-range stored value.
 """
 
 from django.contrib import admin, messages
@@ -10,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from callbacks import selectors, services
 from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
+from callbacks.templatetags.callback_times import moment
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -117,7 +122,12 @@ class CallEventInline(admin.TabularInline):
     model = CallEvent
     extra = 0
     can_delete = False
-    exclude = ("raw",)
+    exclude = ("raw", "occurred_at")
+    readonly_fields = ("occurred",)
+
+    @admin.display(description="occurred at")
+    def occurred(self, obj):
+        return moment(obj.occurred_at)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -126,15 +136,43 @@ class CallEventInline(admin.TabularInline):
         return False
 
 
+_VENDOR_TIMES = ("call_at", "begin_at", "ring_at", "answer_at", "release_at")
+
+
+def _time_column(name: str):
+    def show(self, obj):
+        return moment(getattr(obj, name)) or "–"
+
+    return admin.display(description=name.replace("_", " "), ordering=name)(show)
+
+
 @admin.register(CallRecord)
 class CallRecordAdmin(ReadOnlyAdmin):
-    list_display = ("id", "call_at", "vendor_account", "call_id", "outcome", "recording_status")
-    list_filter = ("vendor", "outcome", "has_cdr", "recording_status")
+    list_display = ("id", "call_time", "vendor_account", "call_id", "outcome", "recording_status")
+    # No date_hierarchy: it converts the oldest and newest call_at to local time,
+    # and one out-of-range stored time made the whole list answer 500.
+    list_filter = ("vendor", "outcome", "has_cdr", "recording_status", "call_at")
     search_fields = ("call_id", "vendor_binding_id")
-    date_hierarchy = "call_at"
     inlines = [CallEventInline]
     # Whole numbers only in the pages, where they are masked per permission.
-    exclude = ("caller", "callee", "x_number", "raw", "recording_url")
+    exclude = ("caller", "callee", "x_number", "raw", "recording_url", *_VENDOR_TIMES)
+    readonly_fields = tuple(f"{name[:-3]}_time" for name in _VENDOR_TIMES)
+
+    call_time = _time_column("call_at")
+    begin_time = _time_column("begin_at")
+    ring_time = _time_column("ring_at")
+    answer_time = _time_column("answer_at")
+    release_time = _time_column("release_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("callbacks.delete_callrecord")
+
+    def delete_model(self, request, obj):
+        services.call_record_delete(record=obj)
+
+    def delete_queryset(self, request, queryset):
+        for record in queryset:
+            services.call_record_delete(record=record)
 
 
 @admin.register(RecordingPlayback)

@@ -5,6 +5,9 @@ unless the user holds accounts.view_full_numbers (core.serializers).  Filters ar
 those of selectors.call_record_list.
 """
 
+from datetime import UTC
+
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -14,7 +17,25 @@ from callbacks.models import CallEvent, CallRecord
 from core.serializers import MaskedNumberField, MaskedTextField
 
 
-class CallEventSerializer(serializers.ModelSerializer):
+class _SafeDateTime(serializers.DateTimeField):
+    """Times stored before they were bounded on arrival may not convert to the
+    display zone (9999-12-31T23:59:59Z overflows in Asia/Shanghai): UTC then."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except serializers.ValidationError:
+            return value.astimezone(UTC)
+
+
+class _SafeTimes(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: _SafeDateTime,
+    }
+
+
+class CallEventSerializer(_SafeTimes):
     caller = MaskedNumberField(read_only=True)
     callee = MaskedNumberField(read_only=True)
     x_number = MaskedNumberField(read_only=True)
@@ -25,7 +46,7 @@ class CallEventSerializer(serializers.ModelSerializer):
         fields = ["kind", "occurred_at", "caller", "callee", "x_number", "state_code", "state_text"]
 
 
-class CallRecordSerializer(serializers.ModelSerializer):
+class CallRecordSerializer(_SafeTimes):
     vendor_account = serializers.PrimaryKeyRelatedField(read_only=True)
     caller = MaskedNumberField(read_only=True)
     callee = MaskedNumberField(read_only=True)

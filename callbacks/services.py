@@ -890,13 +890,23 @@ def recording_download(*, record_id: int, now: datetime | None = None) -> Downlo
     return DownloadResult(RecStatus.DOWNLOADED)
 
 
+def _link_start(record: CallRecord) -> datetime:
+    """When the recording link's lifetime started: the end of the call, unless the
+    vendor's time is implausible (then when we first heard of the call).  Rows
+    stored before times were bounded may hold 9999-12-31, where adding the
+    lifetime overflowed and the task crashed and looped."""
+    start = record.release_at or record.call_at
+    heard = record.cdr_received_at or record.first_seen_at
+    if not vendors.EARLIEST_CALL_TIME <= start <= heard + vendors.MAX_CLOCK_AHEAD:
+        return heard
+    return start
+
+
 def _recording_failed(
     record: CallRecord, error: str, *, permanent: bool, now: datetime
 ) -> DownloadResult:
     attempts = record.recording_attempts
-    lifetime_end = (record.release_at or record.call_at) + timedelta(
-        hours=conf.recording_link_lifetime_hours()
-    )
+    lifetime_end = _link_start(record) + timedelta(hours=conf.recording_link_lifetime_hours())
     retry_in = conf.recording_backoff_seconds(attempts)
     out_of_time = now + timedelta(seconds=retry_in) > lifetime_end
     if permanent:
@@ -938,6 +948,24 @@ def recording_sweep(*, now: datetime | None = None) -> list[int]:
     for record_id in ids:
         recording_enqueue(record_id=record_id)
     return ids
+
+
+def call_record_delete(*, record: CallRecord) -> None:
+    """Delete a call record (administrators, e.g. one with nonsense times) with its
+    events and playback audit; its recording file goes once the delete commits.
+    The deliveries it came from stay in the inbox and can be replayed."""
+    name = record.recording_file.name if record.recording_file else ""
+    with transaction.atomic():
+        record.delete()
+        if name:
+            transaction.on_commit(partial(_delete_file, name))
+
+
+def _delete_file(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except OSError:
+        logger.warning("callbacks: cannot delete recording file %s", name)
 
 
 def recording_playback_log(

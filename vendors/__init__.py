@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import RetryPolicy, VendorClient
+from .base import EARLIEST_CALL_TIME, MAX_CLOCK_AHEAD, RetryPolicy, VendorClient
 from .ccp import CcpClient
 from .cyj import CyjClient
 from .errors import (
@@ -71,6 +71,8 @@ def get_client(vendor: str, **kwargs: Any) -> VendorClient:
 
 
 __all__ = [
+    "EARLIEST_CALL_TIME",
+    "MAX_CLOCK_AHEAD",
     "REGISTRY",
     "VENDOR_CODES",
     "AccountStatus",

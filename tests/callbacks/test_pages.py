@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -535,3 +536,81 @@ def test_delivery_pages_mask_numbers_in_reasons(client, igw_account):
         html = client.get(url).content.decode()
         assert "138****0001" in html
         assert "13811110001" not in html, url
+
+
+# ------------------------------------------------------------------ out-of-range stored times
+
+FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # igw epoch 253402300799
+
+
+@pytest.fixture
+def far_record(igw_account):
+    """A record stored before times were bounded (inserted directly)."""
+    binding = BindingFactory(vendor_account=igw_account)
+    record = record_for(
+        igw_account,
+        "far",
+        call_at=FAR,
+        begin_at=FAR,
+        ring_at=FAR,
+        answer_at=FAR,
+        release_at=FAR,
+        binding=binding,
+    )
+    CallEvent.objects.create(call_record=record, kind="answer", occurred_at=FAR)
+    gap = record_for(
+        igw_account,
+        "far-gap",
+        has_cdr=False,
+        outcome="",
+        call_at=FAR,
+        binding=binding,
+        first_seen_at=timezone.now() - timedelta(hours=1),
+    )
+    CallEvent.objects.create(call_record=gap, kind="answer", occurred_at=FAR)
+    return record
+
+
+def test_pages_survive_an_out_of_range_stored_time(client, administrator, far_record):
+    client.force_login(administrator)
+    pages = [
+        reverse("callbacks:call_record_list"),
+        reverse("callbacks:call_record_detail", args=[far_record.pk]),
+        reverse("callbacks:call_record_export"),
+        reverse("callbacks:gap_list"),
+        reverse("privacy:binding_detail", args=[far_record.binding_id]),
+        reverse("admin:callbacks_callrecord_changelist"),
+        reverse("admin:callbacks_callrecord_change", args=[far_record.pk]),
+        "/api/v1/call-records/",
+        f"/api/v1/call-records/{far_record.pk}/",
+    ]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        if page != reverse("callbacks:call_record_export"):
+            assert "9999-12-31" in response.content.decode(), page
+
+
+def test_administrator_can_delete_a_call_record_in_the_admin(
+    client,
+    administrator,
+    operator,
+    far_record,
+    settings,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+):
+    settings.MEDIA_ROOT = tmp_path
+    far_record.recording_file.save("recordings/far.wav", ContentFile(WAV))
+    path = far_record.recording_file.path
+    url = reverse("admin:callbacks_callrecord_delete", args=[far_record.pk])
+    client.force_login(operator)  # staff, but no delete permission
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    client.force_login(administrator)
+    assert client.get(url).status_code == 200  # the confirmation page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not CallRecord.objects.filter(pk=far_record.pk).exists()
+    assert not CallEvent.objects.filter(call_record_id=far_record.pk).exists()
+    assert not os.path.exists(path)

@@ -2,7 +2,7 @@
 the sweeper, and the cyj recording API."""
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -291,3 +291,20 @@ def test_cyj_recording_api_call_passes_the_outbound_policy(
     assert record.recording_status == "failed"
     assert "refused" in record.recording_last_error
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "moment", [datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC)]
+)
+def test_out_of_range_stored_times_do_not_crash_the_download(account, server, moment):
+    """Rows stored before times were bounded: adding the link lifetime to
+    9999-12-31 overflowed, the task crashed with the row claimed, and the sweeper
+    sent it again forever.  The lifetime now runs from when we heard of the call."""
+    server.routes["/r.wav"] = Reply(500, b"", {})
+    record = make_record(account, server.url("/r.wav"))
+    CallRecord.objects.filter(pk=record.pk).update(call_at=moment, release_at=moment)
+    result = services.recording_download(record_id=record.pk)
+    assert (result.status, result.retry_in) == ("pending", 60)
+    server.routes["/r.wav"] = Reply()
+    later = timezone.now() + timedelta(seconds=61)
+    assert services.recording_download(record_id=record.pk, now=later).status == "downloaded"

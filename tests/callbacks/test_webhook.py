@@ -5,6 +5,7 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from unittest import mock
+from urllib.parse import urlencode
 
 import pytest
 from django.db import OperationalError
@@ -782,3 +783,41 @@ def test_database_down_even_for_the_failure_note(client, igw_account):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert response.status_code == 500
     assert Delivery.objects.get().outcome == Delivery.Outcome.RECEIVED
+
+
+# ------------------------------------------------------------------ implausible times
+
+
+@pytest.mark.parametrize("epoch", ["253402300799", "1", "946684799"])
+def test_igw_cdr_with_implausible_times_is_rejected_invalid(client, igw_account, epoch):
+    """253402300799 (9999-12-31T23:59:59Z) was accepted and made /calls/ a 500."""
+    fields = igw_cdr(
+        igw_account, beginTime=epoch, ringTime=epoch, answerTime=epoch, releaseTime=epoch
+    )
+    response = post_form(client, igw_account, "cdr", fields)
+    assert response.status_code == 400
+    delivery = Delivery.objects.get()
+    assert delivery.outcome == Delivery.Outcome.REJECTED_INVALID
+    assert "outside the plausible window" in delivery.reason
+    assert "outside the plausible window" in response.json()["message"]
+    assert bytes(delivery.body).decode() == urlencode(fields)
+    assert delivery.is_replayable
+    assert not CallRecord.objects.exists()
+    # Replayable (and refused the same way: the times are judged as of arrival).
+    replayed = services.delivery_replay(delivery=delivery)
+    assert replayed.outcome == Delivery.Outcome.REJECTED_INVALID
+    assert replayed.attempts == 2
+
+
+def test_a_time_a_little_ahead_of_our_clock_is_accepted(client, igw_account):
+    soon = str(int(datetime.now(UTC).timestamp()) + 3600)
+    fields = igw_cdr(igw_account, releaseTime=soon)
+    assert post_form(client, igw_account, "cdr", fields).status_code == 200
+
+
+def test_huawei_event_in_the_far_future_is_rejected_invalid(client, huawei_account):
+    payload = huawei_status("answer", ts="9999-12-31 23:59:59")
+    response = post_huawei(client, huawei_account, "status", payload)
+    assert response.status_code == 400
+    assert "occurred_at" in Delivery.objects.get().reason
+    assert not CallEvent.objects.exists()
