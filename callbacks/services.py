@@ -248,6 +248,21 @@ def delivery_refused_oversize(
     *, account: VendorAccount, kind: str, inbound: Inbound, size: int | None
 ) -> Delivery:
     """Keep a trace of a body over the cap (without the body): the vendor should know."""
+    return delivery_refused_body(
+        account=account,
+        kind=kind,
+        inbound=inbound,
+        size=size,
+        reason=f"body over the {conf.MAX_BODY_BYTES}-byte cap"
+        + (f" ({size} bytes declared)" if size else "")
+        + "; not stored",
+    )
+
+
+def delivery_refused_body(
+    *, account: VendorAccount, kind: str, inbound: Inbound, size: int | None, reason: str
+) -> Delivery:
+    """Keep a trace of a delivery whose body we could not take (too large, unreadable)."""
     return Delivery.objects.create(
         vendor_account=account,
         vendor=account.vendor,
@@ -259,9 +274,7 @@ def delivery_refused_oversize(
         body=b"",
         body_size=size or 0,
         outcome=Outcome.REJECTED_INVALID,
-        reason=f"body over the {conf.MAX_BODY_BYTES}-byte cap"
-        + (f" ({size} bytes declared)" if size else "")
-        + "; not stored",
+        reason=reason,
         processed_at=timezone.now(),
     )
 

@@ -89,6 +89,19 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         except DatabaseError:
             logger.exception("callbacks: cannot record an oversized delivery")
         return _plain(413, f"body over {webhooks.conf.MAX_BODY_BYTES} bytes")
+    except webhooks.BodyUnreadable:
+        try:
+            services.delivery_refused_body(
+                account=account,
+                kind=kind,
+                inbound=webhooks.inbound(request, b""),
+                size=None,
+                reason="chunked body on a server that cannot read chunked request bodies "
+                "(Django's development server); not stored: run under gunicorn",
+            )
+        except DatabaseError:
+            logger.exception("callbacks: cannot record an unreadable delivery")
+        return _plain(411, "send a Content-Length: this server cannot read chunked bodies")
     inbound = webhooks.inbound(request, body)
     try:
         delivery = services.delivery_receive(account=account, kind=kind, inbound=inbound)

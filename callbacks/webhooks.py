@@ -42,6 +42,7 @@ KEPT_HEADERS = (
     "Content-Type",
     "Content-Length",
     "Content-Encoding",
+    "Transfer-Encoding",
     "User-Agent",
     "Accept",
     "Host",
@@ -61,6 +62,10 @@ class BodyTooLarge(Exception):
         self.size = size
 
 
+class BodyUnreadable(Exception):
+    """A chunked body on a server that does not decode chunked input (411)."""
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One webhook request, reduced to what the services need."""
@@ -78,14 +83,41 @@ def read_body(request: HttpRequest, limit: int = conf.MAX_BODY_BYTES) -> bytes:
 
     Read from the stream ourselves: request.body would buffer up to Django's
     2.5 MB DATA_UPLOAD_MAX_MEMORY_SIZE before refusing with a 400.
+
+    Chunked bodies (Transfer-Encoding: chunked, no Content-Length): Django's
+    WSGIRequest limits its stream to CONTENT_LENGTH, i.e. 0, so request.read()
+    returned b"" and every chunked delivery was stored empty and refused.  A
+    server that decodes chunked input says so with wsgi.input_terminated
+    (gunicorn, the production server, does); we then read its wsgi.input,
+    with the same cap.  Django's development server (runserver, live_server)
+    cannot: BodyUnreadable, answered 411 Length Required so the sender knows.
     """
-    declared = request.META.get("CONTENT_LENGTH") or ""
-    if declared.strip().isdigit() and int(declared) > limit:
+    declared = (request.META.get("CONTENT_LENGTH") or "").strip()
+    if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(int(declared))
+    if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return _read_chunked(request, limit)
     data = request.read(limit + 1)
     if len(data) > limit:
         raise BodyTooLarge(None)
     return data
+
+
+def _read_chunked(request: HttpRequest, limit: int) -> bytes:
+    if not request.META.get("wsgi.input_terminated"):
+        raise BodyUnreadable()
+    stream = request.META["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        data = stream.read(min(64 * 1024, limit + 1 - size))
+        if not data:
+            break
+        parts.append(data)
+        size += len(data)
+    if size > limit:
+        raise BodyTooLarge(None)
+    return b"".join(parts)
 
 
 def client_ip(request: HttpRequest) -> str | None:
