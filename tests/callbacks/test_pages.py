@@ -614,3 +614,27 @@ def test_administrator_can_delete_a_call_record_in_the_admin(
     assert not CallRecord.objects.filter(pk=far_record.pk).exists()
     assert not CallEvent.objects.filter(call_record_id=far_record.pk).exists()
     assert not os.path.exists(path)
+
+
+def test_rejected_huawei_push_is_replayable_with_skip_auth_from_the_page(
+    operator_client, client, huawei_account
+):
+    import json
+
+    from tests.callbacks.conftest import huawei_status, post_huawei
+
+    post_huawei(client, huawei_account, "status", huawei_status("answer"), sign=False)
+    delivery = Delivery.objects.get()
+    assert delivery.outcome == "rejected_auth"
+    detail = operator_client.get(reverse("callbacks:delivery_detail", args=[delivery.pk]))
+    replay = reverse("callbacks:delivery_replay", args=[delivery.pk])
+    assert f"{replay}?skip_auth=1" in detail.content.decode()
+    confirm = operator_client.get(replay, {"skip_auth": "1"}).content.decode()
+    assert 'name="skip_auth" value="1"' in confirm and "NOT checked" in confirm
+    operator_client.post(replay)  # re-checked: still unsigned
+    assert Delivery.objects.get().outcome == "rejected_auth"
+    operator_client.post(replay, {"skip_auth": "1"})
+    delivery.refresh_from_db()
+    assert delivery.outcome == "accepted" and delivery.attempts == 3
+    assert json.loads(bytes(delivery.body))["eventType"] == "answer"
+    assert CallEvent.objects.get().kind == "answer"
