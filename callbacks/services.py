@@ -339,7 +339,7 @@ def _evaluate(
 _NONCE_KEY = ("vendor_account_id", "nonce")  # callbacks_nonce_account_nonce
 
 
-def _nonce_claim(delivery: Delivery, claim: _NonceClaim) -> bool:
+def _nonce_claim(delivery: Delivery, claim: _NonceClaim, *, replay: bool = False) -> bool:
     """Claim the delivery's signed nonce; True when that rejected the delivery.
 
     Call inside the transaction that stores the delivery, so a rolled-back
@@ -347,7 +347,9 @@ def _nonce_claim(delivery: Delivery, claim: _NonceClaim) -> bool:
     the vendor retrying with the same headers (or a replay of this very
     delivery): fine, deduplication handles it.  With another body it is a
     captured header carrying a forged body: rejected_auth in require mode,
-    recorded as an invalid signature in verify mode.
+    recorded as an invalid signature in verify mode.  A replay comes after the
+    nonce row was pruned, typically: it then looks for the earlier use among the
+    stored deliveries (`_earlier_use`), which are kept for good.
     """
     digest = hashlib.sha256(bytes(delivery.body)).hexdigest()
     row = CallbackNonce(
@@ -357,22 +359,27 @@ def _nonce_claim(delivery: Delivery, claim: _NonceClaim) -> bool:
         expires_at=claim.nonce.expires_at,
     )
     if hotsql.insert_ignore(row, _NONCE_KEY) is not None:
-        return False
-    seen = (
-        CallbackNonce.objects.select_for_update()
-        .filter(vendor_account_id=row.vendor_account_id, nonce=row.nonce)
-        .first()
-    )
-    if seen is None or seen.body_sha256 == digest:
-        return False  # pruned meanwhile, or the same body again
-    if seen.expires_at < timezone.now():
-        # Past its window the old use proves nothing (the Created check bounds reuse).
-        seen.body_sha256, seen.expires_at = digest, row.expires_at
-        seen.save(update_fields=["body_sha256", "expires_at"])
-        return False
+        first_used = _earlier_use(delivery, claim, digest) if replay else None
+        if first_used is None:
+            return False
+    else:
+        seen = (
+            CallbackNonce.objects.select_for_update()
+            .filter(vendor_account_id=row.vendor_account_id, nonce=row.nonce)
+            .first()
+        )
+        if seen is None or seen.body_sha256 == digest:
+            return False  # pruned meanwhile, or the same body again
+        if seen.expires_at < delivery.received_at:
+            # Its window had passed when this one arrived: the old use proves
+            # nothing (the Created check bounds reuse by itself).
+            seen.body_sha256, seen.expires_at = digest, row.expires_at
+            seen.save(update_fields=["body_sha256", "expires_at"])
+            return False
+        first_used = seen.created_at
     reason = (
-        "X-AKSK Nonce already used by an earlier push with a different body "
-        "(a captured header re-sent with another body)"
+        "Nonce already used by an earlier delivery with a different body "
+        "(a captured signature re-sent with another body)"
     )
     if not claim.enforce:
         delivery.signature = Delivery.Signature.INVALID
@@ -385,10 +392,39 @@ def _nonce_claim(delivery: Delivery, claim: _NonceClaim) -> bool:
         Outcome.REJECTED_AUTH,
         reason=reason,
         auth_expected="a Nonce not used before within the signature window",
-        auth_received=f"Nonce first used at {seen.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        auth_received=f"Nonce first used at {first_used:%Y-%m-%d %H:%M:%S} UTC",
         call_ids=[],
     )
     return True
+
+
+# How far back a replay looks for an earlier use of its nonce; push windows are minutes.
+_NONCE_LOOKBACK = timedelta(days=1)
+
+
+def _earlier_use(delivery: Delivery, claim: _NonceClaim, digest: str) -> datetime | None:
+    """When another authenticated delivery of the account, received before this
+    one, used the same nonce with a different body; None if none did."""
+    client = vendor_client(account=delivery.vendor_account, session=_INBOUND_SESSION)
+    candidates = (
+        Delivery.objects.filter(
+            vendor_account_id=delivery.vendor_account_id,
+            kind__in=client.callback_kinds,
+            authenticated=True,
+            received_at__gte=delivery.received_at - _NONCE_LOOKBACK,
+            received_at__lte=delivery.received_at,
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("received_at", "id")
+        .only("id", "kind", "headers", "body", "received_at")
+    )
+    for other in candidates.iterator(chunk_size=500):
+        used = client.callback_nonce(other.kind, headers=dict(other.headers or {}))
+        if used is None or used.value != claim.nonce.value:
+            continue
+        if hashlib.sha256(bytes(other.body)).hexdigest() != digest:
+            return other.received_at
+    return None
 
 
 def callback_nonce_prune(*, now: datetime | None = None) -> int:
@@ -416,7 +452,7 @@ def delivery_process(
         with transaction.atomic():
             # The stored nonce is checked again: this delivery's own claim has the
             # same body and passes; a forged body that lost the race stays refused.
-            if nonce is not None and _nonce_claim(delivery, nonce):
+            if nonce is not None and _nonce_claim(delivery, nonce, replay=True):
                 items = None
             if items is None:
                 _finish(delivery, delivery.outcome)

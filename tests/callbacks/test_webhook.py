@@ -315,8 +315,27 @@ def test_huawei_nonce_cannot_carry_another_body(client, huawei_account):
     # A replay that re-checks authentication refuses it again; skip-auth is the
     # operator vouching for it.
     assert services.delivery_replay(delivery=refused).outcome == Delivery.Outcome.REJECTED_AUTH
+    # Still refused once the nonce row is pruned: the earlier delivery is the proof.
+    CallbackNonce.objects.all().delete()
+    assert services.delivery_replay(delivery=refused).outcome == Delivery.Outcome.REJECTED_AUTH
     replayed = services.delivery_replay(delivery=refused, skip_auth=True)
     assert replayed.outcome == Delivery.Outcome.ACCEPTED
+
+
+def test_huawei_replay_of_a_genuine_push_passes_the_nonce_check(client, huawei_account):
+    """The operator fixes a wrong secret and replays: the nonce does not get in the way."""
+    real = huawei_account.secret
+    huawei_account.secret = "configured-wrongly"
+    huawei_account.save()
+    url = url_for(huawei_account, "status")
+    headers = huawei_headers(huawei_account, f"http://testserver{url}", secret=real)
+    body = json.dumps(huawei_status("answer"))
+    assert client.post(url, body, "application/json", **headers).status_code == 401
+    huawei_account.secret = real
+    huawei_account.save()
+    delivery = services.delivery_replay(delivery=Delivery.objects.get())
+    assert delivery.outcome == Delivery.Outcome.ACCEPTED, delivery.reason
+    assert CallbackNonce.objects.count() == 1
 
 
 def test_huawei_same_nonce_same_body_is_a_retry(client, huawei_account):
