@@ -416,13 +416,14 @@ def _earlier_use(delivery: Delivery, claim: _NonceClaim, digest: str) -> datetim
         )
         .exclude(pk=delivery.pk)
         .order_by("received_at", "id")
-        .only("id", "kind", "headers", "body", "received_at")
+        .only("id", "kind", "headers", "received_at")  # bodies only for a match
     )
     for other in candidates.iterator(chunk_size=500):
         used = client.callback_nonce(other.kind, headers=dict(other.headers or {}))
         if used is None or used.value != claim.nonce.value:
             continue
-        if hashlib.sha256(bytes(other.body)).hexdigest() != digest:
+        body = Delivery.objects.filter(pk=other.pk).values_list("body", flat=True).first()
+        if hashlib.sha256(bytes(body or b"")).hexdigest() != digest:
             return other.received_at
     return None
 
