@@ -405,7 +405,7 @@ _NONCE_LOOKBACK = timedelta(days=1)
 def _earlier_use(delivery: Delivery, claim: _NonceClaim, digest: str) -> datetime | None:
     """When another authenticated delivery of the account, received before this
     one, used the same nonce with a different body; None if none did."""
-    client = vendor_client(account=delivery.vendor_account, session=_INBOUND_SESSION)
+    client = vendor_client(account=delivery.vendor_account, offline=True)
     candidates = (
         Delivery.objects.filter(
             vendor_account_id=delivery.vendor_account_id,
