@@ -24,18 +24,23 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 venv: $(VENV)/.runtime
 dev-venv: $(VENV)/.dev
 
-# A .env for the quick start: debug on, fresh random keys, SQLite, tasks in-process.
+# A .env for the quick start: debug on, fresh random keys, SQLite, embedded broker.
 .env: | $(BIN)/python
 	@$(BIN)/python scripts/write_dev_env.py > .env
 	@echo "Wrote .env (DEBUG on, new random SECRET_KEY and FIELD_ENCRYPTION_KEY)."
 
+# The Procfile's web, worker and beat under honcho; Ctrl-C stops them all. Callback
+# URLs follow HOST and PORT unless PUBLIC_BASE_URL is in the environment. honcho gets an
+# empty env file: Django reads .env itself, and the environment must win over it.
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+run: export HOST := $(HOST)
 run: venv .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  ccp_console is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo ""
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start --port $(PORT)
 
 # Lint, format check, then the whole suite on real PostgreSQL and Redis, and the
 # browser tests in headless Chromium (installed from Debian when missing).
@@ -43,7 +48,9 @@ test: dev-venv
 	bash scripts/ensure_chromium.sh
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/python manage.py makemigrations --check --dry-run --settings=ccp_console.settings_test
+	# In-memory SQLite: the check needs no server (its history check would warn
+	# about a database that only pytest creates).
+	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run --settings=ccp_console.settings_test
 	$(BIN)/pytest
 
 format: dev-venv
@@ -57,4 +64,4 @@ beat: venv
 	$(BIN)/celery -A ccp_console beat --loglevel INFO
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm run media staticfiles .pytest_cache .ruff_cache

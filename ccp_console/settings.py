@@ -5,6 +5,8 @@ console refuses to start without SECRET_KEY and FIELD_ENCRYPTION_KEY, because a
 default for either would silently make production insecure.
 """
 
+import contextlib
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+# The environment wins over the file. ENV_FILE names another file, or none when empty:
+# the test suite sets it empty so a developer's quick-start .env cannot leak into it.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -28,6 +34,20 @@ def _required_in_production(name: str, dev_default: str) -> str:
     raise ImproperlyConfigured(
         f"{name} must be set when DEBUG is off (see the README's configuration table)."
     )
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """An integer setting; a typo stops the start-up naming the variable."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
 
 
 SECRET_KEY = _required_in_production("SECRET_KEY", "dev-only-insecure-secret-key")
@@ -117,6 +137,17 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The quick start's web, worker and beat write one file at once. WAL lets readers
+    # go on during a write; IMMEDIATE takes the write lock at BEGIN, so two writers
+    # queue (up to `timeout` s) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -184,14 +215,24 @@ if _s3_bucket:
         },
     }
 
-# Celery: unset broker means tasks run eagerly in-process (quick start, no server).
+# The quick start's state (embedded broker, beat schedule); gitignored. A read-only
+# install (the Docker image) sets its broker and schedule elsewhere, hence suppress.
+RUN_DIR = Path(env.str("RUN_DIR", default=str(BASE_DIR / "run")))
+with contextlib.suppress(OSError):
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+
+# Celery. Unset broker: the embedded one, kombu's SQLAlchemy transport on a SQLite file
+# in RUN_DIR, so `make run` needs no server yet has a real worker and beat (delays,
+# retries with countdown, expiry and sweeps as in production). Each message is a row
+# written in one transaction, and a worker claims it under SQLite's write lock, so
+# several processes can share the file. The filesystem transport needs no dependency,
+# but its worker moves a message file without the writer's lock, so it can take a
+# file that is still being written and lose that message.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if not CELERY_BROKER_URL:
-    # Eager tasks never reach a broker; naming the in-memory one keeps kombu quiet.
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = f"sqla+sqlite:///{RUN_DIR / 'broker.sqlite3'}"
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
-CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_EAGER_PROPAGATES = True  # tests run most tasks eagerly (tests/conftest.py)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # A worker killed mid-task leaves the message unacknowledged, so another worker redoes
@@ -199,13 +240,21 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+    # These options go to SQLAlchemy's create_engine: wait for SQLite's lock.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"connect_args": {"timeout": 30}}
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     # Bindings past their TTL become expired locally (the vendors end them themselves);
     # also rebuilds the per-X load counters.
-    "privacy-expire-bindings": {"task": "privacy.tasks.expire_bindings", "schedule": 60.0},
+    "privacy-expire-bindings": {
+        "task": "privacy.tasks.expire_bindings",
+        "schedule": float(_env_int("BINDING_EXPIRE_INTERVAL_SECONDS", 60, minimum=1)),
+    },
     # Bindings stuck in pending or releasing (a lost task) are sent again or failed.
     "privacy-resolve-stuck-pending": {
         "task": "privacy.tasks.resolve_stuck_pending",
@@ -219,6 +268,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Signed callback nonces past their window are useless: keep the table small.
     "callbacks-prune-nonces": {"task": "callbacks.tasks.prune_callback_nonces", "schedule": 600.0},
 }
+
+# Call records and recordings (callbacks/conf.py reads these).
+CALLBACKS_RECORDING_DELAY_SECONDS = _env_int("RECORDING_DELAY_SECONDS", 120)
+CALLBACKS_RECORDING_MAX_ATTEMPTS = _env_int("RECORDING_MAX_ATTEMPTS", 8, minimum=1)
+CALLBACKS_RECORDING_BACKOFF_SECONDS = _env_int("RECORDING_BACKOFF_SECONDS", 60, minimum=1)
+CALLBACKS_RECORDING_LINK_LIFETIME_HOURS = _env_int("RECORDING_LINK_LIFETIME_HOURS", 24, minimum=1)
+CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [

@@ -6,6 +6,9 @@ naming the one that is unreachable.
 
 import os
 
+# Never the developer's .env (the quick start's): tests and their subprocesses see
+# only what this file and the environment say.
+os.environ.setdefault("ENV_FILE", "")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ccp_console")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
