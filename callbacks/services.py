@@ -857,6 +857,33 @@ def _sniff_audio(head: bytes) -> str:
     return ""
 
 
+# The stdlib's table knows none of audio/wav, audio/amr, audio/wave: a recording saved
+# as ".bin" would not play from a download or in most file managers.
+_AUDIO_EXTENSIONS = {
+    "audio/wav": ".wav",
+    "audio/wave": ".wav",
+    "audio/x-wav": ".wav",
+    "audio/vnd.wave": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/mp3": ".mp3",
+    "audio/amr": ".amr",
+    "audio/ogg": ".ogg",
+    "audio/flac": ".flac",
+    "audio/mp4": ".m4a",
+    "audio/x-m4a": ".m4a",
+    "audio/aac": ".aac",
+}
+
+
+def _audio_extension(ctype: str, head: bytes) -> str:
+    """The file name's extension: from the stored type, else from the bytes."""
+    for candidate in (ctype, _sniff_audio(head)):
+        ext = _AUDIO_EXTENSIONS.get(candidate) or mimetypes.guess_extension(candidate or "x/x")
+        if ext:
+            return ext
+    return ".audio"
+
+
 def _audio_type(declared: str, head: bytes) -> str:
     """The content type to store, or "" to refuse the file.
 
@@ -922,7 +949,7 @@ def recording_download(*, record_id: int, now: datetime | None = None) -> Downlo
                 permanent=True,
                 now=now,
             )
-        ext = mimetypes.guess_extension(ctype) or ".bin"
+        ext = _audio_extension(ctype, head)
         path = (
             f"recordings/{record.vendor_account_id}/{record.call_at:%Y/%m}/"
             f"{record.pk}-{fetched.sha256[:16]}{ext}"

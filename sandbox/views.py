@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -93,10 +94,10 @@ def account_chaos(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def recording(request: HttpRequest, public_id: str) -> HttpResponse:
-    """The call's recording, like a vendor's unauthenticated expiring link.
-    404 until the call's late-recording chaos has passed.  Journaled like the
-    vendor endpoints, so the page shows when the console fetched it."""
+def recording(request: HttpRequest, public_id: str) -> HttpResponseBase:
+    """The call's recording, like a vendor's unauthenticated expiring link, as long
+    as the call's talk time.  404 until the call's late-recording chaos has passed.
+    Journaled like the vendor endpoints, so the page shows when the console fetched it."""
     started = time.perf_counter()
     call = selectors.recording_call(public_id=public_id)
     exchange = protocol.Exchange(request=request, vendor=call.account.vendor if call else "")
@@ -105,7 +106,10 @@ def recording(request: HttpRequest, public_id: str) -> HttpResponse:
         exchange.verdict = protocol.NOT_FOUND
         response = HttpResponseNotFound("no such recording (yet)", content_type="text/plain")
     else:
-        response = HttpResponse(audio.tone_wav(), content_type="audio/wav")
+        response = StreamingHttpResponse(
+            audio.tone_wav_chunks(call.duration), content_type="audio/wav"
+        )
+        response["Content-Length"] = str(audio.wav_size(call.duration))
         response["Content-Disposition"] = f'inline; filename="{call.call_id[:64]}.wav"'
     protocol.record_request(exchange, response, started)
     return response

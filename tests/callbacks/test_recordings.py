@@ -77,6 +77,27 @@ def test_cdr_with_recording_enqueues_a_download_on_commit(
     assert record.recording_file.name.startswith(f"recordings/{account.pk}/")
 
 
+@pytest.mark.parametrize(
+    ("ctype", "body", "ext"),
+    [
+        ("audio/wav", WAV, ".wav"),
+        ("audio/x-wav", WAV, ".wav"),
+        ("application/octet-stream", WAV, ".wav"),
+        ("audio/mpeg", b"ID3\x04" + bytes(60), ".mp3"),
+        ("application/octet-stream", b"#!AMR\n" + bytes(60), ".amr"),
+        ("audio/x-unheard-of", WAV, ".wav"),  # unknown type: the bytes decide
+        ("audio/x-unheard-of", bytes(64), ".audio"),
+    ],
+)
+def test_stored_file_keeps_its_audio_extension(account, server, ctype, body, ext):
+    server.routes["/r"] = Reply(body=body, headers={"Content-Type": ctype})
+    record = make_record(account, server.url("/r"))
+    assert services.recording_download(record_id=record.pk).status == "downloaded"
+    record.refresh_from_db()
+    assert record.recording_file.name.endswith(ext)
+    assert default_storage.exists(record.recording_file.name)
+
+
 def test_nothing_is_enqueued_before_commit(client, account, server):
     with mock.patch.object(services, "recording_enqueue") as enqueue:
         post_form(client, account, "cdr", igw_cdr(account, recording=server.url("/r.wav")))

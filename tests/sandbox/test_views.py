@@ -181,18 +181,30 @@ def test_api_validation_and_permissions(operator_client, staff_user, igw_state):
     assert Client().get("/sandbox/api/calls/").status_code in (401, 403)
 
 
-def test_recording_file(client, igw_state):
+def test_recording_file_lasts_as_long_as_the_call(client, igw_state):
     _, binding = igw_state
-    call = services.play_call(binding=binding, record=True, retry_delays=(0, 0))
+    call = services.play_call(binding=binding, record=True, duration=30, retry_delays=(0, 0))
     response = client.get(reverse("sandbox:recording", args=[call.public_id]))
     assert response.status_code == 200 and response["Content-Type"] == "audio/wav"
+    body = b"".join(response.streaming_content)
+    assert int(response["Content-Length"]) == len(body)
+    with wave.open(BytesIO(body)) as wav:
+        assert wav.getnframes() / wav.getframerate() == 30.0
     assert client.get(reverse("sandbox:recording", args=["0" * 32])).status_code == 404
 
 
-def test_wav_is_valid():
-    with wave.open(BytesIO(audio.tone_wav())) as wav:
+@pytest.mark.parametrize("seconds", [0, 0.01, 1.5, 2.75])
+def test_wav_is_valid_and_seamless(seconds):
+    data = audio.tone_wav(seconds)
+    assert len(data) == audio.wav_size(seconds)
+    with wave.open(BytesIO(data)) as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
-        assert 1.0 <= wav.getnframes() / wav.getframerate() <= 2.0
+        frames = wav.readframes(wav.getnframes())
+    assert len(frames) == int(8000 * seconds) * 2
+    # The chunked steady part equals the tone computed sample by sample.
+    n = len(frames) // 2
+    expected = b"".join(audio._sample(i, n, 440.0) for i in range(n))
+    assert frames == expected
 
 
 def test_vendor_endpoints_are_csrf_exempt_and_journal_bad_methods(client, igw_state):
