@@ -1,8 +1,9 @@
 """Tunables of the callbacks app, with defaults that need no settings at all.
 
-Each can be overridden by a Django setting of the same name (e.g. from the
-environment in settings.py); read through these functions so tests can use
-pytest-django's `settings` fixture.
+Each can be overridden by a Django setting of the same name; settings.py sets the
+recording delay, attempts, backoff, link lifetime and gap window from the environment
+(RECORDING_DELAY_SECONDS, ... CDR_GAP_MINUTES: the README's configuration table).
+Read through these functions so tests can use pytest-django's `settings` fixture.
 """
 
 from __future__ import annotations

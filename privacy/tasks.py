@@ -16,9 +16,9 @@ MAX_TASK_RETRIES = 4
 def _run_with_retries(task, service, binding_id: int) -> None:
     """Call `service`; on RetryLater retry the task after the countdown it asks for.
 
-    Eagerly (no broker: the quick start) Celery cannot schedule a later retry, so
-    the attempts run back to back; the vendor client has already backed off
-    inside each one.
+    Eagerly (the tests' default, tests/conftest.py) Celery cannot schedule a later
+    retry, so the attempts run back to back; the vendor client has already backed
+    off inside each one. The quick start has a real worker and retries as production.
     """
     from privacy.services import RetryLater
 
