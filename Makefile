@@ -30,9 +30,11 @@ dev-venv: $(VENV)/.dev
 	@echo "Wrote .env (DEBUG on, new random SECRET_KEY and FIELD_ENCRYPTION_KEY)."
 
 # The Procfile's web, worker and beat under honcho; Ctrl-C stops them all. Callback
-# URLs follow HOST and PORT unless PUBLIC_BASE_URL is in the environment. honcho gets an
-# empty env file: Django reads .env itself, and the environment must win over it.
+# URLs and the sandbox's allowlist entry follow HOST and PORT (over .env's port 8000)
+# unless they are in the environment. honcho gets an empty env file: Django reads .env
+# itself, and the environment must win over it.
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+run: export OUTBOUND_PRIVATE_ALLOWLIST ?= $(HOST):$(PORT),localhost:$(PORT)
 run: export HOST := $(HOST)
 run: venv .env
 	$(BIN)/python manage.py migrate --noinput
