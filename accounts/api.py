@@ -7,12 +7,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts import selectors, services
+from accounts.filters import NumberFilter, VendorAccountFilter
 from accounts.models import PrivacyNumber, Vendor, VendorAccount
 from core.api import Conflict
+from core.parsers import JSONParser
 from core.serializers import MaskedNumberField, MaskedTextField
 
 
@@ -74,6 +76,13 @@ class NumberSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
+class NumberImportTarget(serializers.Serializer):
+    vendor_account = serializers.PrimaryKeyRelatedField(
+        queryset=VendorAccount.objects.all(),
+        error_messages={"required": "Choose an existing vendor account."},
+    )
+
+
 class VendorAccountViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -86,7 +95,7 @@ class VendorAccountViewSet(
 
     serializer_class = VendorAccountSerializer
     queryset = VendorAccount.objects.all()
-    filterset_fields = ["vendor", "enabled"]
+    filterset_class = VendorAccountFilter
 
     def perform_create(self, serializer):
         serializer.instance = services.vendor_account_create(**serializer.validated_data)
@@ -107,10 +116,8 @@ class NumberViewSet(viewsets.ModelViewSet):
     """The X-number pool. Numbers are stored in E.164; send any common form."""
 
     serializer_class = NumberSerializer
-    filterset_fields = ["vendor_account", "status", "area_code"]
-
-    def get_queryset(self):
-        return selectors.number_list(filters=self.request.query_params)
+    queryset = PrivacyNumber.objects.select_related("vendor_account")
+    filterset_class = NumberFilter  # the page's: same parameters, same number-search rule
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -165,16 +172,9 @@ class NumberViewSet(viewsets.ModelViewSet):
     )
     def import_csv(self, request):
         """Bulk import from CSV (columns number[,area_code,status,note]); all or nothing."""
-        account_id = request.data.get("vendor_account")
-        account = (
-            VendorAccount.objects.filter(pk=account_id).first()
-            if str(account_id).isdigit()
-            else None
-        )
-        if account is None:
-            raise serializers.ValidationError(
-                {"vendor_account": "Choose an existing vendor account."}
-            )
+        target = NumberImportTarget(data={"vendor_account": request.data.get("vendor_account")})
+        target.is_valid(raise_exception=True)
+        account = target.validated_data["vendor_account"]
         upload = request.FILES.get("file")
         if upload is not None:
             try:

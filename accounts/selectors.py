@@ -1,11 +1,16 @@
 """Reads for vendor accounts and the number pool, and the one place vendor clients
 and outbound host policies are built from an account."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.db.models import QuerySet
 
 import vendors
+from accounts.filters import NumberFilter, VendorAccountFilter
 from accounts.models import PrivacyNumber, VendorAccount
+from core import filters as core_filters
 from vendors.outbound import HostPolicy, guarded_session, parse_host_port
 
 # Clients built only to authenticate and parse callbacks never make a request:
@@ -59,28 +64,22 @@ def vendor_client(
     )
 
 
-def vendor_account_list(*, filters: dict | None = None) -> QuerySet[VendorAccount]:
-    filters = filters or {}
-    qs = VendorAccount.objects.all()
-    if filters.get("vendor"):
-        qs = qs.filter(vendor=filters["vendor"])
-    if filters.get("enabled") in ("true", "false"):
-        qs = qs.filter(enabled=filters["enabled"] == "true")
-    if filters.get("q"):
-        qs = qs.filter(name__icontains=filters["q"])
-    return qs
+def vendor_account_list(
+    *, filters: Mapping[str, Any] | None = None, user=None
+) -> QuerySet[VendorAccount]:
+    """Accounts matching `filters` (accounts.filters.VendorAccountFilter); raises
+    ValidationError naming any unusable filter."""
+    return core_filters.apply(
+        VendorAccountFilter, filters=filters, queryset=VendorAccount.objects.all(), user=user
+    )
 
 
-def number_list(*, filters: dict | None = None) -> QuerySet[PrivacyNumber]:
-    filters = filters or {}
-    qs = PrivacyNumber.objects.select_related("vendor_account")
-    if filters.get("vendor_account"):
-        qs = qs.filter(vendor_account_id=filters["vendor_account"])
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("area_code"):
-        qs = qs.filter(area_code=filters["area_code"])
-    if filters.get("q"):
-        digits = "".join(ch for ch in filters["q"] if ch.isdigit())
-        qs = qs.filter(number__contains=digits) if digits else qs.none()
-    return qs
+def number_list(*, filters: Mapping[str, Any] | None = None, user=None) -> QuerySet[PrivacyNumber]:
+    """Pool numbers matching `filters` (accounts.filters.NumberFilter) as `user` may
+    search them; raises ValidationError naming any unusable filter."""
+    return core_filters.apply(
+        NumberFilter,
+        filters=filters,
+        queryset=PrivacyNumber.objects.select_related("vendor_account"),
+        user=user,
+    )

@@ -13,17 +13,27 @@ from accounts import selectors, services, tasks
 from accounts.forms import NumberForm, NumberImportForm, VendorAccountForm
 from accounts.models import PrivacyNumber, Vendor, VendorAccount
 from core.decorators import require_perm
+from core.filters import page_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
 
 
 @require_perm("accounts.view_vendoraccount")
 def vendor_account_list(request):
-    accounts = selectors.vendor_account_list(filters=request.GET)
+    filter_errors: list[str] = []
+    try:
+        accounts = selectors.vendor_account_list(filters=request.GET, user=request.user)
+    except ValidationError as exc:
+        filter_errors = page_errors(exc)
+        accounts = VendorAccount.objects.none()
     return render(
         request,
         "accounts/vendor_account_list.html",
-        {"page": paginate(request, accounts), "vendors": Vendor.choices},
+        {
+            "page": paginate(request, accounts),
+            "vendors": Vendor.choices,
+            "filter_errors": filter_errors,
+        },
     )
 
 
@@ -147,12 +157,18 @@ def vendor_account_regenerate_token(request, pk: int):
 
 @require_perm("accounts.view_privacynumber")
 def number_list(request):
-    numbers = selectors.number_list(filters=request.GET)
+    filter_errors: list[str] = []
+    try:
+        numbers = selectors.number_list(filters=request.GET, user=request.user)
+    except ValidationError as exc:
+        filter_errors = page_errors(exc)
+        numbers = PrivacyNumber.objects.none()
     return render(
         request,
         "accounts/number_list.html",
         {
             "page": paginate(request, numbers),
+            "filter_errors": filter_errors,
             "accounts": VendorAccount.objects.all(),
             "statuses": PrivacyNumber.Status.choices,
         },

@@ -2,17 +2,16 @@
 
 Read-only; numbers, and numbers inside vendor texts, are masked like on the pages
 unless the user holds accounts.view_full_numbers (core.serializers).  Filters are
-those of selectors.call_record_list.
+callbacks.filters.CallRecordFilter, as on the page and the CSV export.
 """
 
 from datetime import UTC
 
 from django.db import models
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, viewsets
 
-from callbacks import selectors
+from callbacks.filters import CallRecordFilter
 from callbacks.models import CallEvent, CallRecord
 from core.serializers import MaskedNumberField, MaskedTextField
 
@@ -89,27 +88,11 @@ class CallRecordSerializer(_SafeTimes):
         ]
 
 
-_FILTERS = [
-    OpenApiParameter("vendor_account", OpenApiTypes.INT),
-    OpenApiParameter("vendor", OpenApiTypes.STR),
-    OpenApiParameter("outcome", OpenApiTypes.STR, description="a CallOutcome, or 'pending'"),
-    OpenApiParameter("date_from", OpenApiTypes.STR, description="date or datetime"),
-    OpenApiParameter("date_to", OpenApiTypes.STR, description="date or datetime, inclusive"),
-    OpenApiParameter("q", OpenApiTypes.STR, description="digits of a number, or a call id"),
-    OpenApiParameter("has_recording", OpenApiTypes.BOOL),
-    OpenApiParameter("binding", OpenApiTypes.INT),
-]
-
-
-@extend_schema_view(list=extend_schema(parameters=_FILTERS))
 class CallRecordViewSet(viewsets.ReadOnlyModelViewSet):
     """Call records (CDRs and the events received for each call)."""
 
     serializer_class = CallRecordSerializer
-    queryset = CallRecord.objects.none()  # for DjangoModelPermissions; real one below
-    filter_backends: list = []  # filters are the selector's, documented above
-
-    def get_queryset(self):
-        return selectors.call_record_list(filters=self.request.query_params).prefetch_related(
-            "events"
-        )
+    queryset = CallRecord.objects.select_related("vendor_account").prefetch_related("events")
+    # The list page's and the CSV export's filter set: same parameters, same search rule.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CallRecordFilter

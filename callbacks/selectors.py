@@ -1,93 +1,39 @@
 """Reads of the callbacks app: call records, deliveries, and the gaps to chase.
 
-Filters come straight from request.GET / query_params; anything unparseable
-is ignored rather than raising, as everywhere else in the console.
+List filters are callbacks.filters' filter sets: an unusable value raises
+ValidationError naming it (a 400 in the API, a form error on a page).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 import vendors
 from callbacks import conf
+from callbacks.filters import CallRecordFilter, DeliveryFilter
 from callbacks.models import CallEvent, CallRecord, Delivery
+from core import filters as core_filters
 
 # Events that prove a call happened, so its missing CDR is worth chasing.
 GAP_EVENT_KINDS = ("call_start", "answer")
 
 
-def _moment(value: str, *, end: bool) -> datetime | None:
-    """A date (whole day, inclusive) or a datetime from a filter box, made aware."""
-    if not value:
-        return None
-    # A bare date first: parse_datetime would read "2024-03-01" as its midnight,
-    # and an inclusive "to" date must reach the end of that day.
-    day = parse_date(value) if len(value) == 10 else None
-    if day is not None:
-        parsed = datetime.combine(day, time.max if end else time.min)
-    else:
-        parsed = parse_datetime(value)
-        if parsed is None:
-            return None
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
-    return parsed
-
-
-def _safe(getter: Any, value: str) -> Any:
-    try:
-        return getter(value)
-    except (ValueError, TypeError):
-        return None
-
-
-def call_record_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[CallRecord]:
-    """Filters: vendor_account (id), vendor, outcome, date_from/date_to (call time),
-    q (digits of any number), has_recording ("true"/"false"), binding (id)."""
-    filters = filters or {}
-    qs = CallRecord.objects.select_related("vendor_account")
-    account = str(filters.get("vendor_account") or "")
-    if account.isdigit():
-        qs = qs.filter(vendor_account_id=int(account))
-    if filters.get("vendor"):
-        qs = qs.filter(vendor=filters["vendor"])
-    outcome = filters.get("outcome")
-    if outcome == "pending":
-        qs = qs.filter(outcome="")
-    elif outcome:
-        qs = qs.filter(outcome=outcome)
-    start = _safe(lambda v: _moment(v, end=False), str(filters.get("date_from") or ""))
-    if start:
-        qs = qs.filter(call_at__gte=start)
-    stop = _safe(lambda v: _moment(v, end=True), str(filters.get("date_to") or ""))
-    if stop:
-        qs = qs.filter(call_at__lte=stop)
-    query = str(filters.get("q") or "")
-    if query:
-        digits = "".join(ch for ch in query if ch.isdigit())
-        if digits:
-            qs = qs.filter(
-                Q(caller__contains=digits)
-                | Q(callee__contains=digits)
-                | Q(x_number__contains=digits)
-            )
-        else:
-            qs = qs.filter(call_id=query.strip())
-    has_recording = filters.get("has_recording")
-    if has_recording == "true":
-        qs = qs.filter(recording_status=CallRecord.RecordingStatus.DOWNLOADED)
-    elif has_recording == "false":
-        qs = qs.exclude(recording_status=CallRecord.RecordingStatus.DOWNLOADED)
-    binding = str(filters.get("binding") or "")
-    if binding.isdigit():
-        qs = qs.filter(binding_id=int(binding))
-    return qs
+def call_record_list(
+    *, filters: Mapping[str, Any] | None = None, user=None
+) -> QuerySet[CallRecord]:
+    """Call records matching `filters` (callbacks.filters.CallRecordFilter) as `user`
+    may search them; raises ValidationError naming any unusable filter."""
+    return core_filters.apply(
+        CallRecordFilter,
+        filters=filters,
+        queryset=CallRecord.objects.select_related("vendor_account"),
+        user=user,
+    )
 
 
 def call_record_get(*, pk: int) -> CallRecord:
@@ -98,21 +44,15 @@ def call_event_list(*, record: CallRecord) -> QuerySet[CallEvent]:
     return record.events.all()
 
 
-def delivery_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Delivery]:
-    """Filters: outcome ("problems" = every replayable outcome), vendor_account, kind."""
-    filters = filters or {}
-    qs = Delivery.objects.select_related("vendor_account").defer("body", "traceback")
-    outcome = filters.get("outcome")
-    if outcome == "problems":
-        qs = qs.filter(outcome__in=Delivery.REPLAYABLE)
-    elif outcome:
-        qs = qs.filter(outcome=outcome)
-    account = str(filters.get("vendor_account") or "")
-    if account.isdigit():
-        qs = qs.filter(vendor_account_id=int(account))
-    if filters.get("kind"):
-        qs = qs.filter(kind=filters["kind"])
-    return qs
+def delivery_list(*, filters: Mapping[str, Any] | None = None, user=None) -> QuerySet[Delivery]:
+    """Deliveries matching `filters` (callbacks.filters.DeliveryFilter); raises
+    ValidationError naming any unusable filter."""
+    return core_filters.apply(
+        DeliveryFilter,
+        filters=filters,
+        queryset=Delivery.objects.select_related("vendor_account").defer("body", "traceback"),
+        user=user,
+    )
 
 
 def delivery_for_replay(

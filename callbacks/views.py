@@ -31,6 +31,7 @@ from accounts.models import Vendor, VendorAccount
 from callbacks import hotsql, selectors, services, webhooks
 from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
 from core.decorators import require_perm
+from core.filters import page_errors
 from core.pagination import paginate
 from core.phones import display_number, display_text
 
@@ -136,12 +137,18 @@ def _accounts():
 
 @require_perm("callbacks.view_callrecord")
 def call_record_list(request: HttpRequest) -> HttpResponse:
-    records = selectors.call_record_list(filters=request.GET)
+    filter_errors: list[str] = []
+    try:
+        records = selectors.call_record_list(filters=request.GET, user=request.user)
+    except ValidationError as exc:
+        filter_errors = page_errors(exc)
+        records = CallRecord.objects.none()
     return render(
         request,
         "callbacks/call_record_list.html",
         {
             "page": paginate(request, records),
+            "filter_errors": filter_errors,
             "accounts": _accounts(),
             "outcomes": OUTCOME_CHOICES,
             "query": request.GET.urlencode(),
@@ -194,9 +201,14 @@ CSV_COLUMNS = (
 
 
 @require_perm("callbacks.view_callrecord", "callbacks.export_callrecord")
-def call_record_export(request: HttpRequest) -> StreamingHttpResponse:
-    records = selectors.call_record_list(filters=request.GET).order_by("call_at", "id")
+def call_record_export(request: HttpRequest) -> HttpResponse:
     user = request.user
+    try:
+        records = selectors.call_record_list(filters=request.GET, user=user)
+    except ValidationError as exc:
+        # Never a silent export of everything: say which filter is unusable.
+        return _plain(400, "\n".join(page_errors(exc)))
+    records = records.order_by("call_at", "id")
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -340,12 +352,18 @@ def recording_play(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_perm("callbacks.view_delivery")
 def delivery_list(request: HttpRequest) -> HttpResponse:
-    deliveries = selectors.delivery_list(filters=request.GET)
+    filter_errors: list[str] = []
+    try:
+        deliveries = selectors.delivery_list(filters=request.GET, user=request.user)
+    except ValidationError as exc:
+        filter_errors = page_errors(exc)
+        deliveries = Delivery.objects.none()
     return render(
         request,
         "callbacks/delivery_list.html",
         {
             "page": paginate(request, deliveries),
+            "filter_errors": filter_errors,
             "accounts": _accounts(),
             "outcomes": Outcome.choices,
         },

@@ -5,7 +5,7 @@ is active or failed. An `Idempotency-Key` header makes a retried POST return the
 binding the first one made (200, same id) instead of making a second.
 """
 
-from drf_spectacular.types import OpenApiTypes
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -19,7 +19,8 @@ from rest_framework.response import Response
 from accounts.models import VendorAccount
 from core.api import Conflict
 from core.serializers import MaskedNumberField, MaskedTextField
-from privacy import selectors, services
+from privacy import services
+from privacy.filters import BindingFilter
 from privacy.models import Binding
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -128,17 +129,6 @@ class CanReleaseBinding(permissions.BasePermission):
         return bool(user and user.is_authenticated and user.has_perm("privacy.change_binding"))
 
 
-LIST_PARAMETERS = [
-    OpenApiParameter("state", str, enum=["live", *Binding.State.values]),
-    OpenApiParameter("kind", str, enum=Binding.Kind.values),
-    OpenApiParameter("vendor_account", int),
-    OpenApiParameter("x", str, description="X number, any accepted form; exact match."),
-    OpenApiParameter("a", str, description="A number, any accepted form; exact match."),
-    OpenApiParameter("b", str, description="B number, any accepted form; exact match."),
-    OpenApiParameter(
-        "expiring_before", OpenApiTypes.DATETIME, description="Live bindings expiring by then."
-    ),
-]
 ERRORS = {
     400: OpenApiResponse(description="Validation error: {message, extra: {fields}}"),
     401: OpenApiResponse(description="Not authenticated"),
@@ -151,21 +141,14 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     serializer_class = BindingSerializer
     queryset = Binding.objects.select_related("vendor_account", "x_number")
-    filter_backends: list = []  # filtering is privacy.selectors.binding_list
-
-    def get_queryset(self):
-        if self.action == "list":
-            return selectors.binding_list(filters=self.request.query_params)
-        return super().get_queryset()
+    # The list page's filter set: same parameters, same number-search rule.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = BindingFilter
 
     def get_permissions(self):
         if self.action == "release":
             return [CanReleaseBinding()]
         return super().get_permissions()
-
-    @extend_schema(parameters=LIST_PARAMETERS, responses={200: BindingSerializer(many=True)})
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         request=BindingCreateSerializer,

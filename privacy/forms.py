@@ -96,3 +96,43 @@ class BindingForm(forms.Form):
         data = dict(self.cleaned_data)
         data.setdefault("b_number", "")
         return data
+
+
+class BindingIdsField(forms.ModelMultipleChoiceField):
+    """Binding ids from the list's checkboxes; refuses more than `limit` before any query."""
+
+    def __init__(self, *args, limit: int, **kwargs):
+        self.limit = limit
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value):
+        if value and len(value) > self.limit:
+            raise forms.ValidationError(f"Select at most {self.limit} bindings at once.")
+        return super().clean(value)
+
+
+class BulkReleaseForm(forms.Form):
+    """The bulk release POST: which bindings, and whether the user has confirmed."""
+
+    LIMIT = 500
+
+    ids = BindingIdsField(
+        queryset=Binding.objects.select_related("vendor_account", "x_number"),
+        limit=LIMIT,
+        error_messages={
+            "required": "Select at least one binding.",
+            "invalid_choice": "Binding %(value)s no longer exists.",
+            "invalid_pk_value": "%(pk)s is not a binding id.",
+        },
+    )
+    confirm = forms.BooleanField(required=False)
+
+
+class PoolFilterForm(forms.Form):
+    """The pool page's filters."""
+
+    vendor_account = forms.ModelChoiceField(
+        queryset=VendorAccount.objects.filter(vendor__in=list(rules.KINDS_BY_VENDOR)),
+        required=False,
+    )
+    area_code = forms.CharField(max_length=8, required=False)

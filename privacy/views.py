@@ -10,24 +10,23 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import VendorAccount
+from accounts.models import PrivacyNumber, VendorAccount
 from core.decorators import require_perm
+from core.filters import page_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
 from privacy import rules, selectors, services
-from privacy.forms import BindingForm
+from privacy.forms import BindingForm, BulkReleaseForm, PoolFilterForm
 from privacy.models import Binding
-
-BULK_LIMIT = 500
 
 
 @require_perm("privacy.view_binding")
 def binding_list(request):
     filter_errors: list[str] = []
     try:
-        bindings = selectors.binding_list(filters=request.GET)
+        bindings = selectors.binding_list(filters=request.GET, user=request.user)
     except ValidationError as exc:
-        filter_errors = [f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()]
+        filter_errors = page_errors(exc)
         bindings = Binding.objects.none()
     return render(
         request,
@@ -120,12 +119,12 @@ def binding_release(request, pk: int):
 @require_perm("privacy.change_binding")
 def binding_bulk_release(request):
     """First POST (from the list's checkboxes) shows a confirmation; the second releases."""
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:BULK_LIMIT]
-    bindings = list(Binding.objects.select_related("vendor_account", "x_number").filter(pk__in=ids))
-    if not bindings:
-        messages.error(request, "Select at least one binding.")
+    form = BulkReleaseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("privacy:binding_list")
-    if request.POST.get("confirm") != "1":
+    bindings = list(form.cleaned_data["ids"])
+    if not form.cleaned_data["confirm"]:
         return render(request, "privacy/bulk_release_confirm.html", {"bindings": bindings})
     done, skipped = services.binding_release_many(bindings=bindings, actor=request.user)
     if done:
@@ -137,12 +136,14 @@ def binding_bulk_release(request):
 
 @require_perm("privacy.view_binding")
 def pool(request):
-    account = None
-    if request.GET.get("vendor_account", "").isdigit():
-        account = VendorAccount.objects.filter(pk=request.GET["vendor_account"]).first()
-    numbers = selectors.pool_utilisation(
-        vendor_account=account, area_code=request.GET.get("area_code", "").strip()
-    )
+    form = PoolFilterForm(request.GET)
+    if form.is_valid():
+        account = form.cleaned_data["vendor_account"]
+        numbers = selectors.pool_utilisation(
+            vendor_account=account, area_code=form.cleaned_data["area_code"]
+        )
+    else:
+        account, numbers = None, PrivacyNumber.objects.none()
     page = paginate(request, numbers)
     return render(
         request,
@@ -151,6 +152,7 @@ def pool(request):
             "page": page,
             "rows": selectors.pool_rows(page),
             "totals": selectors.pool_totals(vendor_account=account),
+            "filter_errors": page_errors(ValidationError(form.errors)) if form.errors else [],
             "accounts": VendorAccount.objects.filter(vendor__in=list(rules.KINDS_BY_VENDOR)),
         },
     )

@@ -3,9 +3,14 @@ endpoints, and the recent activity the /sandbox/ page shows."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core import filters as core_filters
+from sandbox import filters as sandbox_filters
 from sandbox.models import (
     SandboxAccount,
     SandboxBinding,
@@ -40,34 +45,31 @@ def recording_call(*, public_id: str) -> SandboxCall | None:
     return call
 
 
-def request_list(*, filters: dict | None = None) -> QuerySet[SandboxRequest]:
-    filters = filters or {}
-    qs = SandboxRequest.objects.select_related("account")
-    if filters.get("vendor"):
-        qs = qs.filter(vendor=filters["vendor"])
-    if filters.get("verdict"):
-        qs = qs.filter(verdict=filters["verdict"])
-    return qs
+def request_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[SandboxRequest]:
+    """Raises ValidationError naming any unusable filter (sandbox.filters)."""
+    return core_filters.apply(
+        sandbox_filters.RequestFilter,
+        filters=filters,
+        queryset=SandboxRequest.objects.select_related("account"),
+    )
 
 
-def binding_list(*, filters: dict | None = None) -> QuerySet[SandboxBinding]:
-    filters = filters or {}
-    qs = SandboxBinding.objects.select_related("account")
-    if filters.get("state"):
-        qs = qs.filter(state=filters["state"])
-    if filters.get("account"):
-        qs = qs.filter(account_id=filters["account"])
-    return qs
+def binding_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[SandboxBinding]:
+    """Raises ValidationError naming any unusable filter (sandbox.filters)."""
+    return core_filters.apply(
+        sandbox_filters.BindingFilter,
+        filters=filters,
+        queryset=SandboxBinding.objects.select_related("account"),
+    )
 
 
-def call_list(*, filters: dict | None = None) -> QuerySet[SandboxCall]:
-    filters = filters or {}
-    qs = SandboxCall.objects.select_related("account", "binding")
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("account"):
-        qs = qs.filter(account_id=filters["account"])
-    return qs
+def call_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[SandboxCall]:
+    """Raises ValidationError naming any unusable filter (sandbox.filters)."""
+    return core_filters.apply(
+        sandbox_filters.CallFilter,
+        filters=filters,
+        queryset=SandboxCall.objects.select_related("account", "binding"),
+    )
 
 
 def playable_calls() -> QuerySet[SandboxCall]:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import time
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.decorators import require_perm
+from core.filters import page_errors
 from core.pagination import paginate
 from sandbox import audio, protocol, selectors, services
 from sandbox.forms import ChaosForm, PlaceCallForm
-from sandbox.models import SandboxAccount, SandboxBinding, SandboxCall
+from sandbox.models import SandboxAccount, SandboxBinding, SandboxCall, SandboxRequest
 
 PERM = "sandbox.view_sandboxcall"
 
@@ -31,13 +33,20 @@ def sandbox_base(request: HttpRequest) -> str:
 @require_perm(PERM)
 def index(request: HttpRequest, form: PlaceCallForm | None = None) -> HttpResponse:
     accounts = list(selectors.account_list())
+    filter_errors: list[str] = []
+    try:
+        journal = selectors.request_list(filters=request.GET)
+    except ValidationError as exc:
+        filter_errors = page_errors(exc)
+        journal = SandboxRequest.objects.none()
     return render(
         request,
         "sandbox/index.html",
         {
             "form": form or PlaceCallForm(),
             "accounts": [(a, ChaosForm(instance=a, prefix=f"a{a.pk}")) for a in accounts],
-            "requests": paginate(request, selectors.request_list(filters=request.GET), 25),
+            "requests": paginate(request, journal, 25),
+            "filter_errors": filter_errors,
             "bindings": selectors.binding_list()[:20],
             "calls": selectors.call_list()[:20],
             "deliveries": selectors.delivery_list()[:30],

@@ -104,7 +104,11 @@ def test_list_filters(operator_client, igw_account, huawei_account):
     assert ids(q="b") == ["b"]  # no digits: a call id
     assert ids(has_recording="true") == ["c"]
     assert ids(has_recording="false") == ["a", "b"]
-    assert ids(date_from="garbage") == ["a", "b", "c"]
+    # An unusable filter is said on the page, not silently ignored.
+    response = operator_client.get(url, {"date_from": "garbage"})
+    assert response.status_code == 200
+    assert list(response.context["page"]) == []
+    assert "date_from: Enter a date" in response.content.decode()
 
 
 def test_export_csv_masks_and_defuses_formulas(client, staff_user, igw_account):
