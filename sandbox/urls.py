@@ -5,7 +5,7 @@ Vendor endpoints sit under /sandbox/<vendor>/ at the documents' own paths, so
 a console VendorAccount's base_url is e.g. http://127.0.0.1:8000/sandbox/igw.
 """
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from sandbox import endpoints, views
 
@@ -17,7 +17,8 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("calls/place/", views.place_call, name="place_call"),
     path("accounts/<int:pk>/chaos/", views.account_chaos, name="account_chaos"),
-    path("recordings/<str:public_id>.wav", views.recording, name="recording"),
+    # public_id is hex (models.new_public_id): anything else is a 404 without a query.
+    re_path(r"^recordings/(?P<public_id>[0-9a-f]{1,32})\.wav$", views.recording, name="recording"),
     path("api/", include("sandbox.api_urls")),
     # ccp (overview §2): main-account and sub-account levels.
     path(f"{CCP}Accounts/<str:sid>/AccountInfo", endpoints.ccp_account_info),

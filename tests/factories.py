@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount
-from callbacks.models import CallEvent, CallRecord
+from callbacks.models import CallEvent, CallRecord, Delivery
 from privacy.models import Binding
 
 
@@ -114,3 +114,16 @@ class CallEventFactory(factory.django.DjangoModelFactory):
     caller = factory.SelfAttribute("call_record.caller")
     callee = factory.SelfAttribute("call_record.callee")
     x_number = factory.SelfAttribute("call_record.x_number")
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Delivery
+
+    vendor_account = factory.SubFactory(VendorAccountFactory, vendor="igw")
+    vendor = factory.SelfAttribute("vendor_account.vendor")
+    kind = "cdr"
+    body = b"a=b"
+    body_size = 3
+    outcome = Delivery.Outcome.REJECTED_INVALID
+    reason = "test delivery"
