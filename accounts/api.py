@@ -76,11 +76,13 @@ class NumberSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class NumberImportTarget(serializers.Serializer):
+class NumberImportInput(serializers.Serializer):
     vendor_account = serializers.PrimaryKeyRelatedField(
         queryset=VendorAccount.objects.all(),
         error_messages={"required": "Choose an existing vendor account."},
     )
+    file = serializers.FileField(required=False)
+    csv = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
 
 
 class VendorAccountViewSet(
@@ -158,10 +160,7 @@ class NumberViewSet(viewsets.ModelViewSet):
             raise Conflict(" ".join(exc.messages)) from exc
 
     @extend_schema(
-        request=inline_serializer(
-            "NumberImport",
-            {"vendor_account": serializers.IntegerField(), "file": serializers.FileField()},
-        ),
+        request=NumberImportInput,
         responses=inline_serializer("NumberImportResult", {"created": serializers.IntegerField()}),
     )
     @action(
@@ -172,17 +171,17 @@ class NumberViewSet(viewsets.ModelViewSet):
     )
     def import_csv(self, request):
         """Bulk import from CSV (columns number[,area_code,status,note]); all or nothing."""
-        target = NumberImportTarget(data={"vendor_account": request.data.get("vendor_account")})
-        target.is_valid(raise_exception=True)
-        account = target.validated_data["vendor_account"]
-        upload = request.FILES.get("file")
+        data = NumberImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = data.validated_data["vendor_account"]
+        upload = data.validated_data.get("file")
         if upload is not None:
             try:
                 text = upload.read().decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise serializers.ValidationError({"file": "The file must be UTF-8 CSV."}) from exc
         else:
-            text = request.data.get("csv", "")
+            text = data.validated_data.get("csv", "")
         if not text:
             raise serializers.ValidationError({"file": "Upload a CSV file (or send it as 'csv')."})
         try:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -205,6 +206,20 @@ IMPORT_COLUMNS = ("number", "area_code", "status", "note")
 MAX_IMPORT_ROWS = 50_000
 
 
+def _csv_rows(reader: csv.DictReader, problems: list) -> Iterator[dict]:
+    """The reader's rows; a malformed CSV (an unclosed quote at the end, a cell over
+    the csv module's size limit) ends the rows with a problem instead of raising."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # line_num counts the lines read before the one that failed.
+            problems.append(ImportProblem(reader.line_num + 1, f"not CSV: {exc}"))
+            return
+
+
 def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[PrivacyNumber]:
     """Import numbers from CSV (header: number[,area_code,status,note]); all or nothing.
 
@@ -212,7 +227,10 @@ def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[
     row is good.
     """
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise NumberImportError([ImportProblem(1, f"not CSV: {exc}")]) from exc
     if "number" not in header:
         raise NumberImportError([ImportProblem(1, "the header must name a 'number' column")])
     extra_columns = set(header) - set(IMPORT_COLUMNS)
@@ -224,12 +242,19 @@ def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[
     rows: list[PrivacyNumber] = []
     seen: dict[str, int] = {}
     statuses = set(PrivacyNumber.Status.values)
-    for index, raw in enumerate(reader):
+    for index, raw in enumerate(_csv_rows(reader, problems)):
         line = index + 2  # the header is line 1
         if index >= MAX_IMPORT_ROWS:
             problems.append(ImportProblem(line, f"more than {MAX_IMPORT_ROWS} rows"))
             break
+        if None in raw:  # DictReader files cells beyond the header under None
+            problems.append(ImportProblem(line, "more cells than the header names"))
+            continue
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+        if any("\x00" in value for value in row.values()):
+            # PostgreSQL refuses NUL in text: a row error, not a failed write.
+            problems.append(ImportProblem(line, "contains a NUL character"))
+            continue
         try:
             number = normalize_number(row.get("number", ""))
         except ValidationError as exc:

@@ -161,3 +161,60 @@ def test_openapi_schema_is_served(operator_api):
     response = operator_api.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/vendor-accounts/" in response.content
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        ({"vendor_account": "²", "csv": "number\n17000000001\n"}, "json"),
+        ({"vendor_account": "99999999999999999999", "csv": "number\n"}, "json"),
+        (["vendor_account"], "json"),
+        ({"vendor_account": 1, "csv": "number\n1700\x000000001\n"}, "json"),
+    ],
+)
+def test_csv_import_refuses_bad_input_with_a_400(operator_api, data, fmt):
+    VendorAccountFactory()
+    response = operator_api.post("/api/v1/numbers/import/", data, format=fmt)
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"]
+    assert not PrivacyNumber.objects.exists()
+
+
+def test_csv_import_file_with_a_nul_is_a_row_error(operator_api):
+    account = VendorAccountFactory()
+    upload = io.BytesIO(b"number,note\n17000000001,ok\n17000000002,bad\x00note\n")
+    upload.name = "numbers.csv"
+    response = operator_api.post(
+        "/api/v1/numbers/import/",
+        {"vendor_account": account.pk, "file": upload},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"]["file"] == [
+        {"line": 3, "reason": "contains a NUL character"}
+    ]
+
+
+@pytest.mark.parametrize("params", [{"vendor_account": "abc"}, {"status": "\x00"}])
+def test_number_list_refuses_unusable_filters(operator_api, params):
+    response = operator_api.get("/api/v1/numbers/", params)
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == set(params)
+
+
+def test_number_search_by_fragment_needs_full_numbers(operator_api, api_client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    number = PrivacyNumberFactory(number="+8617012340021")
+    viewer = UserFactory(username="pool-viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_privacynumber"))
+    api_client.force_authenticate(viewer)
+
+    def ids(api, q):
+        return [row["id"] for row in api.get("/api/v1/numbers/", {"q": q}).json()["results"]]
+
+    assert ids(api_client, "0021") == [] and ids(api_client, "170") == []
+    assert ids(api_client, "17012340021") == [number.pk]
+    assert ids(operator_api, "0021") == [number.pk]

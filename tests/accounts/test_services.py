@@ -179,3 +179,20 @@ def test_webhook_tokens_fit_huawei_url_charset():
 
     token = VendorAccountFactory().webhook_token
     assert re.fullmatch(r"[0-9a-f]{48}", token)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("number,note\n17000000001,a\x00b\n", "contains a NUL character"),
+        ("number,area_code\n17000000001,0\x0010\n", "contains a NUL character"),
+        ("number\n17000000001,extra\n", "more cells than the header names"),
+        ("number\n" + "1" * 200_000 + "\n", "not CSV"),  # over the csv module's cell limit
+    ],
+    ids=["nul-note", "nul-area", "extra-cell", "huge-cell"],
+)
+def test_csv_import_reports_nul_and_malformed_rows(text, reason):
+    with pytest.raises(services.NumberImportError) as exc:
+        services.numbers_import_csv(vendor_account=VendorAccountFactory(), csv_text=text)
+    assert [(p.line, p.reason.startswith(reason)) for p in exc.value.problems] == [(2, True)]
+    assert not PrivacyNumber.objects.exists()

@@ -291,3 +291,38 @@ def test_admin_deletes_numbers_through_the_service(client, administrator, monkey
     binding = BindingFactory()
     page = client.get(f"/admin/accounts/privacynumber/{binding.x_number_id}/delete/")
     assert page.status_code == 200 and PrivacyNumber.objects.filter(pk=binding.x_number_id).exists()
+
+
+@pytest.mark.parametrize(
+    ("url_name", "params"),
+    [
+        ("accounts:number_list", {"vendor_account": "abc"}),
+        ("accounts:number_list", {"vendor_account": "²"}),
+        ("accounts:number_list", {"q": "\x00"}),
+        ("accounts:number_list", {"status": "\x00"}),
+        ("accounts:vendor_account_list", {"q": "\x00"}),
+        ("accounts:vendor_account_list", {"vendor": "nope"}),
+    ],
+)
+def test_unusable_list_filters_are_form_errors(operator_client, url_name, params):
+    PrivacyNumberFactory()
+    response = operator_client.get(reverse(url_name), params)
+    assert response.status_code == 200
+    assert list(response.context["page"]) == []
+    (field,) = params
+    assert f"{field}: " in response.content.decode()
+
+
+def test_number_page_search_by_fragment_needs_full_numbers(client, operator_client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    PrivacyNumberFactory(number="+8617012340021")
+    viewer = UserFactory(username="pool-viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_privacynumber"))
+    url = reverse("accounts:number_list")
+    assert len(operator_client.get(url, {"q": "0021"}).context["page"]) == 1
+    client.force_login(viewer)
+    assert len(client.get(url, {"q": "0021"}).context["page"]) == 0
+    assert len(client.get(url, {"q": "170 1234 0021"}).context["page"]) == 1

@@ -562,6 +562,22 @@ def test_unknown_token_is_404_and_stores_nothing(client, igw_account):
     assert not Delivery.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/callbacks/%00/cdr/", "/callbacks/{token}/%00/", "/callbacks/{token}/" + "k" * 33 + "/"],
+)
+def test_a_url_no_token_or_kind_can_have_is_404_not_503(client, igw_account, path):
+    """PostgreSQL refuses NUL in text and Delivery.kind holds 32 characters: such a URL
+    used to reach the database and answer 503 with a logged traceback."""
+    response = client.post(
+        path.format(token=igw_account.webhook_token),
+        data="a=b",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 404
+    assert not Delivery.objects.exists()
+
+
 def test_unknown_kind_is_404_but_kept(client, igw_account):
     response = post_form(client, igw_account, "status", igw_cdr(igw_account))
     assert response.status_code == 404

@@ -150,7 +150,6 @@ def _get(client, path: str, params: dict[str, bytes]) -> int:
     return response.status_code
 
 
-
 @pytest.mark.parametrize("path", sorted(PAGES))
 def test_each_known_bad_value_in_each_parameter(browser, path):
     for name in PAGES[path] + ["unknown"]:

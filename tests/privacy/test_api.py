@@ -199,3 +199,68 @@ def test_schema_documents_the_endpoints(operator_api):
     )
     params = {p["name"] for p in paths["/api/v1/bindings/"]["post"]["parameters"]}
     assert "Idempotency-Key" in params
+
+
+def test_staff_api_search_needs_the_complete_number(igw_account):
+    from rest_framework.test import APIClient
+
+    from accounts.roles import BUSINESS_STAFF
+
+    binding = BindingFactory(vendor_account=igw_account, a_number="+8613800138021")
+    api = APIClient()
+    api.force_authenticate(UserFactory(username="viewer", roles=[BUSINESS_STAFF]))
+
+    def ids(q):
+        response = api.get(URL, {"q": q})
+        assert response.status_code == 200
+        return [row["id"] for row in response.json()["results"]]
+
+    assert ids("8021") == [] and ids("138") == [] and ids("138****8021") == []
+    assert ids("+8613800138021") == [binding.pk]
+
+
+def test_operators_api_search_by_fragment(operator_api, igw_account):
+    binding = BindingFactory(vendor_account=igw_account, a_number="+8613800138021")
+    rows = operator_api.get(URL, {"q": "8021"}).json()["results"]
+    assert [row["id"] for row in rows] == [binding.pk]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"expiring_within": "99999999999999999999"},
+        {"vendor_account": "²"},
+        {"limit": "99999999999999999999"},
+        {"offset": "99999999999999999999"},
+        {"limit": "abc"},
+        {"limit": "0"},
+        {"q": "\x00"},
+    ],
+)
+def test_unusable_query_parameters_are_a_400_naming_them(operator_api, igw_account, params):
+    BindingFactory(vendor_account=igw_account)
+    response = operator_api.get(URL, params)
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == set(params)
+
+
+def test_limit_and_offset_still_page(operator_api, igw_account):
+    BindingFactory.create_batch(3, vendor_account=igw_account)
+    body = operator_api.get(URL, {"limit": "2", "offset": "1"}).json()
+    assert body["count"] == 3 and len(body["results"]) == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"kind": "\\ud800"}',  # a lone surrogate: valid JSON, not text
+        '{"kind": "axb", "a_number": "' + "\\udfff" + '"}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"a": ' * 40 + "1" + "}" * 40,
+        '{"ttl": NaN}',
+    ],
+)
+def test_json_bodies_no_server_should_accept_are_a_400(operator_api, body):
+    response = operator_api.post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["message"]

@@ -211,3 +211,59 @@ def test_detail_page_reloads_itself_once_the_binding_settles(operator_client, ig
 def test_the_only_eligible_account_is_preselected(operator_client, igw_account):
     form = operator_client.get(reverse("privacy:binding_create", args=["axb"])).context["form"]
     assert form["vendor_account"].value() == igw_account.pk
+
+
+@pytest.mark.parametrize("fragment", ["8021", "138", "138****8021"])
+def test_staff_search_needs_the_complete_number(staff_client, igw_account, fragment):
+    BindingFactory(vendor_account=igw_account, a_number="+8613800138021")
+    url = reverse("privacy:binding_list")
+    assert list(staff_client.get(url, {"q": fragment}).context["page"]) == []
+    found = staff_client.get(url, {"q": "138 0013 8021"}).context["page"]
+    assert [b.a_number for b in found] == ["+8613800138021"]
+
+
+def test_operators_search_by_fragment(operator_client, igw_account):
+    BindingFactory(vendor_account=igw_account, a_number="+8613800138021")
+    BindingFactory(vendor_account=igw_account, a_number="+8613500135000")
+    page = operator_client.get(reverse("privacy:binding_list"), {"q": "8021"}).context["page"]
+    assert [b.a_number for b in page] == ["+8613800138021"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("expiring_within", "99999999999999999999"),
+        ("expiring_within", "²"),
+        ("vendor_account", "²"),
+        ("x_id", "abc"),
+        ("q", "\x00"),
+        ("kind", "\x00"),
+        ("expiring_before", "0001-01-01T00:00:00+14:00"),
+    ],
+)
+def test_unusable_filters_are_form_errors(operator_client, igw_account, field, value):
+    BindingFactory(vendor_account=igw_account)
+    response = operator_client.get(reverse("privacy:binding_list"), {field: value})
+    assert response.status_code == 200
+    assert list(response.context["page"]) == []
+    assert f"{field}: " in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "ids", [["²"], ["\x00"], ["99999999999999999999"], ["1", "x"], [str(n) for n in range(501)]]
+)
+def test_bulk_release_with_bad_ids_says_so(operator_client, igw_account, ids):
+    binding = BindingFactory(vendor_account=igw_account)
+    url = reverse("privacy:binding_bulk_release")
+    response = operator_client.post(url, {"ids": ids, "confirm": "1"}, follow=True)
+    assert response.status_code == 200
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    binding.refresh_from_db()
+    assert binding.state == "active"
+
+
+@pytest.mark.parametrize("value", ["²", "abc", "99999999999999999999"])
+def test_pool_page_refuses_an_unusable_account(operator_client, igw_account, value):
+    response = operator_client.get(reverse("privacy:pool"), {"vendor_account": value})
+    assert response.status_code == 200
+    assert "vendor_account: " in response.content.decode()

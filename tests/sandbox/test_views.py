@@ -212,3 +212,29 @@ def test_vendor_endpoints_are_csrf_exempt_and_journal_bad_methods(client, igw_st
     response = client.post("/sandbox/igw/api/v1/account/status")
     assert response.status_code == 405
     assert SandboxRequest.objects.latest("id").verdict == "method_not_allowed"
+
+
+@pytest.mark.parametrize("public_id", ["%00", "%C2%B2", "x" * 40])
+def test_recording_path_no_call_can_have_is_404(client, db, public_id):
+    assert client.get(f"/sandbox/recordings/{public_id}.wav").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/sandbox/api/bindings/", {"account": "abc"}),
+        ("/sandbox/api/bindings/", {"state": "\x00"}),
+        ("/sandbox/api/calls/", {"account": "²"}),
+        ("/sandbox/api/requests/", {"verdict": "\x00"}),
+    ],
+)
+def test_api_lists_refuse_unusable_filters(operator_client, path, params):
+    response = operator_client.get(path, params)
+    assert response.status_code == 400
+    assert set(response.json()["extra"]["fields"]) == set(params)
+
+
+def test_page_says_which_filter_is_unusable(operator_client, igw_state):
+    response = operator_client.get(reverse("sandbox:index"), {"vendor": "\x00"})
+    assert response.status_code == 200
+    assert "vendor: " in response.content.decode()
