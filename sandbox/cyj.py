@@ -164,8 +164,9 @@ def end_time(value: Any, *, now: datetime) -> datetime:
     if value in (None, ""):
         return now + timedelta(minutes=DEFAULT_MINUTES)
     text = str(value)
-    if text.isdigit():
-        minutes = int(text)
+    # isascii(): "²".isdigit() is true but int("²") fails; 4 digits cover every valid value.
+    if text.isdigit() and text.isascii():
+        minutes = int(text) if len(text) <= 4 else MAX_MINUTES + 1
         if not 1 <= minutes <= MAX_MINUTES:
             raise _reject("102002", protocol.INVALID, text)
         return now + timedelta(minutes=minutes)

@@ -170,7 +170,8 @@ def _int(fields: dict[str, str], name: str, *, default: int, allowed: range) -> 
     value = fields.get(name, "")
     if value == "":
         return default
-    if not value.isdigit() or int(value) not in allowed:
+    # isascii(): "²".isdigit() is true but int("²") fails; the length bound keeps int() cheap.
+    if not (value.isdigit() and value.isascii() and len(value) <= 18) or int(value) not in allowed:
         raise _reject(
             1002,
             protocol.INVALID,

@@ -87,6 +87,14 @@ def serve(request: HttpRequest, *, vendor: str, handler: Handler, render: Render
     """Run `handler`, map rejections through `render`, journal the exchange."""
     started = time.perf_counter()
     exchange = Exchange(request=request, vendor=vendor)
+    if _holds_nul(request):
+        # No vendor accepts NUL, and PostgreSQL cannot store it: refused before any lookup.
+        exchange.verdict = INVALID
+        response = HttpResponse(
+            "NUL character in the request", status=400, content_type="text/plain"
+        )
+        record_request(exchange, response, started)
+        return response
     try:
         response = handler(exchange)
     except Rejection as rejection:
@@ -105,16 +113,28 @@ def serve(request: HttpRequest, *, vendor: str, handler: Handler, render: Render
     return response
 
 
+def _holds_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        return True
+    body = request.body if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+    return b"\x00" in body or b"\\u0000" in body or b"%00" in body
+
+
+def _text(value: str) -> str:
+    """Text PostgreSQL can store: the journal keeps refused requests too."""
+    return value.replace("\x00", "\ufffd")
+
+
 def record_request(exchange: Exchange, response: HttpResponse, started: float) -> SandboxRequest:
     request = exchange.request
     return SandboxRequest.objects.create(
         vendor=exchange.vendor,
         account=exchange.account,
         method=request.method or "",
-        path=request.path[:500],
-        query=redact_query(request.META.get("QUERY_STRING", ""))[:1000],
-        headers=redact_headers(request.headers),
-        body=request.body[:MAX_STORED_BODY].decode("utf-8", "replace")
+        path=_text(request.path[:500]),
+        query=_text(redact_query(request.META.get("QUERY_STRING", ""))[:1000]),
+        headers={_text(k): _text(v) for k, v in redact_headers(request.headers).items()},
+        body=_text(request.body[:MAX_STORED_BODY].decode("utf-8", "replace"))
         if request.method in ("POST", "PUT", "PATCH")
         else "",
         verdict=exchange.verdict,

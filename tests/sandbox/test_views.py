@@ -238,3 +238,37 @@ def test_page_says_which_filter_is_unusable(operator_client, igw_state):
     response = operator_client.get(reverse("sandbox:index"), {"vendor": "\x00"})
     assert response.status_code == 200
     assert "vendor: " in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/sandbox/ccp/2013-12-26/Accounts/%00/AccountInfo?sig=1", ""),
+        ("put", "/sandbox/igw/igw/service/uc/interline/%00?appid=a", "x=1"),
+        ("get", "/sandbox/igw/api/v1/account/status?appid=%00", ""),
+        ("post", "/sandbox/cyj/20171220/bind/callEvent/v1?sig=1", '{"Caller": "\\u0000"}'),
+        ("post", "/sandbox/huawei/rest/httpsessions/callVerify/v1.0", '{"a": "b\x00"}'),
+    ],
+)
+def test_vendor_endpoints_refuse_nul_with_a_400_and_journal_it(client, db, method, path, body):
+    if method == "get":
+        response = client.get(path)
+    else:
+        response = getattr(client, method)(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    journaled = SandboxRequest.objects.get()
+    assert journaled.verdict == "invalid_params" and "\x00" not in journaled.path
+
+
+def test_superscript_digits_are_refused_not_a_crash():
+    from datetime import UTC, datetime
+
+    from sandbox import cyj, igw
+    from sandbox.protocol import Rejection
+
+    with pytest.raises(Rejection):
+        cyj.end_time("²", now=datetime.now(UTC))
+    with pytest.raises(Rejection):
+        cyj.end_time("9" * 5000, now=datetime.now(UTC))
+    with pytest.raises(Rejection):
+        igw._int({"ttl": "²"}, "ttl", default=0, allowed=range(1, 10))
