@@ -13,6 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from accounts import services
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount
 from core.admin_forms import SecretFieldsAdminForm
+from core.admin_search import CompleteNumberSearchMixin
 from core.phones import normalize_number
 
 
@@ -135,11 +136,12 @@ class SubAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(PrivacyNumber)
-class PrivacyNumberAdmin(admin.ModelAdmin):
+class PrivacyNumberAdmin(CompleteNumberSearchMixin, admin.ModelAdmin):
     form = PrivacyNumberAdminForm
     list_display = ["number", "vendor_account", "area_code", "status", "note"]
     list_filter = ["status", "vendor_account", "area_code"]
-    search_fields = ["number", "note"]
+    search_fields = ["note"]
+    number_search_fields = ("number",)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:

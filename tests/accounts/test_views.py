@@ -326,3 +326,23 @@ def test_number_page_search_by_fragment_needs_full_numbers(client, operator_clie
     client.force_login(viewer)
     assert len(client.get(url, {"q": "0021"}).context["page"]) == 0
     assert len(client.get(url, {"q": "170 1234 0021"}).context["page"]) == 1
+
+
+def test_admin_number_search_follows_the_complete_number_rule(client, administrator):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    PrivacyNumberFactory(number="+8617012340021", note="spare")
+    viewer = UserFactory(username="admin-viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_privacynumber"))
+    url = "/admin/accounts/privacynumber/"
+
+    def count(user, q):
+        client.force_login(user)
+        return client.get(url, {"q": q}).context["cl"].result_count
+
+    assert count(administrator, "0021") == 1
+    assert count(viewer, "0021") == 0 and count(viewer, "170") == 0
+    assert count(viewer, "17012340021") == 1
+    assert count(viewer, "spare") == 1  # other search fields are unchanged
