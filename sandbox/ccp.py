@@ -165,7 +165,7 @@ def parse_body(exchange: Exchange, *, code: str = "111200") -> dict[str, Any]:
             root = ET.fromstring(text)  # noqa: S314 - DTDs refused above
             return {child.tag: _xml_value(child) for child in root}
         value = json.loads(raw)
-    except (ValueError, ET.ParseError) as exc:
+    except (ValueError, RecursionError, ET.ParseError) as exc:
         raise _reject(code, protocol.INVALID, f"body is not {ctype or 'JSON'} ({exc})") from None
     if not isinstance(value, dict):
         raise _reject(code, protocol.INVALID, "body must be an object")

@@ -101,7 +101,7 @@ def render_rejection(exchange: Exchange, rejection: Rejection) -> HttpResponse:
 def _body(exchange: Exchange) -> dict[str, Any]:
     try:
         body = json.loads(exchange.request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise _reject("102001", protocol.INVALID, "body is not JSON") from None
     if not isinstance(body, dict):
         raise _reject("102001", protocol.INVALID, "body must be a JSON object")

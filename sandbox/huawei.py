@@ -269,7 +269,7 @@ def call_verify(exchange: Exchange) -> HttpResponse:
         raise _bad("Content-Type must be application/json;charset=UTF-8")
     try:
         body = json.loads(exchange.request.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise _bad("body is not JSON") from None
     params = validate(body)
     call = services.call_request(

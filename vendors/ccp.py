@@ -283,7 +283,7 @@ class CcpClient(VendorClient):
             if "xml" in ctype or text.startswith(b"<"):
                 return xml_to_dict(text)
             value = json.loads(text)
-        except (InvalidPayload, ValueError):
+        except (InvalidPayload, ValueError, RecursionError):
             return None
         return value if isinstance(value, dict) else None
 

@@ -272,3 +272,15 @@ def test_superscript_digits_are_refused_not_a_crash():
         cyj.end_time("9" * 5000, now=datetime.now(UTC))
     with pytest.raises(Rejection):
         igw._int({"ttl": "²"}, "ttl", default=0, allowed=range(1, 10))
+
+
+def test_bodies_nested_too_deep_to_parse_are_invalid_params(rf):
+    from sandbox import ccp, cyj
+    from sandbox.protocol import Exchange, Rejection
+
+    deep = "[" * 100_000 + "]" * 100_000
+    request = rf.post("/sandbox/x", data=deep, content_type="application/json")
+    with pytest.raises(Rejection):
+        ccp.parse_body(Exchange(request=request, vendor="ccp"))
+    with pytest.raises(Rejection):
+        cyj._body(Exchange(request=request, vendor="cyj"))

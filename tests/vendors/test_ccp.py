@@ -433,3 +433,10 @@ def test_malformed_hangup(body: bytes) -> None:
 def test_format_option_is_validated() -> None:
     with pytest.raises(ValueError, match="format"):
         make("https://ccp.example", fmt="yaml")
+
+
+def test_a_reply_nested_too_deep_to_parse_decodes_to_nothing() -> None:
+    response = requests.Response()
+    response._content = b"[" * 100_000 + b"]" * 100_000
+    response.headers["Content-Type"] = "application/json"
+    assert make("http://127.0.0.1:9")._decode(response) is None
