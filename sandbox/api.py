@@ -47,10 +47,12 @@ class CanUseSandbox(permissions.BasePermission):
 
 
 class ChaosInput(serializers.Serializer):
-    delay_ms = serializers.IntegerField(min_value=0, required=False)
+    # Bounded like the account's chaos fields: a delay is slept and a lateness added to
+    # a datetime, and neither survives a value beyond a day.
+    delay_ms = serializers.IntegerField(min_value=0, max_value=60_000, required=False)
     duplicate = serializers.BooleanField(required=False)
     out_of_order = serializers.BooleanField(required=False)
-    recording_late_seconds = serializers.IntegerField(min_value=0, required=False)
+    recording_late_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False)
 
 
 class PlayInput(serializers.Serializer):

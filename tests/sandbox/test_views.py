@@ -284,3 +284,18 @@ def test_bodies_nested_too_deep_to_parse_are_invalid_params(rf):
         ccp.parse_body(Exchange(request=request, vendor="ccp"))
     with pytest.raises(Rejection):
         cyj._body(Exchange(request=request, vendor="cyj"))
+
+
+@pytest.mark.parametrize(
+    "chaos", [{"delay_ms": 10**20}, {"recording_late_seconds": 10**20}, {"delay_ms": -1}]
+)
+def test_api_play_refuses_unbounded_chaos(operator_client, igw_state, chaos):
+    _, binding = igw_state
+    response = operator_client.post(
+        "/sandbox/api/calls/",
+        {"binding": binding.pk, "sync": True, "chaos": chaos},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "chaos" in response.json()["extra"]["fields"]
+    assert not SandboxCall.objects.exists()
