@@ -108,7 +108,16 @@ class PhoneNumberField(forms.CharField):
 
     def clean(self, value):
         value = super().clean(value)
-        return normalize_number(value) if value else value
+        if not value:
+            return value
+        try:
+            return normalize_number(value)
+        except ValidationError as exc:
+            # The reason quotes the input, which may hold "%": django-filter's API errors
+            # apply `message % params`, so the text travels as a parameter.
+            raise ValidationError(
+                "%(reason)s", code="invalid", params={"reason": " ".join(exc.messages)}
+            ) from exc
 
 
 class PhoneNumberFilter(django_filters.CharFilter):

@@ -56,6 +56,7 @@ SWEEP: list[bytes] = [
     b"x" * 5000,
     b"0001-01-01T00:00:00+14:00",
     b"13800138021",
+    b"100%",  # django-filter formats its API errors with %
 ]
 
 VALUES = st.one_of(
@@ -102,7 +103,18 @@ PAGES: dict[str, list[str]] = {
     "/sandbox/api/bindings/": ["state", "account"],
     "/sandbox/api/calls/": ["status", "account"],
     "/sandbox/api/requests/": ["vendor", "verdict"],
-    "/api/v1/bindings/": ["state", "kind", "vendor_account", "q", "expiring_within", "limit"],
+    "/api/v1/bindings/": [
+        "state",
+        "kind",
+        "vendor_account",
+        "x",
+        "a",
+        "b",
+        "q",
+        "expiring_within",
+        "expiring_before",
+        "limit",
+    ],
     "/api/v1/call-records/": ["vendor_account", "date_from", "q", "binding", "limit", "offset"],
     "/api/v1/numbers/": ["vendor_account", "status", "q", "limit", "offset"],
     "/api/v1/vendor-accounts/": ["vendor", "enabled", "limit", "offset"],

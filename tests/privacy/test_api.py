@@ -235,6 +235,8 @@ def test_operators_api_search_by_fragment(operator_api, igw_account):
         {"limit": "abc"},
         {"limit": "0"},
         {"q": "\x00"},
+        {"a": "100%"},  # the reason quotes the input; django-filter formats it with %
+        {"x": "%(x)s"},
     ],
 )
 def test_unusable_query_parameters_are_a_400_naming_them(operator_api, igw_account, params):
