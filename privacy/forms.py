@@ -61,6 +61,7 @@ class BindingForm(forms.Form):
         if not self.is_bound and len(choices := list(accounts[:2])) == 1:
             # One account can do this kind: choose it rather than make the operator.
             self.initial.setdefault("vendor_account", choices[0].pk)
+        self.fields["ttl"].initial = rules.DEFAULT_TTL.get(kind)
         drop: tuple[str, ...] = ()
         if kind == Binding.Kind.AXB:
             self.fields["display"].choices = [
@@ -77,7 +78,6 @@ class BindingForm(forms.Form):
             self.fields["ttl"].help_text = "0 or empty: until released."
             drop = ("b_number", "direct", "ansanu")
         else:
-            self.fields["ttl"].initial = rules.CYJ_DEFAULT_TTL
             self.fields[
                 "ttl"
             ].help_text = (

@@ -8,6 +8,8 @@ One place to change each; services, forms and docs read them from here.
 - igw XA: ttl is optional, 0 means "until released" (§4.3), same 7-day cap.
 - cyj: EndMinute defaults to 30 minutes and may not exceed 60 (§二 2.1), so
   ttl is 60..3600 seconds, default 1800.
+- The form's starting TTL per kind (DEFAULT_TTL): AXB one hour, long enough for
+  a ride or a delivery call-back; XA 0 (until released); cyj the vendor's 30 min.
 """
 
 from typing import Final
@@ -21,6 +23,7 @@ IGW_MAX_TTL: Final = 7 * 24 * 3600
 CYJ_MIN_TTL: Final = 60
 CYJ_MAX_TTL: Final = 3600
 CYJ_DEFAULT_TTL: Final = 1800
+DEFAULT_TTL: Final[dict[str, int]] = {"axb": 3600, "xa": 0, "cyj": CYJ_DEFAULT_TTL}
 
 AXB_DISPLAYS: Final = ("0,0", "0,1", "1,0", "1,1")
 XA_DISPLAYS: Final = ("0", "1")

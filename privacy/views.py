@@ -4,6 +4,8 @@ Pending and releasing rows carry a data-poll-url (static/js/console.js) pointing
 at `binding_state`, a fragment view that stops the polling once the state settles.
 """
 
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -18,6 +20,28 @@ from core.pagination import paginate
 from privacy import rules, selectors, services
 from privacy.forms import BindingForm, BulkReleaseForm, PoolFilterForm
 from privacy.models import Binding
+
+
+def _say_state(request, binding: Binding, *, releasing: bool = False) -> None:
+    """Flash what the row says now, not what was planned: the message sits next to the
+    state badge, so both must tell the same story (the task may have run already)."""
+    pk, state = binding.pk, binding.state
+    verb = "release requested" if releasing else "created"
+    if state == Binding.State.ACTIVE and releasing:
+        messages.warning(request, f"Binding #{pk} is still active: see its history below.")
+    elif state == Binding.State.ACTIVE:
+        messages.success(request, f"Binding #{pk} created: active at the vendor.")
+    elif state in (Binding.State.RELEASED, Binding.State.EXPIRED):
+        messages.success(request, f"Binding #{pk} {binding.get_state_display().lower()}.")
+    elif state == Binding.State.FAILED:
+        # The vendor's text may carry numbers: it is shown (masked) on the page, not here.
+        messages.error(request, f"Binding #{pk} {verb}, but the vendor refused it (see below).")
+    else:  # pending or releasing: the badge polls and updates by itself
+        messages.info(
+            request,
+            f"Binding #{pk} {verb}; waiting for the vendor to confirm "
+            "(the state below updates by itself).",
+        )
 
 
 @require_perm("privacy.view_binding")
@@ -78,7 +102,8 @@ def binding_create(request, kind: str):
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"Binding #{binding.pk} created; the vendor is binding it.")
+            binding.refresh_from_db()
+            _say_state(request, binding)
             return redirect("privacy:binding_detail", pk=binding.pk)
     return render(
         request,
@@ -97,7 +122,8 @@ def binding_release(request, pk: int):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"Binding #{binding.pk} is {binding.get_state_display()}.")
+            binding.refresh_from_db()
+            _say_state(request, binding, releasing=True)
         return redirect("privacy:binding_detail", pk=binding.pk)
     igw = binding.kind != Binding.Kind.CYJ
     return render(
@@ -128,7 +154,18 @@ def binding_bulk_release(request):
         return render(request, "privacy/bulk_release_confirm.html", {"bindings": bindings})
     done, skipped = services.binding_release_many(bindings=bindings, actor=request.user)
     if done:
-        messages.success(request, f"{len(done)} binding(s) released or being released.")
+        # Count what the rows say now: with eager tasks (quick start) most are released
+        # already, with a worker most are still on their way.
+        states = Counter(
+            Binding.objects.filter(pk__in=[b.pk for b in done]).values_list("state", flat=True)
+        )
+        released, waiting = states[Binding.State.RELEASED], states[Binding.State.RELEASING]
+        parts = [f"{released} released"] if released else []
+        if waiting:
+            parts.append(f"{waiting} waiting for the vendor to confirm the release")
+        if other := len(done) - released - waiting:
+            parts.append(f"{other} in another state (see each binding)")
+        messages.success(request, "Bindings: " + "; ".join(parts) + ".")
     for binding, why in skipped:
         messages.warning(request, f"#{binding.pk} skipped: {why}")
     return redirect("privacy:binding_list")

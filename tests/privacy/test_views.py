@@ -267,3 +267,106 @@ def test_pool_page_refuses_an_unusable_account(operator_client, igw_account, val
     response = operator_client.get(reverse("privacy:pool"), {"vendor_account": value})
     assert response.status_code == 200
     assert "vendor_account: " in response.content.decode()
+
+
+# ------------------------------------------------------------------ what the pages say
+
+
+def _flash(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+AXB_FORM = {"a_number": "13800138000", "b_number": "13900139000", "ttl": "600", "display": "0,0"}
+
+
+def test_create_message_agrees_with_the_badge_once_the_vendor_bound(
+    operator_client, sandbox_account
+):
+    account = sandbox_account("igw")
+    response = operator_client.post(
+        reverse("privacy:binding_create", kwargs={"kind": "axb"}),
+        {"vendor_account": account.pk, **AXB_FORM},
+        follow=True,
+    )
+    binding = Binding.objects.get()
+    assert binding.state == "active", (binding.failure_code, binding.failure_text)
+    assert _flash(response) == [f"Binding #{binding.pk} created: active at the vendor."]
+    page = response.content.decode()
+    assert '<span class="badge active">Active</span>' in page
+    assert "the vendor is binding it" not in page
+
+
+def test_create_message_says_waiting_while_the_task_is_queued(
+    operator_client, igw_account, make_pool
+):
+    # In a test transaction the on-commit enqueue never runs: the row stays pending.
+    make_pool(igw_account, 1)
+    response = operator_client.post(
+        reverse("privacy:binding_create", kwargs={"kind": "axb"}),
+        {"vendor_account": igw_account.pk, **AXB_FORM},
+        follow=True,
+    )
+    binding = Binding.objects.get()
+    assert binding.state == "pending"
+    [message] = _flash(response)
+    assert message.startswith(f"Binding #{binding.pk} created; waiting for the vendor")
+
+
+def test_release_message_says_released_not_releasing(operator_client, sandbox_account):
+    account = sandbox_account("igw")
+    operator_client.post(
+        reverse("privacy:binding_create", kwargs={"kind": "axb"}),
+        {"vendor_account": account.pk, **AXB_FORM},
+        follow=True,  # reads the "created" message
+    )
+    binding = Binding.objects.get(state="active")
+    response = operator_client.post(
+        reverse("privacy:binding_release", args=[binding.pk]), follow=True
+    )
+    binding.refresh_from_db()
+    assert binding.state == "released"
+    assert _flash(response) == [f"Binding #{binding.pk} released."]
+    assert "Releasing" not in response.content.decode()
+
+
+def test_bulk_release_message_counts_what_happened(operator_client, igw_account, cyj_account):
+    igw = BindingFactory(vendor_account=igw_account)  # the vendor is unreachable: releasing
+    cyj = BindingFactory(vendor_account=cyj_account, kind="cyj", x_number=None)
+    response = operator_client.post(
+        reverse("privacy:binding_bulk_release"),
+        {"ids": [igw.pk, cyj.pk], "confirm": "1"},
+        follow=True,
+    )
+    assert _flash(response) == [
+        "Bindings: 1 released; 1 waiting for the vendor to confirm the release."
+    ]
+
+
+# ------------------------------------------------------------------ the create form
+
+
+@pytest.mark.parametrize(("kind", "ttl"), [("axb", 3600), ("xa", 0), ("cyj", 1800)])
+def test_ttl_starts_at_the_kind_default(operator_client, igw_account, cyj_account, kind, ttl):
+    from privacy import rules
+
+    form = operator_client.get(reverse("privacy:binding_create", args=[kind])).context["form"]
+    assert form["ttl"].value() == ttl == rules.DEFAULT_TTL[kind]
+
+
+def test_a_field_error_sits_with_its_own_field(operator_client, igw_account):
+    response = operator_client.post(
+        reverse("privacy:binding_create", kwargs={"kind": "axb"}),
+        {"vendor_account": igw_account.pk, **AXB_FORM, "ttl": "-5"},
+    )
+    page = response.content.decode()
+    ttl_label = page.index('for="id_ttl"')
+    error = page.index('class="errorlist"')
+    area_help = page.index('id="id_area_code_helptext"')
+    # Rendered inside the TTL field's group, after the area code's help text has closed.
+    assert area_help < ttl_label < error < page.index('name="ttl"')
+    assert page.count('class="errorlist"') == 1
+
+
+def test_expiring_filter_has_a_label_not_a_clipped_placeholder(operator_client):
+    page = operator_client.get(reverse("privacy:binding_list")).content.decode()
+    assert "Expiring within <input" in page and 'placeholder="Expiring' not in page
