@@ -25,6 +25,11 @@ def webhook_urls(*, account: VendorAccount) -> dict[str, str]:
     return {kind: f"{base}/callbacks/{account.webhook_token}/{kind}/" for kind in kinds}
 
 
+def supports_account_status(*, account: VendorAccount) -> bool:
+    """Whether the vendor publishes an account-status API (a fact of its client class)."""
+    return vendors.REGISTRY[account.vendor].supports_account_status
+
+
 def private_allowlist() -> frozenset[tuple[str, int]]:
     """OUTBOUND_PRIVATE_ALLOWLIST as (host, port) pairs (validated at start-up)."""
     pairs = (parse_host_port(entry) for entry in settings.OUTBOUND_PRIVATE_ALLOWLIST)

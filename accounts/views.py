@@ -46,6 +46,7 @@ def vendor_account_detail(request, pk: int):
         {
             "account": account,
             "webhook_urls": selectors.webhook_urls(account=account),
+            "supports_status": selectors.supports_account_status(account=account),
             "number_count": account.numbers.count(),
             "sub_accounts": account.sub_accounts.all()[:100],
             "extra_json": json.dumps(account.extra, ensure_ascii=False),
@@ -57,6 +58,9 @@ def vendor_account_detail(request, pk: int):
 @require_POST
 def vendor_account_check_status(request, pk: int):
     account = get_object_or_404(VendorAccount, pk=pk)
+    if not selectors.supports_account_status(account=account):
+        messages.error(request, f"{account.vendor} offers no account-status API.")
+        return redirect("accounts:vendor_account_detail", pk=account.pk)
     transaction.on_commit(lambda: tasks.check_vendor_account.delay(account.pk))
     messages.info(request, "Asking the vendor for the account status; refresh in a moment.")
     return redirect("accounts:vendor_account_detail", pk=account.pk)

@@ -133,6 +133,10 @@ class VendorClient(abc.ABC):
     `callback_nonce`;
     and implement `_sign`, `_interpret`, `authenticate_callback`,
     `_parse_callback`.
+
+    Capabilities (class attributes the apps read instead of naming vendors):
+      supports_account_status  True when `account_status` asks the vendor (the
+                               console then offers "Check status at the vendor").
     """
 
     code: ClassVar[str]
@@ -141,6 +145,7 @@ class VendorClient(abc.ABC):
     # Callback headers a page never shows: they authenticate a delivery, and some
     # embed a credential (ccp, cyj) or a reusable signature (huawei).
     hidden_callback_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+    supports_account_status: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -402,8 +407,8 @@ class VendorClient(abc.ABC):
     def account_status(self) -> AccountStatus:
         """The account's state and balance, for vendors that publish them.
 
-        Subclasses with a status API override this; the others say so by raising
-        NotImplementedError, which the console shows as "not offered by the vendor".
+        Subclasses with a status API override this and set supports_account_status;
+        the others raise NotImplementedError, shown as "not offered by the vendor".
         """
         raise NotImplementedError(f"{self.code} has no account-status API")
 

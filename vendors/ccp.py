@@ -189,6 +189,7 @@ class CcpClient(VendorClient):
 
     code: ClassVar[str] = "ccp"
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
+    supports_account_status: ClassVar[bool] = True
     error_map: ClassVar[Mapping[str, ErrorRow]] = {
         "111100": (AuthError, "Authorization header missing"),
         "111101": (AuthError, "Authorization header is not Base64"),

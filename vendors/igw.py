@@ -134,6 +134,7 @@ class IgwClient(VendorClient):
 
     code: ClassVar[str] = "igw"
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr", "call-start")
+    supports_account_status: ClassVar[bool] = True
     error_map: ClassVar[Mapping[str, ErrorRow]] = {
         "1000": (TemporaryError, "Service access error"),  # vague; reqid makes a retry safe
         "1001": (InvalidRequest, "URL mapping mismatch"),  # our path is wrong: a bug, not weather

@@ -346,3 +346,37 @@ def test_admin_number_search_follows_the_complete_number_rule(client, administra
     assert count(viewer, "0021") == 0 and count(viewer, "170") == 0
     assert count(viewer, "17012340021") == 1
     assert count(viewer, "spare") == 1  # other search fields are unchanged
+
+
+@pytest.mark.parametrize(
+    ("vendor", "offered"), [("ccp", True), ("igw", True), ("huawei", False), ("cyj", False)]
+)
+def test_status_check_is_offered_only_where_the_vendor_has_the_api(
+    operator_client, vendor, offered
+):
+    account = VendorAccountFactory(vendor=vendor)
+    page = operator_client.get(f"/accounts/vendor-accounts/{account.pk}/").content.decode()
+    assert ("Check status at the vendor" in page) is offered
+    assert ("publishes no account-status API" in page) is not offered
+
+
+def test_status_check_of_a_vendor_without_the_api_is_refused(operator_client):
+    account = VendorAccountFactory(vendor="huawei")
+    response = operator_client.post(
+        reverse("accounts:vendor_account_check_status", args=[account.pk]), follow=True
+    )
+    assert [str(m) for m in response.context["messages"]] == [
+        "huawei offers no account-status API."
+    ]
+    account.refresh_from_db()
+    assert account.status_checked_at is None
+
+
+def test_number_pages_are_named_apart_and_link_each_other(operator_client):
+    numbers = operator_client.get("/accounts/numbers/").content.decode()
+    pool = operator_client.get(reverse("privacy:pool")).content.decode()
+    home = operator_client.get("/").content.decode()
+    for page in (numbers, pool, home):
+        assert "Number pool" not in page and ">Numbers<" not in page
+    assert "<h1>X numbers</h1>" in numbers and reverse("privacy:pool") in numbers
+    assert "Pool usage" in pool and 'href="/accounts/numbers/">Manage X numbers' in pool

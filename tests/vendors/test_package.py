@@ -147,3 +147,10 @@ def test_timeout_is_always_passed(faults, fast_retry) -> None:
     )
     client.account_status()
     assert seen["timeout"] == (1.0, 2.0)
+
+
+@pytest.mark.parametrize("cls", list(vendors.REGISTRY.values()), ids=list(vendors.REGISTRY))
+def test_account_status_capability_matches_the_client(cls):
+    # The console offers "Check status at the vendor" from this flag alone.
+    overrides = cls.account_status is not vendors.VendorClient.account_status
+    assert cls.supports_account_status is overrides
