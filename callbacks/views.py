@@ -10,6 +10,7 @@ import csv
 import logging
 import re
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -23,6 +24,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -200,6 +202,16 @@ CSV_COLUMNS = (
 )
 
 
+def _when(value: datetime | None) -> str:
+    """A CSV time in TIME_ZONE, as the pages show it, with the offset spelled out."""
+    if value is None:
+        return ""
+    try:
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    except (OverflowError, ValueError):  # a stored 9999-12-31 cannot move east of UTC
+        return value.isoformat(timespec="seconds")
+
+
 @require_perm("callbacks.view_callrecord", "callbacks.export_callrecord")
 def call_record_export(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -223,17 +235,17 @@ def call_record_export(request: HttpRequest) -> HttpResponse:
                         r.vendor_account.name,
                         r.vendor,
                         r.call_id,
-                        r.call_at.isoformat(),
+                        _when(r.call_at),
                         display_number(r.caller, user),
                         display_number(r.callee, user),
                         display_number(r.x_number, user),
                         r.outcome or "pending",
                         r.raw_code,
                         display_text(r.raw_text, user),
-                        r.begin_at.isoformat() if r.begin_at else "",
-                        r.ring_at.isoformat() if r.ring_at else "",
-                        r.answer_at.isoformat() if r.answer_at else "",
-                        r.release_at.isoformat() if r.release_at else "",
+                        _when(r.begin_at),
+                        _when(r.ring_at),
+                        _when(r.answer_at),
+                        _when(r.release_at),
                         r.duration,
                         r.release_side,
                         r.recording_status,

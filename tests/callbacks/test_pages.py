@@ -732,3 +732,55 @@ def test_delivery_list_refuses_unusable_filters(operator_client, igw_account):
     response = operator_client.get(reverse("callbacks:delivery_list"), {"vendor_account": "²"})
     assert response.status_code == 200
     assert "vendor_account: " in response.content.decode()
+
+
+# ------------------------------------------------------------------ what the pages say
+
+
+def _field(html: str, label: str) -> str:
+    """The text of one <dt>label</dt><dd>…</dd> of a detail page, tags stripped."""
+    import re
+
+    dd = re.search(rf"<dt>{label}</dt><dd>(.*?)</dd>", html, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", dd).split())
+
+
+def test_detail_says_the_outcome_once(staff_client, igw_account):
+    record = record_for(igw_account, raw_code="answered", raw_text="呼叫成功")
+    html = staff_client.get(reverse("callbacks:call_record_detail", args=[record.pk])).content
+    outcome = _field(html.decode(), "Outcome")
+    assert outcome.split().count("answered") == 1 and "呼叫成功" in outcome
+
+
+def test_detail_shows_a_vendor_code_that_differs_from_the_outcome(staff_client, igw_account):
+    record = record_for(igw_account, outcome="busy", raw_code="486", raw_text="")
+    html = staff_client.get(reverse("callbacks:call_record_detail", args=[record.pk])).content
+    assert _field(html.decode(), "Outcome") == "busy vendor says: 486"
+
+
+def test_detail_links_its_binding_and_the_list(staff_client, igw_account):
+    binding = BindingFactory(vendor_account=igw_account)
+    record = record_for(igw_account, binding=binding, vendor_binding_id="sub-1")
+    html = staff_client.get(reverse("callbacks:call_record_detail", args=[record.pk])).content
+    html = html.decode()
+    binding_url = reverse("privacy:binding_detail", args=[binding.pk])
+    assert f'<a href="{binding_url}">Binding #{binding.pk}</a>' in html
+    assert f'href="{reverse("callbacks:call_record_list")}"' in html.split("</header>")[1]
+
+
+def test_pages_and_csv_write_times_alike_in_the_console_zone(client, staff_user, igw_account):
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.add(Permission.objects.get(codename="export_callrecord"))
+    client.force_login(staff_user)
+    at = datetime(2026, 11, 29, 21, 25, tzinfo=UTC)  # 05:25 the next day in Shanghai
+    record = record_for(igw_account, call_at=at, begin_at=at)
+    listing = client.get(reverse("callbacks:call_record_list")).content.decode()
+    detail = client.get(reverse("callbacks:call_record_detail", args=[record.pk])).content
+    assert "2026-11-30 05:25" in listing and "2026-11-30 05:25" in detail.decode()
+    response = client.get(reverse("callbacks:call_record_export"))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    header, row = list(csv.reader(io.StringIO(body)))[:2]
+    assert row[header.index("call_at")] == "2026-11-30T05:25:00+08:00"
+    assert row[header.index("begin_at")] == "2026-11-30T05:25:00+08:00"
+    assert "+00:00" not in body
