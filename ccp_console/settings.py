@@ -183,6 +183,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
+# One date format everywhere (ccp_console/formats overrides the locale's, which would
+# otherwise win): "2026-11-30 05:25" in TIME_ZONE; exports add the offset.
+FORMAT_MODULE_PATH = ["ccp_console.formats"]
+DATETIME_FORMAT = SHORT_DATETIME_FORMAT = "Y-m-d H:i"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

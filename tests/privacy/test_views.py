@@ -370,3 +370,20 @@ def test_a_field_error_sits_with_its_own_field(operator_client, igw_account):
 def test_expiring_filter_has_a_label_not_a_clipped_placeholder(operator_client):
     page = operator_client.get(reverse("privacy:binding_list")).content.decode()
     assert "Expiring within <input" in page and 'placeholder="Expiring' not in page
+
+
+def test_binding_pages_write_times_like_the_lists(operator_client, igw_account):
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 29, 21, 25, tzinfo=UTC)  # 05:25 the next day in Shanghai
+    binding = BindingFactory(vendor_account=igw_account)
+    Binding.objects.filter(pk=binding.pk).update(created_at=at, expires_at=at)
+    binding.transitions.create(to_state="active", actor_label="worker")
+    binding.transitions.update(at=at)
+    detail = operator_client.get(reverse("privacy:binding_detail", args=[binding.pk]))
+    listing = operator_client.get(reverse("privacy:binding_list"))
+    for page in (detail.content.decode(), listing.content.decode()):
+        assert "2026-11-30 05:25" in page
+        assert "Nov." not in page and "a.m." not in page
+    # Created, Expires and the history row.
+    assert detail.content.decode().count("2026-11-30 05:25") == 3
