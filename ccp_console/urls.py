@@ -23,6 +23,7 @@ api_v1 = [
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.health, name="health"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
@@ -35,6 +36,9 @@ urlpatterns = [
     # The split view serves Swagger UI's init script from a URL: no inline script for CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
 
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))

@@ -1,13 +1,32 @@
-"""Pages that belong to no single app: the home dashboard, the health check, and the
-page a locked-out login sees."""
+"""Pages that belong to no single app: home, health check, favicon, error pages, and
+the page a locked-out login sees.
+
+The 403 and 404 pages render inside the layout, with the navigation, so a user who
+follows a link they may not open still has a way on.
+"""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 
 from core.selectors import home_summary
+
+
+def permission_denied(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def favicon(request):
+    # Browsers ask for /favicon.ico on every page that names no icon (the admin, the
+    # API docs, raw JSON); a permanent redirect lets them cache the answer.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 @login_required

@@ -312,6 +312,7 @@ class SandboxDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "sandbox deliveries"
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.url} ({self.http_status or self.error[:20]})"
