@@ -5,12 +5,14 @@ The 403 and 404 pages render inside the layout, with the navigation, so a user w
 follows a link they may not open still has a way on.
 """
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.db import connection
-from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.templatetags.static import static
 
 from core.selectors import home_summary
 
@@ -24,9 +26,12 @@ def page_not_found(request, exception=None):
 
 
 def favicon(request):
-    # Browsers ask for /favicon.ico on every page that names no icon (the admin, the
-    # API docs, raw JSON); a permanent redirect lets them cache the answer.
-    return HttpResponsePermanentRedirect(static("favicon.svg"))
+    # Browsers ask for /favicon.ico wherever a page names no icon (raw JSON, files);
+    # every browser that runs the console reads an SVG icon under any name.
+    icon = Path(finders.find("favicon.svg")).read_bytes()  # a few hundred bytes
+    response = HttpResponse(icon, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @login_required

@@ -33,13 +33,22 @@ def test_404_for_anonymous_users_has_no_navigation(client):
 
 
 def test_favicon_is_served_and_named_on_every_page(client, operator_client):
-    response = client.get("/favicon.ico", follow=True)
-    assert response.status_code == 200
-    assert b"<svg" in b"".join(response.streaming_content)
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg")
     icon = '<link rel="icon" href="/static/favicon.svg"'
     assert icon in operator_client.get("/").content.decode()
     assert icon in operator_client.get(reverse("admin:index")).content.decode()
     assert icon in client.get(reverse("login")).content.decode()
+
+
+def test_500_page_renders_in_the_layout_without_a_request_context(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "console.css" in page and "Something went wrong" in page and "<nav>" not in page
 
 
 def test_api_docs_lead_back_to_the_console(operator_client):
