@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 import vendors
@@ -61,8 +62,16 @@ def vendor_account_check_status(request, pk: int):
     if not selectors.supports_account_status(account=account):
         messages.error(request, f"{account.vendor} offers no account-status API.")
         return redirect("accounts:vendor_account_detail", pk=account.pk)
+    asked_at = timezone.now()
     transaction.on_commit(lambda: tasks.check_vendor_account.delay(account.pk))
-    messages.info(request, "Asking the vendor for the account status; refresh in a moment.")
+    # Say what happened: with tasks in-process (quick start) the answer is already in.
+    account.refresh_from_db()
+    if account.status_checked_at is None or account.status_checked_at < asked_at:
+        messages.info(request, "Asked the vendor for the account status; refresh in a moment.")
+    elif account.status_error:
+        messages.error(request, "The vendor did not answer with a status: see below.")
+    else:
+        messages.success(request, f"The vendor says the account is {account.status_state}.")
     return redirect("accounts:vendor_account_detail", pk=account.pk)
 
 

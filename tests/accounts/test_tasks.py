@@ -88,3 +88,16 @@ def test_ccp_sub_account_in_the_guides_answer_form(live_server):
     sub = sub_account_create(vendor_account=account, friendly_name="shop-2")
     sub.refresh_from_db()
     assert len(sub.sub_account_sid) == 32 and sub.sub_token and sub.type == "1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_check_message_tells_the_answer_when_it_is_in(live_server, operator, client):
+    # Tasks run in-process here (as in the quick start): the answer is in by the redirect.
+    account = _sandbox_account(live_server, "igw", "igw")
+    client.force_login(operator)
+    response = client.post(
+        reverse("accounts:vendor_account_check_status", args=[account.pk]), follow=True
+    )
+    assert [str(m) for m in response.context["messages"]] == [
+        "The vendor says the account is active."
+    ]
