@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.filters import NumberFilter, VendorAccountFilter
-from accounts.models import PrivacyNumber, Vendor, VendorAccount
+from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
 from core.api import Conflict
 from core.parsers import JSONParser
 from core.serializers import MaskedNumberField, MaskedTextField
@@ -22,9 +22,14 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     secret = serializers.CharField(
         write_only=True, required=False, allow_blank=True, style={"input_type": "password"}
     )
-    vendor = serializers.ChoiceField(choices=Vendor.choices)
+    vendor = serializers.ChoiceField(choices=[])  # the registry's, set per instance
     secret_set = serializers.SerializerMethodField()
     webhook_urls = serializers.SerializerMethodField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # DRF freezes choices when the field is built: read the registry now.
+        self.fields["vendor"].choices = vendor_choices()
 
     class Meta:
         model = VendorAccount

@@ -2,12 +2,12 @@
 
 import django_filters
 
-from accounts.models import PrivacyNumber, Vendor, VendorAccount
+from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
 from core import filters
 
 
 class VendorAccountFilter(filters.ConsoleFilterSet):
-    vendor = django_filters.ChoiceFilter(choices=Vendor.choices)
+    vendor = django_filters.ChoiceFilter(choices=vendor_choices)  # read per request
     enabled = django_filters.BooleanFilter()
     q = django_filters.CharFilter(
         field_name="name", lookup_expr="icontains", max_length=128, help_text="Part of the name."

@@ -4,19 +4,19 @@ import json
 
 from django import forms
 
-from accounts.models import PrivacyNumber, Vendor, VendorAccount
-from accounts.vendor_settings import COMMON, PER_VENDOR
+from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
+from accounts.vendor_settings import COMMON, vendor_settings
 
 
 def _extra_help() -> str:
     lines = [f"{k}: {s.help}" for k, s in COMMON.items()]
-    for vendor, settings in PER_VENDOR.items():
+    for vendor, settings in vendor_settings().items():
         lines += [f"{k} ({vendor}): {s.help}" for k, s in settings.items()]
     return " · ".join(lines)
 
 
 class VendorAccountForm(forms.Form):
-    vendor = forms.ChoiceField(choices=Vendor.choices)
+    vendor = forms.ChoiceField(choices=vendor_choices)
     name = forms.CharField(max_length=100)
     base_url = forms.URLField(max_length=300, assume_scheme="https")
     account_id = forms.CharField(max_length=128, label="Account ID")
@@ -50,6 +50,8 @@ class VendorAccountForm(forms.Form):
                 },
             )
         super().__init__(*args, **kwargs)
+        # Read per form: a vendor registered after import documents its settings too.
+        self.fields["extra"].help_text = _extra_help()
         if instance is not None:
             self.fields["vendor"].disabled = True
             self.fields["secret"].help_text = "A secret is stored. Leave empty to keep it."

@@ -30,6 +30,11 @@ def supports_account_status(*, account: VendorAccount) -> bool:
     return vendors.REGISTRY[account.vendor].supports_account_status
 
 
+def supports_sub_accounts(*, account: VendorAccount) -> bool:
+    """Whether the vendor creates sub-accounts (a fact of its client class)."""
+    return vendors.REGISTRY[account.vendor].supports_sub_accounts
+
+
 def private_allowlist() -> frozenset[tuple[str, int]]:
     """OUTBOUND_PRIVATE_ALLOWLIST as (host, port) pairs (validated at start-up)."""
     pairs = (parse_host_port(entry) for entry in settings.OUTBOUND_PRIVATE_ALLOWLIST)

@@ -298,7 +298,7 @@ def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[
 def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
     """Ask the vendor for the account's state and balance, and keep the answer.
 
-    Vendors without a status API (huawei, cyj) get a clear note instead.
+    Vendors without a status API (supports_account_status False) get a clear note.
     """
     client = vendor_client(account=account)
     account.status_checked_at = timezone.now()
@@ -319,9 +319,11 @@ def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
 
 
 def sub_account_create(*, vendor_account: VendorAccount, friendly_name: str) -> SubAccount:
-    """Create a ccp sub-account at the vendor and keep it (secrets encrypted)."""
-    if vendor_account.vendor != "ccp":
-        raise ValidationError({"vendor_account": "Only ccp accounts have sub-accounts."})
+    """Create a sub-account at the vendor and keep it (secrets encrypted)."""
+    if not vendors.REGISTRY[vendor_account.vendor].supports_sub_accounts:
+        raise ValidationError(
+            {"vendor_account": f"{vendor_account.vendor} accounts have no sub-accounts."}
+        )
     if not vendor_account.enabled:
         raise ValidationError({"vendor_account": "The account is disabled."})
     if not friendly_name.strip():

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 import vendors
 from accounts import selectors, services, tasks
 from accounts.forms import NumberForm, NumberImportForm, VendorAccountForm
-from accounts.models import PrivacyNumber, Vendor, VendorAccount
+from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
 from core.decorators import require_perm
 from core.filters import page_errors
 from core.forms import apply_validation_error
@@ -32,7 +32,7 @@ def vendor_account_list(request):
         "accounts/vendor_account_list.html",
         {
             "page": paginate(request, accounts),
-            "vendors": Vendor.choices,
+            "vendors": vendor_choices(),
             "filter_errors": filter_errors,
         },
     )
@@ -48,6 +48,7 @@ def vendor_account_detail(request, pk: int):
             "account": account,
             "webhook_urls": selectors.webhook_urls(account=account),
             "supports_status": selectors.supports_account_status(account=account),
+            "supports_sub_accounts": selectors.supports_sub_accounts(account=account),
             "number_count": account.numbers.count(),
             "sub_accounts": account.sub_accounts.all()[:100],
             "extra_json": json.dumps(account.extra, ensure_ascii=False),

@@ -3,7 +3,7 @@ one) and deliveries."""
 
 import django_filters
 
-from accounts.models import Vendor
+from accounts.models import vendor_choices
 from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
 from core import filters
 
@@ -17,7 +17,7 @@ class CallSearchFilter(filters.NumberSearchFilter):
 
 class CallRecordFilter(filters.ConsoleFilterSet):
     vendor_account = filters.IdFilter(help_text="Vendor account id.")
-    vendor = django_filters.ChoiceFilter(choices=Vendor.choices)
+    vendor = django_filters.ChoiceFilter(choices=vendor_choices)  # read per request
     outcome = django_filters.ChoiceFilter(
         choices=[("pending", "awaiting CDR"), *OUTCOME_CHOICES],
         method="filter_outcome",

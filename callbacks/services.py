@@ -4,7 +4,7 @@ Pipeline of one delivery (anymail's validate → parse → normalized events,
 dj-stripe's store-the-raw-bytes):
 
 1. Authentication (`_authenticate`): the per-account IP allowlist, then the
-   vendor client's `authenticate_callback` under `Policy.SIGNATURE_MODE`.
+   vendor client's `authenticate_callback` under its `callback_signature_mode`.
 2. Parsing with the vendor client's `parse_callback` (InvalidPayload only;
    it also refuses implausible times, see vendors.base.check_times).
    1 and 2 run in memory (`_evaluate`): no network, no database.
@@ -67,21 +67,9 @@ _MAX_INT = 2**31 - 1
 
 
 class Policy:
-    """Vendor → normalized behaviour, one table each."""
-
-    # How a vendor's callback signature is enforced on top of the URL token.
-    SIGNATURE_MODE: dict[str, str] = {
-        "ccp": "require",  # guide §1.3: Authorization = Base64(MAC:AuthToken)
-        "igw": "require",  # nothing is signed: the client checks devid/appid in the body
-        # The push section requires X-AKSK (DESIGN.md); an account may opt into
-        # "verify" while it migrates: extra["push_signature"] = require | verify.
-        "huawei": "account",
-        "cyj": "require",  # nothing is signed: the client checks APPID when present
-    }
-    # Accounts that never chose: what the document says.
-    DEFAULT_ACCOUNT_MODE = "require"
-    # "off" once skipped the check; it now means "verify": the verdict is always recorded.
-    ACCOUNT_MODE_ALIASES: dict[str, str] = {"off": "verify"}
+    """Normalized behaviour that is the same for every vendor.  What differs per
+    vendor (signature enforcement, recording source, acknowledgement) is a fact
+    of its client class (vendors/base.py), read from there."""
 
     # Which CallRecord time an event fills while the CDR has not arrived.
     EVENT_TIME_FIELD: dict[str, str] = {
@@ -90,16 +78,6 @@ class Policy:
         "alerting": "ring_at",
         "answer": "answer_at",
         "disconnect": "release_at",
-    }
-
-    # Where a recording comes from.
-    RECORDING_SOURCE: dict[str, str] = {
-        "igw": "url",  # §5.1 `recording`
-        "huawei": "url",  # fee push recordFileDownloadUrl
-        "ccp": "url",  # Hangup recordurl
-        # No URL in the CDR: fetched by CallIdentifier (§三), for answered calls only,
-        # since cyj bindings carry no "record" flag we could check.
-        "cyj": "api",
     }
 
 
@@ -500,10 +478,7 @@ def _authenticate(
             received=delivery.source_ip or "(unknown)",
         )
         return refusal, None
-    mode = Policy.SIGNATURE_MODE.get(account.vendor, "require")
-    if mode == "account":
-        mode = (account.extra or {}).get("push_signature") or Policy.DEFAULT_ACCOUNT_MODE
-        mode = Policy.ACCOUNT_MODE_ALIASES.get(mode, mode)
+    mode = client.callback_signature_mode()
     replay = headers is None
     headers = headers if headers is not None else dict(delivery.headers)
     if replay and str(headers.get("Authorization", "")).startswith("[redacted"):
@@ -796,7 +771,8 @@ def _recording_plan(
 ) -> tuple[dict[str, Any], int] | None:
     """The recording fields a CDR sets on a record whose recording is still
     "none", and the delay before the download task; None if nothing to fetch."""
-    source = Policy.RECORDING_SOURCE.get(vendor, "url")
+    client_cls = vendors.REGISTRY.get(vendor)
+    source = client_cls.recording_source if client_cls is not None else "url"
     url = _text(data.recording_url, 4000).strip()
     wanted = (
         bool(url)
@@ -899,10 +875,10 @@ def _audio_type(declared: str, head: bytes) -> str:
 
 
 def _recording_url(record: CallRecord) -> str:
-    if Policy.RECORDING_SOURCE.get(record.vendor) == "api":
+    client_cls = vendors.REGISTRY.get(record.vendor)
+    if client_cls is not None and client_cls.recording_source == "api":
         client = vendor_client(account=record.vendor_account)
-        info = client.fetch_recording(call_identifier=record.call_id)  # type: ignore[attr-defined]
-        return info.url
+        return client.fetch_recording(call_identifier=record.call_id).url
     return record.recording_url
 
 

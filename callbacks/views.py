@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 import vendors
-from accounts.models import Vendor, VendorAccount
+from accounts.models import VendorAccount
 from callbacks import hotsql, selectors, services, webhooks
 from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
 from core.decorators import require_perm
@@ -43,8 +43,7 @@ Outcome = Delivery.Outcome
 
 
 class Answer:
-    """What the vendor hears back.  No document specifies a callback answer body,
-    so each mirrors the success shape of the vendor's own API."""
+    """What the vendor hears back: a status per outcome."""
 
     STATUS: dict[str, int] = {
         Outcome.ACCEPTED: 200,
@@ -54,16 +53,7 @@ class Answer:
         Outcome.FAILED_PROCESSING: 500,  # the vendor retries; we replay if it gives up
         Outcome.RECEIVED: 500,  # processing could not even record its failure
     }
-    OK_BODY: dict[str, tuple[str, bytes]] = {
-        "ccp": (
-            "application/xml",
-            b'<?xml version="1.0" encoding="UTF-8"?>'
-            b"<Response><statuscode>000000</statuscode></Response>",
-        ),
-        "igw": ("application/json", b'{"error":0}'),  # §1: 0 means success
-        "huawei": ("application/json", b'{"resultcode":"0","resultdesc":"Success"}'),  # 表5
-        "cyj": ("application/json", b'{"Flag":1}'),  # §2.2: Flag=1 is success
-    }
+    # The body of a 2xx is the vendor client's `callback_ack`.
 
 
 def _plain(status: int, message: str) -> HttpResponse:
@@ -116,7 +106,7 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     if kind not in client_cls.callback_kinds:
         return _plain(404, f"unknown callback kind (delivery {delivery.pk} kept)")
     if status == 200:
-        ctype, payload = Answer.OK_BODY.get(account.vendor, ("application/json", b"{}"))
+        ctype, payload = client_cls.callback_ack
         return HttpResponse(payload, content_type=ctype)
     if delivery.outcome == Outcome.REJECTED_AUTH:
         # The reason names what we expected: keep it for operators, not the caller.
@@ -465,6 +455,6 @@ def gap_list(request: HttpRequest) -> HttpResponse:
             "page": paginate(request, selectors.gap_records()),
             "bindings": selectors.gap_bindings()[:100],
             "minutes": conf.cdr_gap_minutes(),
-            "vendors": Vendor.choices,
+            "vendors": vendors.choices(),
         },
     )

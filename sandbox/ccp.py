@@ -57,6 +57,7 @@ import base64
 import binascii
 import hmac
 import json
+import secrets
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,7 +69,7 @@ from django.utils import timezone
 from sandbox import protocol, services
 from sandbox.delivery import Outgoing
 from sandbox.models import SandboxAccount, SandboxCall, SandboxSubAccount
-from sandbox.protocol import Exchange, Rejection
+from sandbox.protocol import Exchange, Rejection, Route
 from vendors import ccp as vendor
 from vendors.types import CallOutcome
 
@@ -427,3 +428,35 @@ def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
             sign=lambda url: {"Authorization": authorization},
         )
     ]
+
+
+# ---------------------------------------------------------------------- plug-in
+
+
+BASE_PATH = VERSION  # an account's base_url is …/sandbox/ccp/2013-12-26
+# Overview §2: main-account and sub-account levels.
+ROUTES = (
+    Route("2013-12-26/Accounts/<str:sid>/AccountInfo", ("GET",), account_info),
+    Route("2013-12-26/Accounts/<str:sid>/SubAccounts", ("POST",), create_sub_account),
+    Route("2013-12-26/Accounts/<str:sid>/GetSubAccounts", ("POST",), get_sub_accounts),
+    Route("2013-12-26/Accounts/<str:sid>/SMS/Messages", ("POST",), sms_messages),
+    Route("2013-12-26/Accounts/<str:sid>/SMS/TemplateSMS", ("POST",), template_sms),
+    Route("2013-12-26/SubAccounts/<str:subsid>/Calls/Callback", ("POST",), callback),
+)
+DEMO_ACCOUNT = {
+    "name": "Demo CCP",
+    "account_id": "8a216da8000000000000000000000001",
+    "secret": "demo0ccp0auth0token0000000000001",
+    "app_id": "8a216da8000000000000000000000a01",
+    "extra": {"format": "json", "platform_mac": "EC-55-F9-C7-62-CE"},
+    "numbers": [],
+}
+
+
+def new_call_id(now: datetime) -> str:
+    """callSid: a Beijing timestamp and digits, 32 characters."""
+    return now.astimezone(SHANGHAI).strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**20):020d}"
+
+
+def records_by_default(call: SandboxCall) -> bool:
+    return True  # the Hangup CDR always carries a recordurl for answered calls

@@ -51,6 +51,7 @@ import base64
 import binascii
 import hmac
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,7 +62,7 @@ from django.utils import timezone
 from sandbox import protocol, services
 from sandbox.delivery import Outgoing
 from sandbox.models import SandboxAccount, SandboxBinding, SandboxCall
-from sandbox.protocol import Exchange, Rejection
+from sandbox.protocol import Exchange, Rejection, Route
 from vendors import cyj as vendor
 from vendors.types import CallOutcome
 
@@ -253,3 +254,28 @@ def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
             "application/json;charset=utf-8",
         )
     ]
+
+
+# ---------------------------------------------------------------------- plug-in
+
+
+ROUTES = (
+    Route("20171220/bind/callEvent/v1", ("POST",), bind),  # §二
+    Route("20171220/bind/callEvent/voice/v1", ("POST",), recording),  # §三
+)
+DEMO_ACCOUNT = {
+    "name": "Demo CYJ",
+    "account_id": "demoCyjAccountToken000000000000001",
+    "secret": "demoCyjAccountToken000000000000001",
+    "app_id": "774e5e14a0874725bfb90351f1e84f67",
+    "extra": {},
+    "numbers": [("+8617118230001", "021"), ("+8617118230002", "021")],
+}
+
+
+def new_call_id(now: datetime) -> str:
+    return f"{secrets.randbelow(10**32):032d}"  # the document's CallIdentifier: 32 digits
+
+
+def records_by_default(call: SandboxCall) -> bool:
+    return True  # bindings carry no record flag; every answered call records

@@ -1,26 +1,36 @@
-"""The simulated vendor endpoints: thin, CSRF-exempt views (the vendors' own
-signatures authenticate them) that hand each request to its vendor module
-through `protocol.serve`, which journals it."""
+"""The simulated vendor endpoints: one catch-all route, /sandbox/<vendor>/<path>,
+that finds the vendor's sandbox module through the vendors registry and serves
+the request with the module's own `ROUTES` (see sandbox/protocol.py for what a
+vendor module provides).
+
+Each route's view is thin and CSRF-exempt (the vendors' own signatures
+authenticate them) and hands the request to its handler through
+`protocol.serve`, which journals it.  Nothing here names a vendor: a vendor
+registered in vendors.REGISTRY is served as soon as its module exists.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import Resolver404, path
+from django.urls.resolvers import RegexPattern, URLResolver
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import ccp, cyj, huawei, igw, protocol
-from sandbox.protocol import Exchange
-
-_MODULES = {"ccp": ccp, "igw": igw, "huawei": huawei, "cyj": cyj}
+import vendors
+from sandbox import protocol
+from sandbox.protocol import Exchange, Renderer
 
 
 def endpoint(
-    vendor: str, methods: tuple[str, ...], handler: Callable[..., HttpResponse]
+    vendor: str,
+    methods: tuple[str, ...],
+    handler: Callable[..., HttpResponse],
+    render: Renderer,
 ) -> Callable:
-    render = _MODULES[vendor].render_rejection
-
     @csrf_exempt
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         def run(exchange: Exchange) -> HttpResponse:
@@ -35,19 +45,27 @@ def endpoint(
     return view
 
 
-ccp_account_info = endpoint("ccp", ("GET",), ccp.account_info)
-ccp_sub_accounts = endpoint("ccp", ("POST",), ccp.create_sub_account)
-ccp_get_sub_accounts = endpoint("ccp", ("POST",), ccp.get_sub_accounts)
-ccp_sms = endpoint("ccp", ("POST",), ccp.sms_messages)
-ccp_template_sms = endpoint("ccp", ("POST",), ccp.template_sms)
-ccp_callback = endpoint("ccp", ("POST",), ccp.callback)
+@lru_cache(maxsize=64)
+def _resolver(vendor: str, module_name: str) -> URLResolver:
+    # Keyed by the module's name too: a code registered again (tests) with another
+    # module must not be served by the old one's routes.
+    module = protocol.vendor_module(vendor)
+    render = module.render_rejection
+    patterns = [
+        path(route.pattern, endpoint(vendor, route.methods, route.handler, render))
+        for route in module.ROUTES
+    ]
+    return URLResolver(RegexPattern(r"^"), patterns)
 
-igw_account_status = endpoint("igw", ("GET",), igw.account_status)
-igw_bind_axb = endpoint("igw", ("PUT",), igw.bind_axb)
-igw_release_axb = endpoint("igw", ("DELETE",), igw.release_axb)
-igw_transfer = endpoint("igw", ("PUT", "DELETE"), igw.transfer)
 
-huawei_call_verify = endpoint("huawei", ("POST",), huawei.call_verify)
-
-cyj_bind = endpoint("cyj", ("POST",), cyj.bind)
-cyj_recording = endpoint("cyj", ("POST",), cyj.recording)
+@csrf_exempt
+def dispatch(request: HttpRequest, vendor: str, rest: str) -> HttpResponse:
+    """/sandbox/<vendor>/<rest>: the vendor module's route for `rest`, else 404."""
+    cls = vendors.REGISTRY.get(vendor)
+    if cls is None:
+        raise Http404("no such vendor in the sandbox")
+    try:
+        match = _resolver(vendor, cls.sandbox_module_name()).resolve(rest)
+    except Resolver404:
+        raise Http404(f"no {vendor} endpoint at this path") from None
+    return match.func(request, *match.args, **match.kwargs)

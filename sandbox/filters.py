@@ -2,13 +2,13 @@
 
 import django_filters
 
-from accounts.models import Vendor
+from accounts.models import vendor_choices
 from core import filters
 from sandbox.models import SandboxBinding, SandboxCall, SandboxRequest
 
 
 class RequestFilter(filters.ConsoleFilterSet):
-    vendor = django_filters.ChoiceFilter(choices=Vendor.choices)
+    vendor = django_filters.ChoiceFilter(choices=vendor_choices)  # read per request
     # Verdicts are protocol constants the endpoints add to; free text, matched exactly.
     verdict = django_filters.CharFilter(max_length=32)
 

@@ -59,7 +59,7 @@ from django.utils import timezone
 from sandbox import protocol, services
 from sandbox.delivery import Outgoing
 from sandbox.models import SandboxAccount, SandboxCall
-from sandbox.protocol import Exchange, Rejection
+from sandbox.protocol import Exchange, Rejection, Route
 from vendors import huawei as vendor
 from vendors.types import CallOutcome
 
@@ -371,3 +371,29 @@ def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
 
 def _json(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+# ---------------------------------------------------------------------- plug-in
+
+
+ROUTES = (Route("rest/httpsessions/callVerify/v1.0", ("POST",), call_verify),)  # 表2/表4
+DEMO_ACCOUNT = {
+    "name": "Demo Huawei",
+    "account_id": "ZRBRz4bAXoFgEH7o4Ew308eXc1RA",
+    "secret": "demo-huawei-app-secret-0001",
+    "app_id": "",
+    "extra": {"push_signature": "require", "display_number": "+8675528000088"},
+    "numbers": [],
+}
+
+
+def new_call_id(now: datetime) -> str:
+    """The document's example shape."""
+    return (
+        f"1200_{secrets.randbelow(100000)}_0_{now.strftime('%Y%m%d%H%M%S')}"
+        f"{secrets.randbelow(1000):03d}@callenabler.sandbox.invalid"
+    )
+
+
+def records_by_default(call: SandboxCall) -> bool:
+    return False  # a voice code is not recorded

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -56,7 +57,7 @@ from django.http import HttpResponse, JsonResponse
 from sandbox import protocol, services
 from sandbox.delivery import Outgoing
 from sandbox.models import SandboxAccount, SandboxBinding, SandboxCall
-from sandbox.protocol import Exchange, Rejection
+from sandbox.protocol import Exchange, Rejection, Route
 from vendors import igw as vendor
 from vendors.types import CallOutcome
 
@@ -347,3 +348,34 @@ def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
 
 def _epoch(moment: Any) -> int:
     return int(moment.timestamp()) if moment else 0
+
+
+# ---------------------------------------------------------------------- plug-in
+
+
+ROUTES = (
+    Route("api/v1/account/status", ("GET",), account_status),  # §3.1
+    Route("igw/service/uc/interline", ("DELETE",), release_axb),  # §4.2
+    Route("igw/service/uc/interline/<str:x_number>", ("PUT",), bind_axb),  # §4.1
+    Route("igw/service/uc/interline/<str:x_number>/transfer", ("PUT", "DELETE"), transfer),
+)
+DEMO_ACCOUNT = {
+    "name": "Demo IGW",
+    "account_id": "10000000",
+    "secret": "demo-igw-auth-key-0001",
+    "app_id": "demo-igw-app",
+    "extra": {"max_bindings_per_x": 200},
+    "numbers": [
+        ("+8617000000001", "010"),
+        ("+8617000000002", "010"),
+        ("+8617000000003", "021"),
+    ],
+}
+
+
+def new_call_id(now: Any) -> str:
+    return secrets.token_hex(16)  # taskid
+
+
+def records_by_default(call: SandboxCall) -> bool:
+    return bool(call.binding and call.binding.record)  # the binding's record=1

@@ -11,7 +11,7 @@ import secrets
 
 from django.db import models
 
-from accounts.models import Vendor
+from accounts.models import vendor_choices
 from core.crypto import EncryptedTextField
 
 
@@ -55,7 +55,7 @@ class SandboxAccount(models.Model):
         SUSPENDED = 2, "Suspended"
         CLOSED = 3, "Closed"
 
-    vendor = models.CharField(max_length=16, choices=Vendor.choices)
+    vendor = models.CharField(max_length=16, choices=vendor_choices)
     account_id = models.CharField(max_length=128)
     secret = EncryptedTextField()
     app_id = models.CharField(max_length=128, blank=True)

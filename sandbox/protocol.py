@@ -1,25 +1,42 @@
-"""What every simulated vendor endpoint shares: the rejection exception, the
-request journal (SandboxRequest), secret redaction and API-side chaos.
+"""What every simulated vendor endpoint shares: the vendor-module contract, the
+rejection exception, the request journal (SandboxRequest), secret redaction and
+API-side chaos.
 
-A vendor module (sandbox/ccp.py, igw.py, huawei.py, cyj.py) writes each endpoint
-as a handler `handler(exchange) -> HttpResponse` that raises `Rejection` for any
-documented failure, plus one `render_rejection(exchange, rejection)` that turns a
-rejection into the vendor's own error body.  `serve` runs the handler, answers,
-and journals the exchange whatever happened.
+A vendor module (sandbox/<code>.py, or the dotted path its client class names in
+`sandbox_module`) provides:
+  ROUTES            `Route`s under /sandbox/<code>/: the document's own paths,
+                    the methods they take and their handlers
+                    `handler(exchange, **url_kwargs) -> HttpResponse`, which
+                    raise `Rejection` for any documented failure;
+  render_rejection  (exchange, rejection) -> the vendor's own error body;
+  OUTCOMES          the CallOutcome values its callbacks can express;
+  callbacks         (call, *, recording_url) -> list[delivery.Outgoing]: the
+                    documented callbacks of a played call;
+and may provide:
+  BASE_PATH         what follows /sandbox/<code> in an account's base_url
+                    ("" by default; ccp: its API version);
+  DEMO_ACCOUNT      the quick start's demo account (manage.py seed_demo);
+  new_call_id(now)  a call id shaped like the vendor's (default 32 hex digits);
+  records_by_default(call)  whether an answered call records (default False).
+`serve` runs a handler, answers, and journals the exchange whatever happened.
+The Django apps and sandbox/endpoints.py find modules through the vendors
+registry; nothing outside a vendor module names its code.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 
+import vendors
 from sandbox.models import SandboxAccount, SandboxRequest
 
 logger = logging.getLogger("sandbox")
@@ -81,6 +98,27 @@ class Exchange:
 
 Handler = Callable[[Exchange], HttpResponse]
 Renderer = Callable[[Exchange, Rejection], HttpResponse]
+
+
+class Route(NamedTuple):
+    """One endpoint of a vendor module: a django.urls `path` pattern relative to
+    /sandbox/<code>/, the HTTP methods it answers, and its handler."""
+
+    pattern: str
+    methods: tuple[str, ...]
+    handler: Callable[..., HttpResponse]
+
+
+def vendor_module(vendor: str) -> Any:
+    """The sandbox module of a registered vendor (KeyError for an unknown code).
+    Imported lazily: vendor modules import this one."""
+    return importlib.import_module(vendors.REGISTRY[vendor].sandbox_module_name())
+
+
+def base_path(vendor: str) -> str:
+    """/sandbox/<code>[/BASE_PATH]: where an account's base_url points in the sandbox."""
+    extra = getattr(vendor_module(vendor), "BASE_PATH", "").strip("/")
+    return f"/sandbox/{vendor}" + (f"/{extra}" if extra else "")
 
 
 def serve(request: HttpRequest, *, vendor: str, handler: Handler, render: Renderer) -> HttpResponse:

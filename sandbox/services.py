@@ -15,13 +15,13 @@ CHOICES:
 - Numbers are kept in national form (a leading +86 / 86 stripped from 12+
   digit numbers) so "+8613800000001" and "13800000001" are the same party
   when bindings are compared; callbacks carry that national form.
-- A recording exists only for answered calls that record: igw when the
-  binding asked (record=1), ccp and cyj always, huawei never (a voice code).
+- A recording exists only for answered calls that record: each vendor module's
+  `records_by_default` says when (igw when the binding asked, record=1; ccp and
+  cyj always; huawei never, a voice code).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import secrets
@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from sandbox import delivery, selectors
+from sandbox import delivery, protocol, selectors
 from sandbox.models import (
     SandboxAccount,
     SandboxBinding,
@@ -73,9 +73,7 @@ def default_base_url() -> str:
     return os.environ.get("SANDBOX_BASE_URL") or f"{settings.PUBLIC_BASE_URL}/sandbox"
 
 
-def vendor_module(vendor: str) -> Any:
-    # Imported lazily: the vendor modules import this one.
-    return importlib.import_module(f"sandbox.{vendor}")
+vendor_module = protocol.vendor_module
 
 
 # ---------------------------------------------------------------------- accounts
@@ -154,18 +152,9 @@ def message_create(
 
 
 def new_call_id(vendor: str) -> str:
-    now = timezone.now()
-    if vendor == "ccp":  # callSid: a Beijing timestamp and digits, 32 characters
-        local = timezone.localtime(now, timezone.get_fixed_timezone(480))
-        return local.strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**20):020d}"
-    if vendor == "huawei":  # the document's example shape
-        return (
-            f"1200_{secrets.randbelow(100000)}_0_{now.strftime('%Y%m%d%H%M%S')}"
-            f"{secrets.randbelow(1000):03d}@callenabler.sandbox.invalid"
-        )
-    if vendor == "cyj":  # the document's CallIdentifier: 32 digits
-        return f"{secrets.randbelow(10**32):032d}"
-    return secrets.token_hex(16)  # igw taskid
+    """A call id shaped like the vendor's own (its module's `new_call_id`)."""
+    shape = getattr(vendor_module(vendor), "new_call_id", None)
+    return shape(timezone.now()) if shape is not None else secrets.token_hex(16)
 
 
 def call_request(
@@ -322,10 +311,8 @@ def _settle(
 
 
 def _records_by_default(call: SandboxCall) -> bool:
-    vendor = call.account.vendor
-    if vendor == "igw":
-        return bool(call.binding and call.binding.record)
-    return vendor in ("ccp", "cyj")
+    records = getattr(vendor_module(call.account.vendor), "records_by_default", None)
+    return bool(records(call)) if records is not None else False
 
 
 def _deliver(

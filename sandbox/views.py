@@ -16,6 +16,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+import vendors
 from core.decorators import require_perm
 from core.filters import page_errors
 from core.pagination import paginate
@@ -50,6 +51,7 @@ def index(request: HttpRequest, form: PlaceCallForm | None = None) -> HttpRespon
             "bindings": selectors.binding_list()[:20],
             "calls": selectors.call_list()[:20],
             "deliveries": selectors.delivery_list()[:30],
+            "vendor_choices": vendors.choices(),
             "vendor_filter": request.GET.get("vendor", ""),
             "verdict_filter": request.GET.get("verdict", ""),
         },

@@ -6,10 +6,11 @@ raising the exceptions of `vendors.errors`.  Inbound: `authenticate_callback`
 and `parse_callback` turn a vendor's webhook into CallRecordData /
 CallEventData.  Credentials come in as arguments; nothing here imports Django.
 
-Adding a vendor: write `vendors/<code>.py` (a VendorClient subclass, pure
-signing functions, a module docstring citing the document and listing every
-choice), tests in tests/vendors/test_<code>.py, a sandbox/<code> emulation,
-and one line in REGISTRY below.
+Adding a vendor (ADDING_VENDORS.md is the checklist): `vendors/<code>.py` (a
+VendorClient subclass describing the vendor, pure signing functions, a module
+docstring citing the document and listing every choice), `sandbox/<code>.py`
+(its emulation), their tests, and one line in REGISTRY below.  The Django apps
+read the registry; none of them names a vendor code.
 """
 
 from __future__ import annotations
@@ -58,7 +59,28 @@ REGISTRY: dict[str, type[VendorClient]] = {
     "cyj": CyjClient,
 }
 
-VENDOR_CODES: tuple[str, ...] = tuple(REGISTRY)
+
+def register(cls: type[VendorClient]) -> type[VendorClient]:
+    """Add a client class to the registry under its code (usable as a decorator).
+    REGISTRY above is how this project's vendors are registered; this is for a
+    vendor defined elsewhere (a plug-in, the made-up vendor of the tests)."""
+    if not getattr(cls, "code", "") or not getattr(cls, "callback_kinds", ()):
+        raise ValueError(f"{cls.__name__} needs a code and callback_kinds")
+    if REGISTRY.get(cls.code, cls) is not cls:
+        raise ValueError(f"vendor code {cls.code!r} is taken by {REGISTRY[cls.code].__name__}")
+    REGISTRY[cls.code] = cls
+    return cls
+
+
+def unregister(code: str) -> None:
+    """Remove a vendor added with `register` (a no-op for an unknown code)."""
+    REGISTRY.pop(code, None)
+
+
+def choices() -> list[tuple[str, str]]:
+    """(code, label) of every registered vendor: the console's vendor choices.
+    A callable, so a vendor registered later appears without a migration."""
+    return [(code, cls.label or code) for code, cls in REGISTRY.items()]
 
 
 def get_client(vendor: str, **kwargs: Any) -> VendorClient:
@@ -66,7 +88,7 @@ def get_client(vendor: str, **kwargs: Any) -> VendorClient:
     try:
         cls = REGISTRY[vendor]
     except KeyError:
-        raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(VENDOR_CODES)}") from None
+        raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(REGISTRY)}") from None
     return cls(**kwargs)
 
 
@@ -74,7 +96,6 @@ __all__ = [
     "EARLIEST_CALL_TIME",
     "MAX_CLOCK_AHEAD",
     "REGISTRY",
-    "VENDOR_CODES",
     "AccountStatus",
     "AuthError",
     "BindingResult",
@@ -106,5 +127,8 @@ __all__ = [
     "VendorClient",
     "VendorError",
     "VoiceCodeResult",
+    "choices",
     "get_client",
+    "register",
+    "unregister",
 ]

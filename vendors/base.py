@@ -2,10 +2,10 @@
 retries, one log line per attempt, table-driven error mapping, and the
 abstract inbound-callback API.
 
-Adding a vendor (see also the checklist in vendors/__init__.py): subclass
-`VendorClient`, set `code`, `callback_kinds` and `error_map`, implement
-`_sign`, `_interpret`, `authenticate_callback` and `_parse_callback`, and add
-one line to `vendors.REGISTRY`.
+Adding a vendor: ADDING_VENDORS.md is the checklist.  In short: subclass
+`VendorClient`, describe the vendor with the class attributes below, implement
+`_sign`, `_interpret`, `authenticate_callback` and `_parse_callback`, write its
+sandbox module, and add one line to `vendors.REGISTRY`.
 
 Credentials arrive as constructor arguments (never from settings: this package
 must not import Django), and so does the `session` every request goes through:
@@ -31,6 +31,7 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from ._util import aware
+from .account_settings import Setting
 from .errors import (
     AuthError,
     Conflict,
@@ -45,7 +46,7 @@ from .errors import (
     VendorError,
 )
 from .outbound import Refused, refusal_in
-from .types import AccountStatus, CallbackNonce, CallEventData, CallRecordData
+from .types import AccountStatus, CallbackNonce, CallEventData, CallRecordData, RecordingInfo
 
 __all__ = [
     "EARLIEST_CALL_TIME",
@@ -134,14 +135,39 @@ class VendorClient(abc.ABC):
     and implement `_sign`, `_interpret`, `authenticate_callback`,
     `_parse_callback`.
 
-    Capabilities (class attributes the apps read instead of naming vendors):
-      supports_account_status  True when `account_status` asks the vendor (the
-                               console then offers "Check status at the vendor").
+    Everything else the console knows about a vendor is a class attribute here,
+    so the Django apps never name a vendor code (defaults in brackets):
+      label             the vendor's name in choices and pages;
+      callback_ack      (content type, body) answering an accepted callback
+                        [JSON `{}`];
+      recording_source  "url": the CDR carries a download link; "api": fetched
+                        by `fetch_recording(call_identifier=...)` for answered
+                        calls ["url"];
+      supports_account_status  `account_status` asks the vendor (the console
+                        offers "Check status at the vendor") [False];
+      supports_sub_accounts    `create_sub_account` exists [False];
+      supports_sms, supports_voice_codes  what else the vendor offers [False];
+      binding_kinds     privacy binding kinds the vendor offers [()];
+      account_settings  keys of the account's `extra` the client reads, with
+                        their checks (vendors.account_settings.Setting) [{}];
+      sandbox_module    dotted path of the sandbox's emulation of the vendor
+                        ["sandbox.<code>"];
+    and `callback_signature_mode` says how strictly the signature is enforced.
     """
 
     code: ClassVar[str]
+    label: ClassVar[str] = ""
     callback_kinds: ClassVar[tuple[str, ...]]
     error_map: ClassVar[Mapping[str, ErrorRow]] = {}
+    callback_ack: ClassVar[tuple[str, bytes]] = ("application/json", b"{}")
+    recording_source: ClassVar[str] = "url"
+    supports_account_status: ClassVar[bool] = False
+    supports_sub_accounts: ClassVar[bool] = False
+    supports_sms: ClassVar[bool] = False
+    supports_voice_codes: ClassVar[bool] = False
+    binding_kinds: ClassVar[tuple[str, ...]] = ()
+    account_settings: ClassVar[Mapping[str, Setting]] = {}
+    sandbox_module: ClassVar[str] = ""
     # Callback headers a page never shows: they authenticate a delivery, and some
     # embed a credential (ccp, cyj) or a reusable signature (huawei).
     hidden_callback_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
@@ -412,6 +438,16 @@ class VendorClient(abc.ABC):
         """
         raise NotImplementedError(f"{self.code} has no account-status API")
 
+    def fetch_recording(self, *, call_identifier: str) -> RecordingInfo:
+        """Where the recording of a call is, for vendors whose CDRs carry no link
+        (recording_source "api")."""
+        raise NotImplementedError(f"{self.code} has no recording API")
+
+    @classmethod
+    def sandbox_module_name(cls) -> str:
+        """The module emulating this vendor in the sandbox (see sandbox/protocol.py)."""
+        return cls.sandbox_module or f"sandbox.{cls.code}"
+
     # ------------------------------------------------------------------ inbound
 
     @abc.abstractmethod
@@ -436,6 +472,12 @@ class VendorClient(abc.ABC):
         """`text` (an authentication note kept on a delivery) as a page may show it.
         Subclasses whose notes can quote a reusable signature redact it here."""
         return text
+
+    def callback_signature_mode(self) -> str:
+        """How the callbacks app enforces `authenticate_callback` for this account:
+        "require" (refuse what fails) or "verify" (record the verdict, accept).
+        Vendors whose accounts may choose override this (huawei)."""
+        return "require"
 
     def callback_nonce(self, kind: str, *, headers: Mapping[str, str]) -> CallbackNonce | None:
         """The single-use value of an authenticated callback, if the vendor signs one.

@@ -77,6 +77,7 @@ from ._util import (
     parse_time,
     xml_to_dict,
 )
+from .account_settings import Setting
 from .base import ErrorRow, Reply, Signature, VendorClient
 from .errors import (
     AuthError,
@@ -188,8 +189,22 @@ class CcpClient(VendorClient):
     "json" (default) or "xml" for request and response bodies."""
 
     code: ClassVar[str] = "ccp"
+    label: ClassVar[str] = "CCP REST (cloopen style)"
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
+    # No document gives a callback answer: this mirrors the API's own success shape.
+    callback_ack: ClassVar[tuple[str, bytes]] = (
+        "application/xml",
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b"<Response><statuscode>000000</statuscode></Response>",
+    )
+    recording_source: ClassVar[str] = "url"  # Hangup recordurl
     supports_account_status: ClassVar[bool] = True
+    supports_sub_accounts: ClassVar[bool] = True
+    supports_sms: ClassVar[bool] = True
+    account_settings: ClassVar[Mapping[str, Setting]] = {
+        "format": Setting(str, "Request/response format.", choices=("json", "xml")),
+        "platform_mac": Setting(str, "MAC the platform sends in Base64(MAC:AuthToken)."),
+    }
     error_map: ClassVar[Mapping[str, ErrorRow]] = {
         "111100": (AuthError, "Authorization header missing"),
         "111101": (AuthError, "Authorization header is not Base64"),

@@ -80,7 +80,14 @@ class CyjClient(VendorClient):
     """Client for one cyj privacy-call application."""
 
     code: ClassVar[str] = "cyj"
+    label: ClassVar[str] = "CYJ privacy call"
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
+    # Callbacks are not signed: authenticate_callback checks APPID when present.
+    callback_ack: ClassVar[tuple[str, bytes]] = ("application/json", b'{"Flag":1}')  # §2.2
+    # No URL in the CDR: fetched by CallIdentifier (§三), for answered calls only,
+    # since cyj bindings carry no "record" flag we could check.
+    recording_source: ClassVar[str] = "api"
+    binding_kinds: ClassVar[tuple[str, ...]] = ("cyj",)
     error_map: ClassVar[Mapping[str, ErrorRow]] = {}  # none documented
 
     def _sign(self) -> Signature:

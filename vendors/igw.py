@@ -133,8 +133,13 @@ class IgwClient(VendorClient):
     """Client for one igw developer account and app."""
 
     code: ClassVar[str] = "igw"
+    label: ClassVar[str] = "IGW privacy numbers (AXB / XA)"
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr", "call-start")
+    # Callbacks are not signed: authenticate_callback checks devid/appid in the body.
+    callback_ack: ClassVar[tuple[str, bytes]] = ("application/json", b'{"error":0}')  # §1: 0 = ok
+    recording_source: ClassVar[str] = "url"  # §5.1 `recording`
     supports_account_status: ClassVar[bool] = True
+    binding_kinds: ClassVar[tuple[str, ...]] = ("axb", "xa")
     error_map: ClassVar[Mapping[str, ErrorRow]] = {
         "1000": (TemporaryError, "Service access error"),  # vague; reqid makes a retry safe
         "1001": (InvalidRequest, "URL mapping mismatch"),  # our path is wrong: a bug, not weather

@@ -380,3 +380,23 @@ def test_number_pages_are_named_apart_and_link_each_other(operator_client):
         assert "Number pool" not in page and ">Numbers<" not in page
     assert "<h1>X numbers</h1>" in numbers and reverse("privacy:pool") in numbers
     assert "Pool usage" in pool and 'href="/accounts/numbers/">Manage X numbers' in pool
+
+
+@pytest.mark.parametrize(("vendor", "subs"), [("ccp", True), ("igw", False), ("cyj", False)])
+def test_sub_accounts_section_only_where_the_vendor_has_them(operator_client, vendor, subs):
+    account = VendorAccountFactory(vendor=vendor)
+    html = operator_client.get(
+        reverse("accounts:vendor_account_detail", args=[account.pk])
+    ).content.decode()
+    assert ("<h2>Sub-accounts</h2>" in html) is subs
+
+
+def test_sub_accounts_only_for_vendors_that_declare_them():
+    from django.core.exceptions import ValidationError
+
+    from accounts import services
+
+    with pytest.raises(ValidationError, match="igw accounts have no sub-accounts"):
+        services.sub_account_create(
+            vendor_account=VendorAccountFactory(vendor="igw"), friendly_name="x"
+        )

@@ -10,15 +10,10 @@ from accounts.selectors import vendor_client
 from callbacks.models import CallEvent, CallRecord, Delivery
 from sandbox import services as sandbox
 from sandbox.models import SandboxBinding, SandboxCall
+from sandbox.protocol import base_path
 from tests.factories import BindingFactory, PrivacyNumberFactory, VendorAccountFactory
 from vendors import RetryPolicy
 
-BASE_PATHS = {
-    "ccp": "/sandbox/ccp/2013-12-26",
-    "igw": "/sandbox/igw",
-    "huawei": "/sandbox/huawei",
-    "cyj": "/sandbox/cyj",
-}
 A, B = "13800000001", "13900000002"
 
 
@@ -40,7 +35,7 @@ def console(live_server, settings, media):
         host = live_server.url.split("://", 1)[1]
         extra = {"recording_hosts": [host], **fields.pop("extra", {})}
         account = VendorAccountFactory(
-            vendor=code, base_url=live_server.url + BASE_PATHS[code], extra=extra, **fields
+            vendor=code, base_url=live_server.url + base_path(code), extra=extra, **fields
         )
         account.sandbox = sandbox.ensure_sandbox_account(vendor_account=account)
         account.client = vendor_client(

@@ -11,16 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from accounts.selectors import vendor_client
+from sandbox.protocol import base_path
 from sandbox.services import ensure_sandbox_account
 from tests.factories import PrivacyNumberFactory, VendorAccountFactory
 from vendors import RetryPolicy
-
-BASE_PATHS = {
-    "ccp": "/sandbox/ccp/2013-12-26",
-    "igw": "/sandbox/igw",
-    "huawei": "/sandbox/huawei",
-    "cyj": "/sandbox/cyj",
-}
 
 
 @dataclass
@@ -41,7 +35,7 @@ def sandbox_url(live_server, transactional_db) -> str:
 @pytest.fixture
 def make_vendor(live_server, transactional_db):
     def make(code: str, *, numbers: int = 0, retry: int = 1, **fields) -> Vendor:
-        base_url = live_server.url + BASE_PATHS[code]
+        base_url = live_server.url + base_path(code)
         account = VendorAccountFactory(vendor=code, base_url=base_url, **fields)
         for _ in range(numbers):
             PrivacyNumberFactory(vendor_account=account)

@@ -299,3 +299,14 @@ def test_api_play_refuses_unbounded_chaos(operator_client, igw_state, chaos):
     assert response.status_code == 400
     assert "chaos" in response.json()["extra"]["fields"]
     assert not SandboxCall.objects.exists()
+
+
+@pytest.mark.django_db
+def test_vendor_routes_come_from_the_vendor_modules(client):
+    # Unknown vendor, unknown path under a vendor, wrong method: 404, 404, 405.
+    assert client.get("/sandbox/nope/api/v1/account/status").status_code == 404
+    assert client.get("/sandbox/igw/no/such/endpoint").status_code == 404
+    response = client.post("/sandbox/igw/api/v1/account/status")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    assert client.get("/sandbox/igw/api/v1/account/status").status_code == 401  # not signed

@@ -25,17 +25,19 @@ from vendors import (
 from vendors.igw import IgwClient
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = [
-    "vendors",
-    "vendors.types",
-    "vendors.errors",
-    "vendors.base",
-    "vendors.ccp",
-    "vendors.igw",
-    "vendors.huawei",
-    "vendors.cyj",
-    "vendors.outbound",
-]
+# The package's own modules, and every registered vendor's client module.
+MODULES = sorted(
+    {
+        "vendors",
+        "vendors.account_settings",
+        "vendors.types",
+        "vendors.errors",
+        "vendors.base",
+        "vendors.huawei_errors",
+        "vendors.outbound",
+        *(cls.__module__ for cls in vendors.REGISTRY.values()),
+    }
+)
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -52,11 +54,11 @@ def test_module_does_not_import_django(module: str) -> None:
 
 
 def test_registry_and_get_client() -> None:
-    assert set(vendors.REGISTRY) == {"ccp", "igw", "huawei", "cyj"}
-    assert vendors.VENDOR_CODES == ("ccp", "igw", "huawei", "cyj")
+    assert {"ccp", "igw", "huawei", "cyj"} <= set(vendors.REGISTRY)
     for code, cls in vendors.REGISTRY.items():
         assert cls.code == code
         assert cls.callback_kinds
+        assert cls.label
         client = vendors.get_client(
             code, base_url="https://v.example", account_id="acc", secret="s3cr3t", app_id="app"
         )
@@ -150,7 +152,73 @@ def test_timeout_is_always_passed(faults, fast_retry) -> None:
 
 
 @pytest.mark.parametrize("cls", list(vendors.REGISTRY.values()), ids=list(vendors.REGISTRY))
-def test_account_status_capability_matches_the_client(cls):
+def test_account_status_capability_matches_the_client(cls) -> None:
     # The console offers "Check status at the vendor" from this flag alone.
     overrides = cls.account_status is not vendors.VendorClient.account_status
     assert cls.supports_account_status is overrides
+
+
+@pytest.mark.parametrize("cls", list(vendors.REGISTRY.values()), ids=list(vendors.REGISTRY))
+def test_declared_facts_are_usable(cls) -> None:
+    # The apps read these without checking them: a typo must fail here.
+    ctype, body = cls.callback_ack
+    assert ctype.startswith("application/") and isinstance(body, bytes)
+    assert cls.recording_source in ("url", "api")
+    if cls.recording_source == "api":
+        assert cls.fetch_recording is not vendors.VendorClient.fetch_recording
+    if cls.supports_sub_accounts:
+        assert callable(getattr(cls, "create_sub_account", None))
+    for key, setting in cls.account_settings.items():
+        assert setting.help, key
+
+
+def test_choices_come_from_the_registry() -> None:
+    assert vendors.choices() == [(code, cls.label) for code, cls in vendors.REGISTRY.items()]
+
+
+def test_register_refuses_a_taken_code_and_unregister_removes() -> None:
+    class Clash(IgwClient):
+        pass
+
+    with pytest.raises(ValueError, match="taken"):
+        vendors.register(Clash)
+    assert vendors.REGISTRY["igw"] is IgwClient
+
+    class Extra(IgwClient):
+        code = "extra-test"
+        label = "Extra"
+
+    try:
+        assert vendors.register(Extra) is Extra
+        assert ("extra-test", "Extra") in vendors.choices()
+        assert isinstance(
+            vendors.get_client(
+                "extra-test", base_url="https://v.example", account_id="a", secret="s"
+            ),
+            Extra,
+        )
+    finally:
+        vendors.unregister("extra-test")
+    assert "extra-test" not in vendors.REGISTRY
+
+
+def test_huawei_signature_mode_is_the_accounts_choice() -> None:
+    def mode(extra):
+        return vendors.get_client(
+            "huawei", base_url="https://v.example", account_id="a", secret="s", extra=extra
+        ).callback_signature_mode()
+
+    assert mode({}) == "require"
+    assert mode({"push_signature": "verify"}) == "verify"
+    assert mode({"push_signature": "off"}) == "verify"  # the old name of verify
+    assert mode({"push_signature": "require"}) == "require"
+    assert (
+        vendors.get_client(
+            "igw",
+            base_url="https://v.example",
+            account_id="a",
+            secret="s",
+            extra={"push_signature": "verify"},
+        ).callback_signature_mode()
+        == "require"
+    )
