@@ -220,6 +220,24 @@ def _csv_rows(reader: csv.DictReader, problems: list) -> Iterator[dict]:
             return
 
 
+def _import_row(raw: dict, statuses: set[str]) -> tuple[str, dict[str, str]] | str:
+    """(number, cleaned row) for a usable CSV row, else what is wrong with it."""
+    if None in raw:  # DictReader files cells beyond the header under None
+        return "more cells than the header names"
+    row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+    if any("\x00" in value for value in row.values()):
+        # PostgreSQL refuses NUL in text: a row error, not a failed write.
+        return "contains a NUL character"
+    try:
+        number = normalize_number(row.get("number", ""))
+    except ValidationError as exc:
+        return exc.messages[0]
+    row["status"] = row.get("status") or PrivacyNumber.Status.AVAILABLE
+    if row["status"] not in statuses:
+        return f"status must be one of {', '.join(statuses)}"
+    return number, row
+
+
 def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[PrivacyNumber]:
     """Import numbers from CSV (header: number[,area_code,status,note]); all or nothing.
 
@@ -247,23 +265,11 @@ def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[
         if index >= MAX_IMPORT_ROWS:
             problems.append(ImportProblem(line, f"more than {MAX_IMPORT_ROWS} rows"))
             break
-        if None in raw:  # DictReader files cells beyond the header under None
-            problems.append(ImportProblem(line, "more cells than the header names"))
+        checked = _import_row(raw, statuses)
+        if isinstance(checked, str):
+            problems.append(ImportProblem(line, checked))
             continue
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-        if any("\x00" in value for value in row.values()):
-            # PostgreSQL refuses NUL in text: a row error, not a failed write.
-            problems.append(ImportProblem(line, "contains a NUL character"))
-            continue
-        try:
-            number = normalize_number(row.get("number", ""))
-        except ValidationError as exc:
-            problems.append(ImportProblem(line, exc.messages[0]))
-            continue
-        status = row.get("status") or PrivacyNumber.Status.AVAILABLE
-        if status not in statuses:
-            problems.append(ImportProblem(line, f"status must be one of {', '.join(statuses)}"))
-            continue
+        number, row = checked
         if number in seen:
             problems.append(ImportProblem(line, f"{number} repeats line {seen[number]}"))
             continue
@@ -273,7 +279,7 @@ def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[
                 vendor_account=vendor_account,
                 number=number,
                 area_code=row.get("area_code", "")[:8],
-                status=status,
+                status=row["status"],
                 note=row.get("note", "")[:200],
             )
         )

@@ -199,7 +199,27 @@ def authenticate(
 ) -> tuple[SandboxAccount, SandboxSubAccount | None]:
     """Check Authorization and sig (overview §2) for the URL's account level."""
     request = exchange.request
-    header = request.headers.get("Authorization", "").strip()
+    stamp = _authorization_stamp(request.headers.get("Authorization", "").strip(), sid)
+    sig = request.GET.get("sig", "")
+    if not sig:
+        raise _reject("111108", protocol.AUTH_FAILED)
+    moment = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=SHANGHAI)
+    if abs(timezone.now() - moment) > WINDOW:
+        raise _reject("111105", protocol.STALE, stamp)
+    account, sub_account, token = _signer(sid, sub=sub)
+    exchange.account = account
+    expected_sig, _ = vendor.sign(sid, token, stamp)
+    # The document wants sig upper-case: a lower-case sig is a wrong sig.
+    if not hmac.compare_digest(sig.encode(), expected_sig.encode()):
+        raise _reject("111109", protocol.AUTH_FAILED)
+    if not account.usable:
+        raise _reject("111114", protocol.REFUSED)
+    protocol.api_chaos(account)
+    return account, sub_account
+
+
+def _authorization_stamp(header: str, sid: str) -> str:
+    """The timestamp of Authorization = Base64(sid:yyyyMMddHHmmss), checked."""
     if not header:
         raise _reject("111100", protocol.AUTH_FAILED)
     try:
@@ -212,15 +232,14 @@ def authenticate(
     if got_id != sid:
         raise _reject("111112", protocol.AUTH_FAILED)
     try:
-        moment = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=SHANGHAI)
+        datetime.strptime(stamp, "%Y%m%d%H%M%S")
     except ValueError:
         raise _reject("111104", protocol.AUTH_FAILED) from None
-    sig = request.GET.get("sig", "")
-    if not sig:
-        raise _reject("111108", protocol.AUTH_FAILED)
-    if abs(timezone.now() - moment) > WINDOW:
-        raise _reject("111105", protocol.STALE, stamp)
-    sub_account = None
+    return stamp
+
+
+def _signer(sid: str, *, sub: bool) -> tuple[SandboxAccount, SandboxSubAccount | None, str]:
+    """The account, sub-account (sub-account URLs) and token that sign for `sid`."""
     if sub:
         sub_account = (
             SandboxSubAccount.objects.select_related("account")
@@ -229,21 +248,11 @@ def authenticate(
         )
         if sub_account is None:
             raise _reject("111130", protocol.UNKNOWN_ACCOUNT, sid)
-        account, token = sub_account.account, sub_account.sub_token
-    else:
-        account = SandboxAccount.objects.filter(vendor="ccp", account_id=sid).first()
-        if account is None:
-            raise _reject("111113", protocol.UNKNOWN_ACCOUNT, sid)
-        token = account.secret
-    exchange.account = account
-    expected_sig, _ = vendor.sign(sid, token, stamp)
-    # The document wants sig upper-case: a lower-case sig is a wrong sig.
-    if not hmac.compare_digest(sig.encode(), expected_sig.encode()):
-        raise _reject("111109", protocol.AUTH_FAILED)
-    if not account.usable:
-        raise _reject("111114", protocol.REFUSED)
-    protocol.api_chaos(account)
-    return account, sub_account
+        return sub_account.account, sub_account, sub_account.sub_token
+    account = SandboxAccount.objects.filter(vendor="ccp", account_id=sid).first()
+    if account is None:
+        raise _reject("111113", protocol.UNKNOWN_ACCOUNT, sid)
+    return account, None, account.secret
 
 
 # ---------------------------------------------------------------------- handlers

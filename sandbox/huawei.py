@@ -131,7 +131,24 @@ def _pairs(text: str) -> dict[str, str] | None:
 
 def authenticate(exchange: Exchange) -> SandboxAccount:
     headers = exchange.request.headers
-    auth = headers.get("Authorization", "").strip()
+    _check_authorization(headers.get("Authorization", "").strip())
+    parts = _x_aksk(headers.get("X-AKSK", "").strip())
+    account = SandboxAccount.objects.filter(vendor="huawei", account_id=parts["Username"]).first()
+    if account is None:
+        raise _reject("1010003", protocol.UNKNOWN_ACCOUNT)
+    exchange.account = account
+    _check_created(parts["Created"])
+    expected = vendor.password_digest(account.secret, parts["Nonce"], parts["Created"])
+    if not hmac.compare_digest(expected.encode(), parts["PasswordDigest"].encode()):
+        raise _reject("1010010", protocol.AUTH_FAILED)
+    if not account.usable:
+        raise _reject("1010008", protocol.REFUSED)
+    protocol.api_chaos(account)
+    return account
+
+
+def _check_authorization(auth: str) -> None:
+    """The fixed `AKSK realm="SDP",profile="UsernameToken",type="Appkey"` header."""
     if not auth:
         raise _reject("1023006", protocol.AUTH_FAILED)
     scheme, _, rest = auth.partition(" ")
@@ -148,7 +165,10 @@ def authenticate(exchange: Exchange) -> SandboxAccount:
     ):
         if attrs[key] != want:
             raise _reject(code, protocol.AUTH_FAILED)
-    x_aksk = headers.get("X-AKSK", "").strip()
+
+
+def _x_aksk(x_aksk: str) -> dict[str, str]:
+    """The X-AKSK UsernameToken's fields, each present (表6 codes otherwise)."""
     if not x_aksk:
         raise _reject("1023033", protocol.AUTH_FAILED)
     token, _, rest = x_aksk.partition(" ")
@@ -165,25 +185,18 @@ def authenticate(exchange: Exchange) -> SandboxAccount:
             raise _reject(code, protocol.AUTH_FAILED)
     if not _NONCE.fullmatch(parts["Nonce"]):
         raise _reject("1023035", protocol.AUTH_FAILED, "Nonce must be 1-128 letters/digits")
-    account = SandboxAccount.objects.filter(vendor="huawei", account_id=parts["Username"]).first()
-    if account is None:
-        raise _reject("1010003", protocol.UNKNOWN_ACCOUNT)
-    exchange.account = account
+    return parts
+
+
+def _check_created(text: str) -> None:
     try:
-        created = datetime.strptime(parts["Created"], vendor.CREATED_FORMAT).replace(tzinfo=UTC)
+        created = datetime.strptime(text, vendor.CREATED_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise _reject(
             "1010013", protocol.STALE, "Created is not UTC yyyy-MM-ddTHH:mm:ssZ"
         ) from None
     if abs((timezone.now() - created).total_seconds()) > CREATED_WINDOW:
-        raise _reject("1010013", protocol.STALE, f"Created {parts['Created']}")
-    expected = vendor.password_digest(account.secret, parts["Nonce"], parts["Created"])
-    if not hmac.compare_digest(expected.encode(), parts["PasswordDigest"].encode()):
-        raise _reject("1010010", protocol.AUTH_FAILED)
-    if not account.usable:
-        raise _reject("1010008", protocol.REFUSED)
-    protocol.api_chaos(account)
-    return account
+        raise _reject("1010013", protocol.STALE, f"Created {text}")
 
 
 # ---------------------------------------------------------------------- body
