@@ -23,7 +23,9 @@ dj-stripe's store-the-raw-bytes):
    runs 1-3 again later on the stored row (`delivery_process`).  If even the
    raw INSERT fails, the caller answers 503 and nothing was acknowledged.
 
-The hot path's SQL is in hotsql.py (why: its docstring).
+The hot path's SQL is in hotsql.py (why: its docstring); `_apply` and the
+upserts are in normalize.py, recording downloads in recordings.py (its public
+functions are re-exported here, the app's one write API), text hygiene in text.py.
 
 Records and events may arrive in any order and more than once: the first
 creates the CallRecord, events only fill fields that are still empty and
@@ -36,102 +38,51 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-import mimetypes
 import traceback as tb
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache, partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files import File
-from django.core.files.storage import default_storage
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 import vendors
 from accounts.models import VendorAccount
-from accounts.selectors import recording_policy, vendor_client
-from callbacks import conf, hotsql, ssrf
-from callbacks.models import CallbackNonce, CallEvent, CallRecord, Delivery, RecordingPlayback
+from accounts.selectors import vendor_client
+from callbacks import conf, hotsql
+from callbacks.models import CallbackNonce, Delivery
+from callbacks.normalize import Policy, _apply, _validate_items
+from callbacks.recordings import (
+    DownloadResult,
+    call_record_delete,
+    recording_download,
+    recording_enqueue,
+    recording_playback_log,
+    recording_sweep,
+)
+from callbacks.text import _text
 from callbacks.webhooks import Inbound
-from core.phones import normalize_number
+
+__all__ = [
+    "DownloadResult",
+    "Policy",
+    "call_record_delete",
+    "callback_nonce_prune",
+    "delivery_process",
+    "delivery_receive",
+    "delivery_refused_body",
+    "delivery_refused_oversize",
+    "delivery_replay",
+    "recording_download",
+    "recording_enqueue",
+    "recording_playback_log",
+    "recording_sweep",
+]
 
 logger = logging.getLogger(__name__)
 
 Outcome = Delivery.Outcome
-RecStatus = CallRecord.RecordingStatus
-
-_MAX_INT = 2**31 - 1
-
-
-class Policy:
-    """Normalized behaviour that is the same for every vendor.  What differs per
-    vendor (signature enforcement, recording source, acknowledgement) is a fact
-    of its client class (vendors/base.py), read from there."""
-
-    # Which CallRecord time an event fills while the CDR has not arrived.
-    EVENT_TIME_FIELD: dict[str, str] = {
-        "call_start": "begin_at",
-        "callout": "begin_at",  # huawei: the platform starts dialling, our best begin time
-        "alerting": "ring_at",
-        "answer": "answer_at",
-        "disconnect": "release_at",
-    }
-
-
-# --------------------------------------------------------------------- text hygiene
-
-
-def _text(value: Any, limit: int | None = None) -> str:
-    """A str PostgreSQL accepts: no NUL, no lone surrogates; cut to `limit`."""
-    text = value if isinstance(value, str) else str(value)
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text[:limit] if limit else text
-
-
-def _json_safe(value: Any, depth: int = 0) -> Any:
-    """Vendor `raw` dicts, cleaned the same way for jsonb (keys included)."""
-    if depth > 40:
-        return None
-    if isinstance(value, dict):
-        return {_text(k, 200): _json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v, depth + 1) for v in value]
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, bool | None):
-        return value
-    if isinstance(value, int):
-        # jsonb numerics are arbitrary precision, but keep absurd ints readable.
-        return value if abs(value) < 10**30 else str(value)
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    return _text(value)
-
-
-def _number(raw: str) -> str:
-    """E.164 when the number parses, else the raw text (masked numbers, short codes)."""
-    raw = _text(raw, 64).strip()
-    if not raw:
-        return ""
-    return _normalized(raw)
-
-
-@lru_cache(maxsize=4096)
-def _normalized(raw: str) -> str:
-    # A pure function of its input (fixed region, phonenumbers' static metadata),
-    # and vendors repeat the same X numbers and callers: ~0.1 ms saved per hit.
-    try:
-        return normalize_number(raw)
-    except ValidationError:
-        return raw
 
 
 # --------------------------------------------------------------------- inbox
@@ -561,473 +512,3 @@ def delivery_replay(*, delivery: Delivery, user: Any = None, skip_auth: bool = F
     delivery.signature = Delivery.Signature.NOT_CHECKED
     delivery.vendor_account = VendorAccount.objects.get(pk=delivery.vendor_account_id)
     return delivery_process(delivery=delivery, headers=None, skip_auth=skip_auth)
-
-
-# --------------------------------------------------------------------- normalize
-
-
-def _validate_items(items: list[vendors.CallRecordData | vendors.CallEventData]) -> None:
-    """What the parsers accept but our columns cannot hold is invalid input too."""
-    if not items:
-        raise vendors.InvalidPayload("the delivery holds no record or event")
-    for item in items:
-        call_id = _text(item.call_id)
-        if not call_id.strip():
-            raise vendors.InvalidPayload("empty call id")
-        if len(call_id) > 256:
-            raise vendors.InvalidPayload(f"call id longer than 256 characters ({len(call_id)})")
-        if isinstance(item, vendors.CallEventData) and item.kind not in Policy.EVENT_TIME_FIELD:
-            raise vendors.InvalidPayload(f"unknown event kind {item.kind!r}")
-
-
-def _apply(
-    account: VendorAccount,
-    items: list[vendors.CallRecordData | vendors.CallEventData],
-    received_at: datetime,
-) -> tuple[bool, list[str]]:
-    """Upsert every item; True when anything new was stored."""
-    changed = False
-    call_ids: list[str] = []
-    for item in items:
-        if isinstance(item, vendors.CallRecordData):
-            changed |= _cdr_apply(account, item, received_at)
-        else:
-            changed |= _event_apply(account, item, received_at)
-        call_ids.append(_text(item.call_id, 256))
-    return changed, call_ids
-
-
-# The unique constraints that make upserts idempotent (models.py).
-_RECORD_KEY = ("vendor_account_id", "call_id")  # callbacks_record_account_call
-_EVENT_KEY = ("call_record_id", "kind", "occurred_at")  # callbacks_event_unique
-
-
-def _record_insert(
-    account: VendorAccount, call_id: str, fields: dict[str, Any], binding_ref: str, at: datetime
-) -> CallRecord | None:
-    """INSERT the call's record unless it exists (then None: lock it with
-    `_record_locked`).  The binding is looked up in the same statement."""
-    record = CallRecord(vendor_account=account, call_id=call_id, **fields)
-    x_number = fields.get("x_number", "")
-    binding = (
-        hotsql.binding_params(account.pk, binding_ref, x_number, at)
-        if binding_ref or x_number
-        else None
-    )
-    if hotsql.insert_ignore(record, _RECORD_KEY, binding=binding) is None:
-        return None
-    return record
-
-
-def _record_locked(account: VendorAccount, call_id: str) -> CallRecord:
-    """The existing record of a call, locked until the transaction ends."""
-    record = (
-        CallRecord.objects.select_for_update()
-        .filter(vendor_account=account, call_id=call_id)
-        .first()
-    )
-    if record is None:  # deleted since our INSERT conflicted with it: retry later
-        raise IntegrityError(f"call record {call_id!r} vanished while being updated")
-    return record
-
-
-def _binding_id(
-    account: VendorAccount, vendor_binding_id: str, x_number: str, at: datetime
-) -> int | None:
-    """The binding a call belongs to, for merges (new records resolve it inside
-    their INSERT): the one choice in hotsql._BINDING_SUBQUERY."""
-    if not (vendor_binding_id or x_number):
-        return None
-    return hotsql.binding_for(account.pk, vendor_binding_id, x_number, at)
-
-
-def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:
-    times = [t for t in (data.begin_at, data.ring_at, data.answer_at, data.release_at) if t]
-    call_at = min(times) if times else now
-    side = data.release_side if data.release_side in CallRecord.ReleaseSide.values else ""
-    return {
-        "vendor": account.vendor,
-        "vendor_binding_id": _text(data.vendor_binding_id, 64),
-        "caller": _number(data.caller),
-        "callee": _number(data.callee),
-        "x_number": _number(data.x_number),
-        "outcome": str(data.outcome.value),
-        "raw_code": _text(data.raw_code, 64),
-        "raw_text": _text(data.raw_text, 256),
-        "begin_at": data.begin_at,
-        "ring_at": data.ring_at,
-        "answer_at": data.answer_at,
-        "release_at": data.release_at,
-        "call_at": call_at,
-        "duration": min(max(int(data.duration), 0), _MAX_INT),
-        "release_side": side,
-        "user_data": _text(data.user_data, 256),
-        "raw": _json_safe(data.raw),
-        "has_cdr": True,
-        "cdr_received_at": now,
-    }
-
-
-def _cdr_apply(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> bool:
-    fields = _cdr_fields(account, data, now)
-    call_id = _text(data.call_id)
-    recording = _recording_plan(account.vendor, data, now)
-    record = _record_insert(
-        account,
-        call_id,
-        {**fields, **recording[0]} if recording else fields,
-        fields["vendor_binding_id"],
-        fields["call_at"],
-    )
-    if record is None:
-        record = _record_locked(account, call_id)
-        if record.has_cdr:
-            return False  # a repeated CDR: the first one stands
-        # The record came from events: the CDR is authoritative, but keep an event's
-        # time where the CDR has none (ccp CDRs carry no ring time, for example).
-        fields["binding_id"] = _binding_id(
-            account, fields["vendor_binding_id"], fields["x_number"], fields["call_at"]
-        )
-        for name, value in fields.items():
-            if value in (None, "") and getattr(record, name) not in (None, ""):
-                continue
-            if name == "call_at":
-                value = min(value, record.call_at)
-            setattr(record, name, value)
-        if record.recording_status != RecStatus.NONE:
-            recording = None
-        for name, value in recording[0].items() if recording else ():
-            setattr(record, name, value)
-        record.save()
-    if recording:
-        enqueue = partial(recording_enqueue, record_id=record.pk, countdown=recording[1])
-        transaction.on_commit(enqueue)
-    return True
-
-
-def _event_apply(account: VendorAccount, data: vendors.CallEventData, now: datetime) -> bool:
-    binding_ref = _text(data.vendor_binding_id, 64)
-    partial_fields: dict[str, Any] = {
-        "vendor": account.vendor,
-        "caller": _number(data.caller),
-        "callee": _number(data.callee),
-        "x_number": _number(data.x_number),
-        "vendor_binding_id": binding_ref,
-        "user_data": _text(data.user_data, 256),
-        Policy.EVENT_TIME_FIELD[data.kind]: data.occurred_at,
-    }
-    call_id = _text(data.call_id)
-    record = _record_insert(
-        account,
-        call_id,
-        {**partial_fields, "call_at": data.occurred_at},
-        binding_ref,
-        data.occurred_at,
-    )
-    created = record is not None
-    if record is None:
-        record = _record_locked(account, call_id)
-    event = CallEvent(
-        call_record=record,
-        kind=data.kind,
-        occurred_at=data.occurred_at,
-        caller=partial_fields["caller"],
-        callee=partial_fields["callee"],
-        x_number=partial_fields["x_number"],
-        state_code=_text(data.state_code, 32),
-        state_text=_text(data.state_text, 256),
-        user_data=partial_fields["user_data"],
-        raw=_json_safe(data.raw),
-        received_at=now,
-    )
-    if hotsql.insert_ignore(event, _EVENT_KEY) is None:
-        return created  # the same event again
-    if not created and not record.has_cdr:
-        # Fill only what is still empty: an earlier event or the CDR knows better.
-        if record.binding_id is None:
-            partial_fields["binding_id"] = _binding_id(
-                account, binding_ref, partial_fields["x_number"], data.occurred_at
-            )
-        updates = [
-            name
-            for name, value in partial_fields.items()
-            if value not in (None, "") and getattr(record, name) in (None, "")
-        ]
-        for name in updates:
-            setattr(record, name, partial_fields[name])
-        if data.occurred_at < record.call_at:
-            record.call_at = data.occurred_at
-            updates.append("call_at")
-        if updates:
-            record.save(update_fields=[*updates, "updated_at"])
-    return True
-
-
-# --------------------------------------------------------------------- recordings
-
-
-def _recording_plan(
-    vendor: str, data: vendors.CallRecordData, now: datetime
-) -> tuple[dict[str, Any], int] | None:
-    """The recording fields a CDR sets on a record whose recording is still
-    "none", and the delay before the download task; None if nothing to fetch."""
-    client_cls = vendors.REGISTRY.get(vendor)
-    source = client_cls.recording_source if client_cls is not None else "url"
-    url = _text(data.recording_url, 4000).strip()
-    wanted = (
-        bool(url)
-        if source == "url"
-        else (data.outcome == vendors.CallOutcome.ANSWERED and data.duration > 0)
-    )
-    if not wanted:
-        return None
-    delay = conf.recording_delay_seconds()
-    fields = {
-        "recording_url": url,
-        "recording_status": RecStatus.PENDING,
-        "recording_next_at": now + timedelta(seconds=delay),
-    }
-    return fields, delay
-
-
-def recording_enqueue(*, record_id: int, countdown: int = 0) -> bool:
-    """Send the download task.  A broker outage is logged, not raised: the row is
-    pending in the database and `recording_sweep` sends it again."""
-    from callbacks.tasks import download_recording
-
-    try:
-        download_recording.apply_async(args=[record_id], countdown=max(countdown, 0), retry=False)
-    except Exception:
-        logger.warning("callbacks: cannot enqueue recording %s; the sweeper will", record_id)
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class DownloadResult:
-    status: str  # a RecordingStatus value, or "skipped" when not due / not ours
-    retry_in: int | None = None  # seconds, when the task should come back
-    error: str = ""
-
-
-_SNIFF: tuple[tuple[bytes, int, str], ...] = (
-    (b"RIFF", 0, "audio/wav"),  # checked with WAVE at offset 8 below
-    (b"ID3", 0, "audio/mpeg"),
-    (b"#!AMR", 0, "audio/amr"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"fLaC", 0, "audio/flac"),
-)
-
-
-def _sniff_audio(head: bytes) -> str:
-    """Recognize audio by its magic bytes (vendors often say octet-stream)."""
-    for magic, offset, ctype in _SNIFF:
-        if head[offset : offset + len(magic)] == magic:
-            if ctype == "audio/wav" and head[8:12] != b"WAVE":
-                continue
-            return ctype
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return "audio/mpeg"  # MPEG audio frame sync without an ID3 tag
-    if head[4:8] == b"ftyp":
-        return "audio/mp4"
-    return ""
-
-
-# The stdlib's table knows none of audio/wav, audio/amr, audio/wave: a recording saved
-# as ".bin" would not play from a download or in most file managers.
-_AUDIO_EXTENSIONS = {
-    "audio/wav": ".wav",
-    "audio/wave": ".wav",
-    "audio/x-wav": ".wav",
-    "audio/vnd.wave": ".wav",
-    "audio/mpeg": ".mp3",
-    "audio/mp3": ".mp3",
-    "audio/amr": ".amr",
-    "audio/ogg": ".ogg",
-    "audio/flac": ".flac",
-    "audio/mp4": ".m4a",
-    "audio/x-m4a": ".m4a",
-    "audio/aac": ".aac",
-}
-
-
-def _audio_extension(ctype: str, head: bytes) -> str:
-    """The file name's extension: from the stored type, else from the bytes."""
-    for candidate in (ctype, _sniff_audio(head)):
-        ext = _AUDIO_EXTENSIONS.get(candidate) or mimetypes.guess_extension(candidate or "x/x")
-        if ext:
-            return ext
-    return ".audio"
-
-
-def _audio_type(declared: str, head: bytes) -> str:
-    """The content type to store, or "" to refuse the file.
-
-    audio/* is trusted as declared.  application/octet-stream (or nothing) is
-    accepted only when the bytes are recognizably audio: file extensions in a
-    vendor's URL prove nothing, magic bytes do.
-    """
-    if declared.startswith("audio/"):
-        return declared
-    if declared in ("", "application/octet-stream", "binary/octet-stream"):
-        return _sniff_audio(head)
-    return ""
-
-
-def _recording_url(record: CallRecord) -> str:
-    client_cls = vendors.REGISTRY.get(record.vendor)
-    if client_cls is not None and client_cls.recording_source == "api":
-        client = vendor_client(account=record.vendor_account)
-        return client.fetch_recording(call_identifier=record.call_id).url
-    return record.recording_url
-
-
-def recording_download(*, record_id: int, now: datetime | None = None) -> DownloadResult:
-    """Download one pending recording into default storage, under the SSRF guard.
-
-    Claims the row first (pending and due → downloading, one UPDATE), so a
-    duplicated task message or the sweeper racing a retry does nothing.
-    """
-    now = now or timezone.now()
-    claimed = CallRecord.objects.filter(
-        Q(recording_next_at__isnull=True) | Q(recording_next_at__lte=now),
-        pk=record_id,
-        recording_status=RecStatus.PENDING,
-    ).update(
-        recording_status=RecStatus.DOWNLOADING,
-        recording_claimed_at=now,
-        recording_attempts=F("recording_attempts") + 1,
-    )
-    if not claimed:
-        return DownloadResult("skipped")
-    record = CallRecord.objects.select_related("vendor_account").get(pk=record_id)
-    try:
-        url = _recording_url(record)
-        fetched = ssrf.fetch(
-            url,
-            policy=recording_policy(account=record.vendor_account),
-            max_bytes=conf.recording_max_bytes(),
-            timeout=conf.recording_timeout_seconds(),
-        )
-    except ssrf.FetchError as exc:
-        return _recording_failed(record, str(exc), permanent=exc.permanent, now=now)
-    except vendors.VendorError as exc:
-        return _recording_failed(record, str(exc), permanent=not exc.retryable, now=now)
-    with fetched.file:
-        head = fetched.file.read(16)
-        fetched.file.seek(0)
-        ctype = _audio_type(fetched.content_type, head)
-        if not ctype:
-            return _recording_failed(
-                record,
-                f"not audio: Content-Type {fetched.content_type or '(none)'!r} and the "
-                "bytes are no known audio format",
-                permanent=True,
-                now=now,
-            )
-        ext = _audio_extension(ctype, head)
-        path = (
-            f"recordings/{record.vendor_account_id}/{record.call_at:%Y/%m}/"
-            f"{record.pk}-{fetched.sha256[:16]}{ext}"
-        )
-        name = default_storage.save(path, File(fetched.file, name=path))
-    CallRecord.objects.filter(pk=record.pk).update(
-        recording_status=RecStatus.DOWNLOADED,
-        recording_file=name,
-        recording_size=fetched.size,
-        recording_sha256=fetched.sha256,
-        recording_content_type=ctype,
-        recording_last_error="",
-        recording_next_at=None,
-    )
-    return DownloadResult(RecStatus.DOWNLOADED)
-
-
-def _link_start(record: CallRecord) -> datetime:
-    """When the recording link's lifetime started: the end of the call, unless the
-    vendor's time is implausible (then when we first heard of the call).  Rows
-    stored before times were bounded may hold 9999-12-31, where adding the
-    lifetime overflowed and the task crashed and looped."""
-    start = record.release_at or record.call_at
-    heard = record.cdr_received_at or record.first_seen_at
-    if not vendors.EARLIEST_CALL_TIME <= start <= heard + vendors.MAX_CLOCK_AHEAD:
-        return heard
-    return start
-
-
-def _recording_failed(
-    record: CallRecord, error: str, *, permanent: bool, now: datetime
-) -> DownloadResult:
-    attempts = record.recording_attempts
-    lifetime_end = _link_start(record) + timedelta(hours=conf.recording_link_lifetime_hours())
-    retry_in = conf.recording_backoff_seconds(attempts)
-    out_of_time = now + timedelta(seconds=retry_in) > lifetime_end
-    if permanent:
-        status, retry = RecStatus.FAILED, None
-    elif attempts >= conf.recording_max_attempts() or out_of_time:
-        # A link that answered 403/404/410 until the end is gone, not broken.
-        gone = "HTTP 403" in error or "HTTP 404" in error or "HTTP 410" in error
-        status, retry = (RecStatus.EXPIRED if gone or out_of_time else RecStatus.FAILED), None
-    else:
-        status, retry = RecStatus.PENDING, retry_in
-    CallRecord.objects.filter(pk=record.pk).update(
-        recording_status=status,
-        recording_last_error=_text(f"attempt {attempts}: {error}", 2000),
-        recording_next_at=now + timedelta(seconds=retry) if retry is not None else None,
-    )
-    return DownloadResult(status, retry, error)
-
-
-def recording_sweep(*, now: datetime | None = None) -> list[int]:
-    """Re-send downloads whose task message was lost; free claims of dead workers.
-
-    Returns the ids enqueued.  Safe to run any time: the claim in
-    `recording_download` makes duplicates harmless.
-    """
-    now = now or timezone.now()
-    stale = now - timedelta(minutes=conf.recording_stale_minutes())
-    overdue = now - timedelta(seconds=conf.recording_sweep_grace_seconds())
-    # A claim this old belongs to a worker that died mid-download: due again at once.
-    CallRecord.objects.filter(
-        recording_status=RecStatus.DOWNLOADING, recording_claimed_at__lt=stale
-    ).update(recording_status=RecStatus.PENDING, recording_next_at=overdue)
-    ids = list(
-        CallRecord.objects.filter(
-            recording_status=RecStatus.PENDING, recording_next_at__lte=overdue
-        )
-        .order_by("recording_next_at")
-        .values_list("pk", flat=True)[:500]
-    )
-    for record_id in ids:
-        recording_enqueue(record_id=record_id)
-    return ids
-
-
-def call_record_delete(*, record: CallRecord) -> None:
-    """Delete a call record (administrators, e.g. one with nonsense times) with its
-    events and playback audit; its recording file goes once the delete commits.
-    The deliveries it came from stay in the inbox and can be replayed."""
-    name = record.recording_file.name if record.recording_file else ""
-    with transaction.atomic():
-        record.delete()
-        if name:
-            transaction.on_commit(partial(_delete_file, name))
-
-
-def _delete_file(name: str) -> None:
-    try:
-        default_storage.delete(name)
-    except OSError:
-        logger.warning("callbacks: cannot delete recording file %s", name)
-
-
-def recording_playback_log(
-    *, record: CallRecord, user: Any, byte_range: str, status_code: int
-) -> RecordingPlayback:
-    return RecordingPlayback.objects.create(
-        call_record=record,
-        user=user if getattr(user, "pk", None) else None,
-        username=getattr(user, "username", "") or "",
-        range=_text(byte_range, 100),
-        status_code=status_code,
-    )

@@ -1,4 +1,4 @@
-"""Celery tasks of the callbacks app: thin wrappers around services.
+"""Celery tasks of the callbacks app: thin wrappers around services (and recordings).
 
 Beat entries wired in settings.CELERY_BEAT_SCHEDULE: sweep_pending_recordings
 (every minute) and prune_callback_nonces (every 10 minutes).
@@ -10,11 +10,11 @@ from celery import shared_task
 @shared_task(ignore_result=True)
 def download_recording(record_id: int) -> str:
     """Download one recording; re-sends itself with the backoff the service chose."""
-    from callbacks import services
+    from callbacks import recordings
 
-    result = services.recording_download(record_id=record_id)
+    result = recordings.recording_download(record_id=record_id)
     if result.retry_in is not None:
-        services.recording_enqueue(record_id=record_id, countdown=result.retry_in)
+        recordings.recording_enqueue(record_id=record_id, countdown=result.retry_in)
     return result.status
 
 
@@ -22,9 +22,9 @@ def download_recording(record_id: int) -> str:
 def sweep_pending_recordings() -> int:
     """Beat, every minute: re-send downloads whose message was lost (broker outage,
     killed worker).  Duplicates are harmless: downloads claim their row first."""
-    from callbacks import services
+    from callbacks import recordings
 
-    return len(services.recording_sweep())
+    return len(recordings.recording_sweep())
 
 
 @shared_task(ignore_result=True)

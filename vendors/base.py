@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import abc
 import logging
-import random
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import NewConnectionError
 
-from ._util import aware
+from . import transport
 from .account_settings import Setting
 from .errors import (
     AuthError,
@@ -46,6 +42,8 @@ from .errors import (
     VendorError,
 )
 from .outbound import Refused, refusal_in
+from .times import EARLIEST_CALL_TIME, MAX_CLOCK_AHEAD, check_times
+from .transport import RetryPolicy, describe_answer
 from .types import AccountStatus, CallbackNonce, CallEventData, CallRecordData, RecordingInfo
 
 __all__ = [
@@ -63,14 +61,6 @@ __all__ = [
 
 logger = logging.getLogger("vendors")
 
-# The window of plausible times in a callback.  A vendor's bug or a hostile
-# sender can put any epoch in a CDR (253402300799 = 9999-12-31T23:59:59Z), and
-# such a time overflows as soon as it is shown in Asia/Shanghai or has a day
-# added to it.  No call on these platforms predates 2000; a vendor clock may
-# run ahead of ours, but not by a day.
-EARLIEST_CALL_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_CLOCK_AHEAD = timedelta(days=1)
-
 # (query parameters, headers) that authenticate one attempt.
 Signature = tuple[dict[str, str], dict[str, str]]
 
@@ -81,27 +71,6 @@ ErrorRow = (
     | tuple[type[VendorError], str, str]
     | tuple[type[VendorError], str, str, str]
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff.  max_attempts counts the first try."""
-
-    max_attempts: int = 4
-    backoff: float = 0.5
-    max_backoff: float = 8.0
-    jitter: bool = True
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        base = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
-        if self.jitter:
-            # "Equal jitter": keeps at least half the backoff so a burst of
-            # workers cannot all come back at once right away.
-            base = base / 2 + random.uniform(0, base / 2)
-        if retry_after is not None:
-            base = max(base, min(retry_after, self.max_backoff))
-        return base
 
 
 class Reply(NamedTuple):
@@ -271,7 +240,7 @@ class VendorClient(abc.ABC):
                 requests.ConnectionError,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
-                never_sent = _never_sent(exc)
+                never_sent = transport.never_sent(exc)
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection"
                 error = NetworkError(self.code, kind, f"{type(exc).__name__}: {exc}")
             except requests.RequestException as exc:
@@ -288,7 +257,7 @@ class VendorClient(abc.ABC):
                 except VendorError as exc:
                     reply = Reply(None, exc.code, exc)
                 vendor_code = reply.vendor_code
-                retry_after = _retry_after(response)
+                retry_after = transport.retry_after(response)
                 if reply.error is None:
                     self._log(
                         logging.INFO, method, log_path, http_status, vendor_code, started, attempt
@@ -537,56 +506,3 @@ class VendorClient(abc.ABC):
 
 _REFUSED = "Refused by the outbound host policy: nothing was sent."
 _LOGGED_BODY_BYTES = 500
-# A media type as RFC 9110 spells it; anything else in the header is not shown.
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,40}/[a-z0-9][a-z0-9!#$&^_.+-]{0,60}")
-
-
-def describe_answer(response: requests.Response) -> str:
-    """'unexpected answer (HTTP 200, 57 bytes, text/html)': what users see of a reply
-    that is not the vendor's envelope.  Status, size and media type only: the body,
-    the reason phrase and any odd Content-Type are the answering server's words."""
-    ctype = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    if not _MEDIA_TYPE.fullmatch(ctype):
-        ctype = "no content type" if not ctype else "unrecognized content type"
-    size = len(response.content or b"")
-    return f"unexpected answer (HTTP {response.status_code}, {size} bytes, {ctype})"
-
-
-def check_times(
-    items: list[CallRecordData | CallEventData], *, now: datetime | None = None, where: str = ""
-) -> None:
-    """InvalidPayload unless every datetime of `items` is aware and plausible (see
-    EARLIEST_CALL_TIME).  The one place where callback times are bounded."""
-    latest = aware(now) + MAX_CLOCK_AHEAD
-    prefix = f"{where}: " if where else ""
-    for item in items:
-        for f in fields(item):
-            value = getattr(item, f.name)
-            if not isinstance(value, datetime):
-                continue
-            if value.tzinfo is None:
-                raise InvalidPayload(
-                    f"{prefix}{f.name} has no time zone (call {item.call_id!r:.80})"
-                )
-            if not EARLIEST_CALL_TIME <= value <= latest:
-                raise InvalidPayload(
-                    f"{prefix}{f.name} {value.isoformat()} is outside the plausible window "
-                    f"{EARLIEST_CALL_TIME:%Y-%m-%d} to {latest.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
-                    f"(call {item.call_id!r:.80})"
-                )
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the vendor."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None  # HTTP-date form: rare for these vendors, ignore

@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 
-from callbacks import hotsql, services
+from callbacks import hotsql, services, text
 from callbacks.models import CallEvent, CallRecord, Delivery
 from tests.callbacks.conftest import (
     BEGIN,
@@ -190,11 +190,11 @@ def test_only_a_later_binding_is_still_linked(client, cyj_account):
 
 
 def test_phone_normalization_cache_keeps_invalid_numbers_raw():
-    services._normalized.cache_clear()
-    assert services._number(" 13800138000 ") == "+8613800138000"
-    assert services._number("13800138000") == "+8613800138000"
-    assert services._number("+86138****0022") == "+86138****0022"
-    assert services._normalized.cache_info().hits == 1
+    text._normalized.cache_clear()
+    assert text._number(" 13800138000 ") == "+8613800138000"
+    assert text._number("13800138000") == "+8613800138000"
+    assert text._number("+86138****0022") == "+86138****0022"
+    assert text._normalized.cache_info().hits == 1
 
 
 @pytest.mark.parametrize("subid", ["", "platform-task-id"])

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from callbacks import services
+from callbacks import normalize, services
 from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
 from callbacks.views import CSV_COLUMNS
 from tests.callbacks.conftest import (
@@ -329,7 +329,7 @@ def test_replay_of_an_accepted_delivery_is_refused(operator_client, client, igw_
 def test_replay_after_a_code_fix(client, igw_account):
     from unittest import mock
 
-    with mock.patch.object(services, "_cdr_apply", side_effect=RuntimeError("bug")):
+    with mock.patch.object(normalize, "_cdr_apply", side_effect=RuntimeError("bug")):
         post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     delivery = Delivery.objects.get()
     assert delivery.outcome == "failed_processing"

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from callbacks import services, tasks
+from callbacks import recordings, services, tasks
 from callbacks.models import CallRecord
 from tests.callbacks.conftest import cyj_cdr, igw_cdr, post_form, post_json
 from tests.callbacks.http_fixture import WAV, Reply, Server
@@ -99,7 +99,7 @@ def test_stored_file_keeps_its_audio_extension(account, server, ctype, body, ext
 
 
 def test_nothing_is_enqueued_before_commit(client, account, server):
-    with mock.patch.object(services, "recording_enqueue") as enqueue:
+    with mock.patch.object(recordings, "recording_enqueue") as enqueue:
         post_form(client, account, "cdr", igw_cdr(account, recording=server.url("/r.wav")))
     enqueue.assert_not_called()  # the test transaction never commits
     record = CallRecord.objects.get()
@@ -136,7 +136,7 @@ def test_broker_outage_loses_nothing(client, account, server, django_capture_on_
     assert record.recording_status == "pending"
     # The beat sweeper sends it again once it is overdue.
     later = timezone.now() + timedelta(minutes=5)
-    with mock.patch.object(services, "recording_enqueue") as enqueue:
+    with mock.patch.object(recordings, "recording_enqueue") as enqueue:
         assert services.recording_sweep(now=later) == [record.pk]
     enqueue.assert_called_once_with(record_id=record.pk)
     services.recording_sweep(now=later)  # eager Celery: enqueues and downloads at once
@@ -244,7 +244,7 @@ def test_ssrf_refusal_fails_permanently(account):
 def test_task_retries_through_the_broker(account, server):
     server.routes["/r.wav"] = Reply(500, b"", {})
     record = make_record(account, server.url("/r.wav"))
-    with mock.patch.object(services, "recording_enqueue") as enqueue:
+    with mock.patch.object(recordings, "recording_enqueue") as enqueue:
         assert tasks.download_recording(record.pk) == "pending"
     enqueue.assert_called_once_with(record_id=record.pk, countdown=60)
 
@@ -263,7 +263,7 @@ def test_sweeper_frees_claims_of_dead_workers(account, server):
     CallRecord.objects.filter(pk=record.pk).update(
         recording_status="downloading", recording_claimed_at=old
     )
-    with mock.patch.object(services, "recording_enqueue") as enqueue:
+    with mock.patch.object(recordings, "recording_enqueue") as enqueue:
         services.recording_sweep(now=timezone.now() + timedelta(minutes=5))
     record.refresh_from_db()
     assert record.recording_status == "pending"
@@ -272,7 +272,7 @@ def test_sweeper_frees_claims_of_dead_workers(account, server):
 
 def test_sweeper_leaves_fresh_work_alone(account, server):
     make_record(account, server.url("/r.wav"))
-    with mock.patch.object(services, "recording_enqueue") as enqueue:
+    with mock.patch.object(recordings, "recording_enqueue") as enqueue:
         assert services.recording_sweep() == []
     enqueue.assert_not_called()
 

@@ -766,15 +766,15 @@ def test_cdr_completes_an_event_record_but_keeps_event_only_fields(client, ccp_a
 
 
 def test_database_error_mid_processing_answers_500_and_writes_nothing(client, igw_account):
-    from callbacks import services
+    from callbacks import normalize
 
-    real = services._event_apply
+    real = normalize._event_apply
 
     def explode(*args, **kwargs):
         real(*args, **kwargs)  # the record and the event are written...
         raise OperationalError("server closed the connection unexpectedly")  # ...then this
 
-    with mock.patch.object(services, "_event_apply", explode):
+    with mock.patch.object(normalize, "_event_apply", explode):
         response = post_form(client, igw_account, "call-start", igw_call_start(igw_account))
     assert response.status_code == 500
     assert not CallRecord.objects.exists()
@@ -792,9 +792,9 @@ def test_database_error_mid_processing_answers_500_and_writes_nothing(client, ig
 
 
 def test_bug_in_processing_answers_500(client, igw_account):
-    from callbacks import services
+    from callbacks import normalize
 
-    with mock.patch.object(services, "_cdr_apply", side_effect=KeyError("oops")):
+    with mock.patch.object(normalize, "_cdr_apply", side_effect=KeyError("oops")):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert response.status_code == 500
     assert Delivery.objects.get().outcome == Delivery.Outcome.FAILED_PROCESSING
@@ -809,10 +809,10 @@ def test_database_down_before_the_raw_row_answers_503(client, igw_account):
 
 
 def test_database_down_even_for_the_failure_note(client, igw_account):
-    from callbacks import services
+    from callbacks import normalize, services
 
     with (
-        mock.patch.object(services, "_cdr_apply", side_effect=OperationalError("gone")),
+        mock.patch.object(normalize, "_cdr_apply", side_effect=OperationalError("gone")),
         mock.patch.object(services, "_finish", side_effect=OperationalError("gone")),
     ):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))

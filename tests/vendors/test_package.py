@@ -35,6 +35,8 @@ MODULES = sorted(
         "vendors.base",
         "vendors.huawei_errors",
         "vendors.outbound",
+        "vendors.times",
+        "vendors.transport",
         *(cls.__module__ for cls in vendors.REGISTRY.values()),
     }
 )
