@@ -11,7 +11,8 @@ It is a development and test tool: the root urls mount it at /sandbox/ only
 when settings.SANDBOX_ENABLED (on in tests and the demo, off in production).
 Vendor endpoints are CSRF-exempt and authenticated by the vendor signatures.
 
-URL layout (under /sandbox/):
+URL layout (under /sandbox/; each vendor's paths are its module's ROUTES, served by
+sandbox/endpoints.py through the vendors registry, contract in sandbox/protocol.py):
   ccp/2013-12-26/Accounts/{sid}/AccountInfo | SubAccounts | GetSubAccounts
                  | SMS/Messages | SMS/TemplateSMS
   ccp/2013-12-26/SubAccounts/{subsid}/Calls/Callback         (sandbox/ccp.py)
