@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+import vendors
 from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
 from accounts.vendor_settings import COMMON, vendor_settings
 
@@ -13,6 +14,13 @@ def _extra_help() -> str:
     for vendor, settings in vendor_settings().items():
         lines += [f"{k} ({vendor}): {s.help}" for k, s in settings.items()]
     return " · ".join(lines)
+
+
+def credential_help() -> str:
+    """What account ID / secret / app ID mean at each vendor, from the registry."""
+    return " · ".join(
+        f"{code} {' / '.join(cls.credential_names)}" for code, cls in vendors.REGISTRY.items()
+    )
 
 
 class VendorAccountForm(forms.Form):
@@ -52,6 +60,7 @@ class VendorAccountForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Read per form: a vendor registered after import documents its settings too.
         self.fields["extra"].help_text = _extra_help()
+        self.credential_help = credential_help()
         if instance is not None:
             self.fields["vendor"].disabled = True
             self.fields["secret"].help_text = "A secret is stored. Leave empty to keep it."

@@ -119,6 +119,8 @@ def test_the_console_offers_what_the_made_up_vendor_declares(acme, operator_clie
     form = operator_client.get(reverse("accounts:vendor_account_create")).content.decode()
     assert 'value="acme"' in form
     assert "region (acme): ACME region." in form
+    assert "acme account ID / secret / app ID" in form  # the default credential names
+    assert "ccp accountSid / authToken / appId" in form
 
 
 def test_an_unregistered_vendor_is_gone(acme):

@@ -121,6 +121,7 @@ class VendorClient(abc.ABC):
                         their checks (vendors.account_settings.Setting) [{}];
       sandbox_module    dotted path of the sandbox's emulation of the vendor
                         ["sandbox.<code>"];
+      credential_names  what the vendor calls account_id, secret and app_id;
     and `callback_signature_mode` says how strictly the signature is enforced.
     """
 
@@ -137,6 +138,8 @@ class VendorClient(abc.ABC):
     binding_kinds: ClassVar[tuple[str, ...]] = ()
     account_settings: ClassVar[Mapping[str, Setting]] = {}
     sandbox_module: ClassVar[str] = ""
+    # The vendor's own names for account_id, secret and app_id ("—": unused).
+    credential_names: ClassVar[tuple[str, str, str]] = ("account ID", "secret", "app ID")
     # Callback headers a page never shows: they authenticate a delivery, and some
     # embed a credential (ccp, cyj) or a reusable signature (huawei).
     hidden_callback_headers: ClassVar[tuple[str, ...]] = ("Authorization",)

@@ -201,6 +201,7 @@ class CcpClient(VendorClient):
     supports_account_status: ClassVar[bool] = True
     supports_sub_accounts: ClassVar[bool] = True
     supports_sms: ClassVar[bool] = True
+    credential_names: ClassVar[tuple[str, str, str]] = ("accountSid", "authToken", "appId")
     account_settings: ClassVar[Mapping[str, Setting]] = {
         "format": Setting(str, "Request/response format.", choices=("json", "xml")),
         "platform_mac": Setting(str, "MAC the platform sends in Base64(MAC:AuthToken)."),

@@ -88,6 +88,7 @@ class CyjClient(VendorClient):
     # since cyj bindings carry no "record" flag we could check.
     recording_source: ClassVar[str] = "api"
     binding_kinds: ClassVar[tuple[str, ...]] = ("cyj",)
+    credential_names: ClassVar[tuple[str, str, str]] = ("ACCOUNTSID", "token", "APPID")
     error_map: ClassVar[Mapping[str, ErrorRow]] = {}  # none documented
 
     def _sign(self) -> Signature:

@@ -196,6 +196,7 @@ class HuaweiClient(VendorClient):
     )
     recording_source: ClassVar[str] = "url"  # fee push recordFileDownloadUrl
     supports_voice_codes: ClassVar[bool] = True
+    credential_names: ClassVar[tuple[str, str, str]] = ("app_key", "app_secret", "—")
     account_settings: ClassVar[Mapping[str, Setting]] = {
         "push_signature": Setting(
             str,

@@ -140,6 +140,7 @@ class IgwClient(VendorClient):
     recording_source: ClassVar[str] = "url"  # §5.1 `recording`
     supports_account_status: ClassVar[bool] = True
     binding_kinds: ClassVar[tuple[str, ...]] = ("axb", "xa")
+    credential_names: ClassVar[tuple[str, str, str]] = ("devid", "auth key", "appid")
     error_map: ClassVar[Mapping[str, ErrorRow]] = {
         "1000": (TemporaryError, "Service access error"),  # vague; reqid makes a retry safe
         "1001": (InvalidRequest, "URL mapping mismatch"),  # our path is wrong: a bug, not weather
