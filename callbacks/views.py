@@ -77,7 +77,10 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     except webhooks.BodyTooLarge as exc:
         try:
             services.delivery_refused_oversize(
-                account=account, kind=kind, inbound=webhooks.inbound(request, b""), size=exc.size
+                account=account,
+                kind=kind,
+                inbound=webhooks.inbound(request, b"", client_cls),
+                size=exc.size,
             )
         except DatabaseError:
             logger.exception("callbacks: cannot record an oversized delivery")
@@ -87,7 +90,7 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
             services.delivery_refused_body(
                 account=account,
                 kind=kind,
-                inbound=webhooks.inbound(request, b""),
+                inbound=webhooks.inbound(request, b"", client_cls),
                 size=None,
                 reason="chunked body on a server that cannot read chunked request bodies "
                 "(Django's development server); not stored: run under gunicorn",
@@ -95,7 +98,7 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         except DatabaseError:
             logger.exception("callbacks: cannot record an unreadable delivery")
         return _plain(411, "send a Content-Length: this server cannot read chunked bodies")
-    inbound = webhooks.inbound(request, body)
+    inbound = webhooks.inbound(request, body, client_cls)
     try:
         delivery = services.delivery_receive(account=account, kind=kind, inbound=inbound)
     except DatabaseError:

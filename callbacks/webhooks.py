@@ -17,15 +17,16 @@ TRUSTED_PROXY_HOPS (default 1).  Entries further left are whatever the
 client sent and are never trusted.
 
 Headers kept on the inbox row: an allowlist of what helps an operator
-(content type, user agent, forwarding, the huawei X-AKSK), never cookies.
-Authorization is kept only when it is huawei's fixed, secret-free
-`AKSK realm=...` value; any other Authorization (ccp's Base64(MAC:AuthToken),
-cyj's Base64(token:...)) embeds a credential and is stored as a
-`[redacted: N chars]` placeholder.  X-AKSK holds a nonce, a time, the app
-key and an HMAC digest: no credential, and kept whole so a replay can re-check
-the signature; but digest + nonce let anyone re-post another body while the
-time is fresh, so pages never show it (selectors.delivery_shown_headers hides
-each vendor's `hidden_callback_headers`).
+(content type, user agent, forwarding), plus the headers the vendor client's
+`authenticate_callback` reads (`callback_headers`, e.g. huawei's X-AKSK: a
+nonce, a time, the app key and an HMAC digest, no credential), kept whole so
+a replay can re-check the signature; never cookies.  Authorization is stored
+as the client's `stored_authorization` makes it: by default a
+`[redacted: N chars]` placeholder, since most embed a credential (ccp's
+Base64(MAC:AuthToken), cyj's Base64(token:...)); huawei keeps its fixed,
+secret-free `AKSK realm=...` value.  Signature headers let anyone re-post
+another body while they are fresh, so pages never show them
+(selectors.delivery_shown_headers hides each vendor's `hidden_callback_headers`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 
+import vendors
 from callbacks import conf
 
 KEPT_HEADERS = (
@@ -46,7 +48,6 @@ KEPT_HEADERS = (
     "User-Agent",
     "Accept",
     "Host",
-    "X-AKSK",
     "Authorization",
     "X-Forwarded-For",
     "X-Forwarded-Proto",
@@ -142,30 +143,32 @@ def _valid_ip(value: str | None) -> str | None:
         return None
 
 
-def redact_authorization(value: str) -> str:
-    if value.startswith("AKSK "):
-        return value  # huawei's fixed realm/profile/type: no secret in it
-    return f"[redacted: {len(value)} chars]"
-
-
-def safe_headers(request: HttpRequest) -> dict[str, str]:
+def safe_headers(
+    request: HttpRequest, client_cls: type[vendors.VendorClient] = vendors.VendorClient
+) -> dict[str, str]:
     kept = {}
-    for name in KEPT_HEADERS:
+    for name in (*KEPT_HEADERS, *client_cls.callback_headers):
         value = request.headers.get(name)
         if value is None:
             continue
         if name == "Authorization":
-            value = redact_authorization(value)
+            value = client_cls.stored_authorization(value)
         kept[name] = value[:2000]
     return kept
 
 
-def inbound(request: HttpRequest, body: bytes) -> Inbound:
+def inbound(
+    request: HttpRequest,
+    body: bytes,
+    client_cls: type[vendors.VendorClient] = vendors.VendorClient,
+) -> Inbound:
+    """The delivery as the inbox sees it; `client_cls` (the account's vendor) says
+    which signature headers to keep and how its Authorization is stored."""
     return Inbound(
         body=body,
         content_type=request.META.get("CONTENT_TYPE", "")[:200],
         url=request.build_absolute_uri(),
         source_ip=client_ip(request),
         headers=dict(request.headers),
-        stored_headers=safe_headers(request),
+        stored_headers=safe_headers(request, client_cls),
     )

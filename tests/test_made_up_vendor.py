@@ -17,6 +17,7 @@ from django.urls import reverse
 
 import vendors
 from accounts import services as accounts
+from callbacks import services as callbacks
 from callbacks.models import CallRecord, Delivery
 from sandbox import services as sandbox
 from sandbox.models import SandboxCall, SandboxDelivery, SandboxRequest
@@ -97,6 +98,7 @@ def test_a_made_up_vendor_works_end_to_end(acme, live_server, settings, operator
     assert forged.status_code == 401
     refused = Delivery.objects.get(vendor="acme", outcome="rejected_auth")
     assert bytes(refused.body) == body
+    assert refused.headers["X-Acme-Signature"] == "0" * 64  # kept whole: callback_headers
     signed = requests.post(
         url,
         data=body,
@@ -127,3 +129,24 @@ def test_an_unregistered_vendor_is_gone(acme):
     vendors.unregister("acme")
     assert "acme" not in dict(vendors.choices())
     vendors.register(AcmeClient)  # the fixture removes it again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_re_checks_the_made_up_vendors_signature(acme, live_server, settings):
+    # Signed with a rotated secret the console does not know yet: refused, kept.
+    account = accounts.vendor_account_create(
+        vendor="acme", name="Acme", base_url="https://acme.example", account_id="a", secret="old"
+    )
+    body = b'{"call_id": "late-1", "outcome": "no_answer"}'
+    response = requests.post(
+        f"{live_server.url}/callbacks/{account.webhook_token}/cdr/",
+        data=body,
+        headers={"X-Acme-Signature": body_signature("new", body)},
+        timeout=10,
+    )
+    assert response.status_code == 401
+    # The operator enters the new secret and replays: its signature header was kept.
+    accounts.vendor_account_update(account=account, secret="new")
+    delivery = callbacks.delivery_replay(delivery=Delivery.objects.get(vendor="acme"))
+    assert delivery.outcome == "accepted", delivery.reason
+    assert CallRecord.objects.get(call_id="late-1").outcome == "no_answer"

@@ -122,6 +122,8 @@ class VendorClient(abc.ABC):
       sandbox_module    dotted path of the sandbox's emulation of the vendor
                         ["sandbox.<code>"];
       credential_names  what the vendor calls account_id, secret and app_id;
+      callback_headers  signature headers the inbox keeps for replays, and
+                        `stored_authorization` how it keeps Authorization;
     and `callback_signature_mode` says how strictly the signature is enforced.
     """
 
@@ -143,7 +145,9 @@ class VendorClient(abc.ABC):
     # Callback headers a page never shows: they authenticate a delivery, and some
     # embed a credential (ccp, cyj) or a reusable signature (huawei).
     hidden_callback_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
-    supports_account_status: ClassVar[bool] = False
+    # Headers authenticate_callback reads besides Authorization: the inbox keeps
+    # them (whole) so a replay can re-check the signature.
+    callback_headers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -438,6 +442,13 @@ class VendorClient(abc.ABC):
         request.headers).  `url` is the full URL the vendor posted to.
         Raise CallbackAuthError naming what did not match; return None if
         the delivery is authentic."""
+
+    @classmethod
+    def stored_authorization(cls, value: str) -> str:
+        """A callback's Authorization header as the inbox keeps it.  Default: a
+        placeholder, since most embed a credential; override for a value that
+        holds no secret.  (A replay cannot re-check a redacted one.)"""
+        return f"[redacted: {len(value)} chars]"
 
     @classmethod
     def shown_callback_text(cls, text: str) -> str:

@@ -48,6 +48,7 @@ class AcmeClient(VendorClient):
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
     error_map: ClassVar[Mapping[str, Any]] = {"401": (AuthError, "Signature mismatch")}
     hidden_callback_headers: ClassVar[tuple[str, ...]] = ("X-Acme-Signature",)
+    callback_headers: ClassVar[tuple[str, ...]] = ("X-Acme-Signature",)
     callback_ack: ClassVar[tuple[str, bytes]] = ("application/json", b'{"received":true}')
     recording_source: ClassVar[str] = "url"
     supports_account_status: ClassVar[bool] = True
