@@ -462,6 +462,16 @@ DEMO_ACCOUNT = {
 }
 
 
+def mirror_fields(vendor_account: Any) -> dict[str, Any]:
+    """What ensure_sandbox_account copies besides the credentials: the MAC the
+    platform puts in Base64(MAC:AuthToken)."""
+    return {
+        "platform_mac": str(
+            vendor_account.extra.get("platform_mac") or SandboxAccount().platform_mac
+        )
+    }
+
+
 def new_call_id(now: datetime) -> str:
     """callSid: a Beijing timestamp and digits, 32 characters."""
     return now.astimezone(SHANGHAI).strftime("%y%m%d%H%M%S") + f"{secrets.randbelow(10**20):020d}"

@@ -17,6 +17,8 @@ and may provide:
                     ("" by default; ccp: its API version);
   DEMO_ACCOUNT      the quick start's demo account (manage.py seed_demo);
   new_call_id(now)  a call id shaped like the vendor's (default 32 hex digits);
+  mirror_fields(vendor_account)  SandboxAccount fields copied from a console
+                    account besides the credentials (ccp: platform_mac);
   records_by_default(call)  whether an answered call records (default False).
 `serve` runs a handler, answers, and journals the exchange whatever happened.
 The Django apps and sandbox/endpoints.py find modules through the vendors

@@ -84,6 +84,8 @@ def ensure_sandbox_account(*, vendor_account: Any) -> SandboxAccount:
     its X numbers, and its webhook URLs as the callback URLs."""
     from accounts.selectors import webhook_urls
 
+    # Fields only one vendor has (ccp's platform MAC): its module's `mirror_fields`.
+    mirror = getattr(vendor_module(vendor_account.vendor), "mirror_fields", None)
     account, _ = SandboxAccount.objects.update_or_create(
         vendor=vendor_account.vendor,
         account_id=vendor_account.account_id,
@@ -93,9 +95,7 @@ def ensure_sandbox_account(*, vendor_account: Any) -> SandboxAccount:
             "friendly_name": vendor_account.name[:100],
             "callback_urls": webhook_urls(account=vendor_account),
             "numbers": sorted({national(n.number) for n in vendor_account.numbers.all()}),
-            "platform_mac": str(
-                vendor_account.extra.get("platform_mac") or SandboxAccount().platform_mac
-            ),
+            **(mirror(vendor_account) if mirror is not None else {}),
         },
     )
     return account
