@@ -11,6 +11,7 @@ registered in vendors.REGISTRY is served as soon as its module exists.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 import vendors
 from sandbox import protocol
 from sandbox.protocol import Exchange, Renderer
+
+logger = logging.getLogger("sandbox")
 
 
 def endpoint(
@@ -65,7 +68,13 @@ def dispatch(request: HttpRequest, vendor: str, rest: str) -> HttpResponse:
     if cls is None:
         raise Http404("no such vendor in the sandbox")
     try:
-        match = _resolver(vendor, cls.sandbox_module_name()).resolve(rest)
+        resolver = _resolver(vendor, cls.sandbox_module_name())
+    except ModuleNotFoundError:
+        # A vendor registered without an emulation: nothing is served for it.
+        logger.warning("sandbox: no module %s for vendor %s", cls.sandbox_module_name(), vendor)
+        raise Http404(f"the sandbox does not emulate {vendor}") from None
+    try:
+        match = resolver.resolve(rest)
     except Resolver404:
         raise Http404(f"no {vendor} endpoint at this path") from None
     return match.func(request, *match.args, **match.kwargs)

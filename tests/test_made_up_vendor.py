@@ -150,3 +150,16 @@ def test_a_replay_re_checks_the_made_up_vendors_signature(acme, live_server, set
     delivery = callbacks.delivery_replay(delivery=Delivery.objects.get(vendor="acme"))
     assert delivery.outcome == "accepted", delivery.reason
     assert CallRecord.objects.get(call_id="late-1").outcome == "no_answer"
+
+
+@pytest.mark.django_db
+def test_a_vendor_without_a_sandbox_module_is_404_there(client):
+    class Bare(AcmeClient):
+        code = "bare"
+        sandbox_module = "tests.plugin_vendor.no_such_module"
+
+    vendors.register(Bare)
+    try:
+        assert client.get("/sandbox/bare/api/v1/status").status_code == 404
+    finally:
+        vendors.unregister("bare")

@@ -35,7 +35,11 @@ def demo_accounts() -> list[dict]:
 
     specs = []
     for code in vendors.REGISTRY:
-        spec = getattr(protocol.vendor_module(code), "DEMO_ACCOUNT", None)
+        try:
+            module = protocol.vendor_module(code)
+        except ModuleNotFoundError:
+            continue  # no emulation, so no demo account
+        spec = getattr(module, "DEMO_ACCOUNT", None)
         if spec is not None:
             specs.append({**spec, "vendor": code, "path": protocol.base_path(code)})
     return specs
