@@ -20,19 +20,20 @@ _OFFLINE_SESSION = guarded_session(HostPolicy())
 
 def webhook_urls(*, account: VendorAccount) -> dict[str, str]:
     """The full callback URL of each callback kind the vendor has, keyed by kind."""
-    kinds = vendors.REGISTRY[account.vendor].callback_kinds
+    kinds = getattr(vendors.REGISTRY.get(account.vendor), "callback_kinds", ())
     base = settings.PUBLIC_BASE_URL
     return {kind: f"{base}/callbacks/{account.webhook_token}/{kind}/" for kind in kinds}
 
 
 def supports_account_status(*, account: VendorAccount) -> bool:
     """Whether the vendor publishes an account-status API (a fact of its client class)."""
-    return vendors.REGISTRY[account.vendor].supports_account_status
+    return getattr(vendors.REGISTRY.get(account.vendor), "supports_account_status", False)
 
 
 def supports_sub_accounts(*, account: VendorAccount) -> bool:
-    """Whether the vendor creates sub-accounts (a fact of its client class)."""
-    return vendors.REGISTRY[account.vendor].supports_sub_accounts
+    """Whether the vendor creates sub-accounts (a fact of its client class).  An
+    account whose vendor is no longer registered offers nothing."""
+    return getattr(vendors.REGISTRY.get(account.vendor), "supports_sub_accounts", False)
 
 
 def private_allowlist() -> frozenset[tuple[str, int]]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 import vendors
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount, new_webhook_token
-from accounts.selectors import vendor_client
+from accounts.selectors import supports_sub_accounts, vendor_client
 from accounts.vendor_settings import validate_extra
 from core.phones import normalize_number
 
@@ -326,7 +326,7 @@ def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
 
 def sub_account_create(*, vendor_account: VendorAccount, friendly_name: str) -> SubAccount:
     """Create a sub-account at the vendor and keep it (secrets encrypted)."""
-    if not vendors.REGISTRY[vendor_account.vendor].supports_sub_accounts:
+    if not supports_sub_accounts(account=vendor_account):
         raise ValidationError(
             {"vendor_account": f"{vendor_account.vendor} accounts have no sub-accounts."}
         )

@@ -163,3 +163,14 @@ def test_a_vendor_without_a_sandbox_module_is_404_there(client):
         assert client.get("/sandbox/bare/api/v1/status").status_code == 404
     finally:
         vendors.unregister("bare")
+
+
+@pytest.mark.django_db
+def test_an_account_whose_vendor_left_the_registry_still_shows(acme, operator_client):
+    account = accounts.vendor_account_create(
+        vendor="acme", name="Acme", base_url="https://acme.example", account_id="a", secret="s"
+    )
+    vendors.unregister("acme")  # e.g. a plug-in removed from the deployment
+    page = operator_client.get(reverse("accounts:vendor_account_detail", args=[account.pk]))
+    assert page.status_code == 200
+    assert "Check status at the vendor" not in page.content.decode()
