@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from accounts.models import VendorAccount
 from core.api import Conflict
 from core.serializers import MaskedNumberField, MaskedTextField
-from privacy import services
+from privacy import kinds, services
 from privacy.filters import BindingFilter
 from privacy.models import Binding
 
@@ -87,12 +87,24 @@ class BindingSerializer(serializers.ModelSerializer):
         return FailureSerializer(obj, context=self.context).data
 
 
+def _per_kind(describe) -> str:
+    """`kind: text` for each kind whose spec `describe` has something to say about."""
+    return " ".join(
+        f"{spec.code}: {text}" for spec in kinds.KINDS.values() if (text := describe(spec))
+    )
+
+
 class BindingCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Binding.Kind.choices)
     vendor_account = serializers.PrimaryKeyRelatedField(queryset=VendorAccount.objects.all())
     a_number = serializers.CharField(max_length=32)
     b_number = serializers.CharField(
-        max_length=32, required=False, allow_blank=True, help_text="Required except for xa."
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="Required for "
+        + ", ".join(k.code for k in kinds.KINDS.values() if k.has_b_number)
+        + "; not taken by the others.",
     )
     x_number = serializers.CharField(
         max_length=32,
@@ -106,15 +118,19 @@ class BindingCreateSerializer(serializers.Serializer):
     ttl = serializers.IntegerField(
         required=False,
         allow_null=True,
-        help_text="Seconds. axb: required, 1..604800. xa: 0 = until released. "
-        "cyj: 60..3600, default 1800.",
+        help_text="Seconds. " + _per_kind(lambda spec: spec.ttl_help),
     )
     record = serializers.BooleanField(required=False, default=False)
     display = serializers.CharField(
-        max_length=8, required=False, allow_blank=True, help_text="axb '0,0'..'1,1'; xa '0'/'1'."
+        max_length=8,
+        required=False,
+        allow_blank=True,
+        help_text=_per_kind(lambda spec: "; ".join(t for _, t in spec.display_choices)),
     )
     direct = serializers.IntegerField(
-        required=False, allow_null=True, help_text="cyj: 0 both ways, 1 A->B, 2 B->A."
+        required=False,
+        allow_null=True,
+        help_text=_per_kind(lambda spec: "; ".join(t for _, t in spec.direct_choices)),
     )
     anucode = serializers.CharField(max_length=64, required=False, allow_blank=True)
     ansanu = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -195,7 +211,8 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
-        """Release: igw goes to "releasing" and a worker unbinds it; cyj is released at once."""
+        """Release: igw goes to "releasing" and a worker unbinds it; cyj is released at once
+        (kinds that release locally: privacy.kinds)."""
         binding = self.get_object()
         binding = services.binding_release(binding=binding, actor=request.user)
         body = BindingSerializer(binding, context=self.get_serializer_context()).data

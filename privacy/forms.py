@@ -3,7 +3,7 @@
 from django import forms
 
 from accounts.models import VendorAccount
-from privacy import rules
+from privacy import kinds
 from privacy.models import Binding
 
 
@@ -13,7 +13,8 @@ class AccountChoiceField(forms.ModelChoiceField):
 
 
 class BindingForm(forms.Form):
-    """One form for the three kinds; fields that do not apply to a kind are removed."""
+    """One form for every kind; its spec (privacy.kinds) says which fields apply, their
+    choices and help; the others are removed."""
 
     vendor_account = AccountChoiceField(queryset=VendorAccount.objects.none())
     a_number = forms.CharField(max_length=32, label="A number")
@@ -33,11 +34,7 @@ class BindingForm(forms.Form):
     record = forms.BooleanField(required=False, label="Record calls")
     display = forms.ChoiceField(required=False)
     direct = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        empty_value=None,
-        choices=[(0, "0 — both ways"), (1, "1 — A calls B only"), (2, "2 — B calls A only")],
-        label="Call direction",
+        required=False, coerce=int, empty_value=None, label="Call direction"
     )
     anucode = forms.CharField(
         max_length=64,
@@ -55,42 +52,28 @@ class BindingForm(forms.Form):
     def __init__(self, *args, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
-        vendors = [v for v, kinds in rules.KINDS_BY_VENDOR.items() if kind in kinds]
-        accounts = VendorAccount.objects.filter(vendor__in=vendors, enabled=True)
+        self.spec = spec = kinds.KINDS[kind]
+        accounts = VendorAccount.objects.filter(vendor=spec.vendor, enabled=True)
         self.fields["vendor_account"].queryset = accounts
         if not self.is_bound and len(choices := list(accounts[:2])) == 1:
             # One account can do this kind: choose it rather than make the operator.
             self.initial.setdefault("vendor_account", choices[0].pk)
-        self.fields["ttl"].initial = rules.DEFAULT_TTL.get(kind)
-        drop: tuple[str, ...] = ()
-        if kind == Binding.Kind.AXB:
-            self.fields["display"].choices = [
-                ("0,0", "0,0 — both parties see X"),
-                ("0,1", "0,1 — B sees X; A sees B's real number"),
-                ("1,0", "1,0 — B sees A's real number; A sees X"),
-                ("1,1", "1,1 — both see the real numbers"),
-            ]
-            self.fields["ttl"].help_text = f"Required, 1..{rules.IGW_MAX_TTL} seconds."
-            drop = ("direct",)
-        elif kind == Binding.Kind.XA:
-            self.fields["display"].choices = [("0", "0 — show X"), ("1", "1 — show real caller")]
-            self.fields["ttl"].required = False
-            self.fields["ttl"].help_text = "0 or empty: until released."
-            drop = ("b_number", "direct", "ansanu")
-        else:
-            self.fields[
-                "ttl"
-            ].help_text = (
-                f"{rules.CYJ_MIN_TTL}..{rules.CYJ_MAX_TTL} seconds; the vendor unbinds at the end."
-            )
-            self.fields[
-                "x_number"
-            ].help_text = (
-                "Leave empty to allocate from the pool, or, with no pool, let the vendor pick."
-            )
-            drop = ("display", "anucode", "ansanu", "user_data", "record")
-        for name in drop:
-            del self.fields[name]
+        self._shape_ttl(spec)
+        self.fields["x_number"].help_text = spec.x_help
+        if spec.has_display:
+            self.fields["display"].choices = list(spec.display_choices)
+        if spec.has_direct:
+            self.fields["direct"].choices = list(spec.direct_choices)
+        for name in kinds.OPTIONAL_INPUTS:
+            if not spec.takes(name):
+                del self.fields[name]
+
+    def _shape_ttl(self, spec: kinds.BindingKind) -> None:
+        ttl = self.fields["ttl"]
+        ttl.required = spec.ttl_required
+        ttl.help_text = spec.ttl_help
+        # Where to start typing: the kind's usual ttl, not necessarily its default.
+        ttl.initial = spec.form_ttl
 
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
@@ -132,7 +115,7 @@ class PoolFilterForm(forms.Form):
     """The pool page's filters."""
 
     vendor_account = forms.ModelChoiceField(
-        queryset=VendorAccount.objects.filter(vendor__in=list(rules.KINDS_BY_VENDOR)),
+        queryset=VendorAccount.objects.filter(vendor__in=kinds.vendors()),
         required=False,
     )
     area_code = forms.CharField(max_length=8, required=False)

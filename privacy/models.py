@@ -167,12 +167,19 @@ class Binding(models.Model):
         return self.state in self.LIVE_STATES
 
     @property
+    def spec(self):
+        """The kind's spec (privacy.kinds.BindingKind): what this kind takes and does."""
+        from privacy.kinds import KINDS
+
+        return KINDS[self.kind]
+
+    @property
     def x_number_value(self) -> str:
-        """The X number callers dial: our pool's, or for cyj the one the vendor chose
-        (its vendor_binding_id), which may be outside the pool."""
+        """The X number callers dial: our pool's, or, for a kind whose vendor may pick
+        it (cyj), the one the vendor chose (its vendor_binding_id), maybe outside the pool."""
         if self.x_number is not None:
             return self.x_number.number
-        return self.vendor_binding_id if self.kind == self.Kind.CYJ else ""
+        return self.vendor_binding_id if self.spec.vendor_picks_x else ""
 
 
 class BindingTransition(models.Model):

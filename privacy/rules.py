@@ -1,6 +1,7 @@
-"""The numbers that shape bindings: per-vendor kinds, TTL bounds, caps, timings.
+"""The numbers that shape bindings: TTL bounds, caps, timings.
 
-One place to change each; services, forms and docs read them from here.
+One place to change each; the kinds' specs (privacy.kinds) and the services
+read them from here.
 
 - igw AXB: the document requires a ttl (seconds) and names no maximum. We cap
   it at 7 days: a privacy pairing (a ride, a delivery) lives hours, and a
@@ -8,34 +9,20 @@ One place to change each; services, forms and docs read them from here.
 - igw XA: ttl is optional, 0 means "until released" (§4.3), same 7-day cap.
 - cyj: EndMinute defaults to 30 minutes and may not exceed 60 (§二 2.1), so
   ttl is 60..3600 seconds, default 1800.
-- The form's starting TTL per kind (DEFAULT_TTL): AXB one hour, long enough for
-  a ride or a delivery call-back; XA 0 (until released); cyj the vendor's 30 min.
+- The form's starting TTL per kind (privacy.kinds, `form_ttl`): AXB one hour
+  (AXB_FORM_TTL), long enough for a ride or a delivery call-back; XA 0 (until
+  released); cyj the vendor's 30 min.
 """
 
 from typing import Final
-
-KINDS_BY_VENDOR: Final[dict[str, tuple[str, ...]]] = {
-    "igw": ("axb", "xa"),
-    "cyj": ("cyj",),
-}
 
 IGW_MAX_TTL: Final = 7 * 24 * 3600
 CYJ_MIN_TTL: Final = 60
 CYJ_MAX_TTL: Final = 3600
 CYJ_DEFAULT_TTL: Final = 1800
-DEFAULT_TTL: Final[dict[str, int]] = {"axb": 3600, "xa": 0, "cyj": CYJ_DEFAULT_TTL}
-
-AXB_DISPLAYS: Final = ("0,0", "0,1", "1,0", "1,1")
-XA_DISPLAYS: Final = ("0", "1")
-CYJ_DIRECTS: Final = (0, 1, 2)
+AXB_FORM_TTL: Final = 3600
 
 DEFAULT_MAX_BINDINGS_PER_X: Final = 200
-
-# Kinds whose vendor has no release API (cyj, §二: "到期后平台自动解绑"): a binding
-# we mark released stays at the vendor until its end time (expires_at), still
-# pairing A and B on its X, so allocation counts it as live until then. A
-# re-bind of the pair on that X would be refused (cyj 103001).
-KINDS_HELD_UNTIL_END_TIME: Final = ("cyj",)
 
 # A binding pending this long has lost its task (broker flush, worker crash past the
 # visibility timeout); the vendor client gives up within about a minute.

@@ -1,16 +1,20 @@
-"""Reads for bindings and the number pool: filtered lists, one binding, pool utilisation."""
+"""Reads for bindings and the number pool: filtered lists, one binding, pool utilisation,
+the binding an idempotency key made, the binding a call belongs to, and labels."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import PrivacyNumber, VendorAccount
 from core import filters as core_filters
-from privacy import rules
+from core.phones import display_number
+from privacy import kinds, rules
 from privacy.filters import BindingFilter
 from privacy.models import Binding
 
@@ -28,6 +32,22 @@ def binding_list(*, filters: Mapping[str, Any] | None = None, user=None) -> Quer
 
 def binding_get(*, pk: int) -> Binding:
     return Binding.objects.select_related("vendor_account", "x_number", "created_by").get(pk=pk)
+
+
+def binding_for_idempotency_key(*, user, key: str) -> Binding | None:
+    """The binding `user` made with this Idempotency-Key, if any."""
+    if not key or user is None:
+        return None
+    return Binding.objects.filter(created_by=user, client_idempotency_key=key).first()
+
+
+def describe_for(binding: Binding, user) -> str:
+    """A one-line label for messages: kind, masked numbers."""
+    parts = [display_number(binding.a_number, user)]
+    if binding.b_number:
+        parts.append(display_number(binding.b_number, user))
+    x = display_number(binding.x_number.number, user) if binding.x_number else "?"
+    return f"{binding.get_kind_display()} #{binding.pk} X {x}: {' / '.join(parts)}"
 
 
 def binding_transitions(*, binding: Binding):
@@ -58,7 +78,7 @@ def pool_utilisation(
 ) -> QuerySet[PrivacyNumber]:
     """Pool numbers annotated with `live` (live bindings on them), busiest first."""
     qs = PrivacyNumber.objects.select_related("vendor_account").filter(
-        vendor_account__vendor__in=list(rules.KINDS_BY_VENDOR)
+        vendor_account__vendor__in=kinds.vendors()
     )
     if vendor_account is not None:
         qs = qs.filter(vendor_account=vendor_account)
@@ -77,7 +97,7 @@ def pool_rows(numbers) -> list[PoolRow]:
 
 
 def pool_totals(*, vendor_account: VendorAccount | None = None) -> dict[str, int]:
-    numbers = PrivacyNumber.objects.filter(vendor_account__vendor__in=list(rules.KINDS_BY_VENDOR))
+    numbers = PrivacyNumber.objects.filter(vendor_account__vendor__in=kinds.vendors())
     live = Binding.objects.filter(state__in=Binding.LIVE_STATES, x_number__isnull=False)
     if vendor_account is not None:
         numbers = numbers.filter(vendor_account=vendor_account)
@@ -87,3 +107,49 @@ def pool_totals(*, vendor_account: VendorAccount | None = None) -> dict[str, int
         "available": numbers.filter(status=PrivacyNumber.Status.AVAILABLE).count(),
         "live": live.count(),
     }
+
+
+# --------------------------------------------------------------------------- calls
+
+# The binding a call belongs to. Callbacks resolve it on every CDR, inside the
+# INSERT of the call's record (callbacks.hotsql), so the rule is one SQL
+# expression that privacy owns:
+# - by the vendor's id for it (igw subid, cyj virtual number); cyj reuses virtual
+#   numbers across bindings, so the newest binding created at or before the call,
+#   else the newest one;
+# - else, for kinds whose calls carry no vendor id (igw XA, opened without a
+#   subid), the newest such binding on the call's X number created at or before
+#   the call.
+# Parameters: call_binding_params(...) order. Uses the index privacy_bind_vendor_id.
+# Kind codes come from privacy.kinds and table names from model metadata; every
+# value is a parameter.
+_BY_X = ", ".join(f"'{code}'" for code in kinds.where("calls_linked_by_x"))
+_BINDINGS, _NUMBERS = Binding._meta.db_table, PrivacyNumber._meta.db_table
+CALL_BINDING_SQL = (
+    "COALESCE("  # noqa: S608
+    f"(SELECT b.id FROM {_BINDINGS} b"
+    " WHERE b.vendor_account_id = %s AND b.vendor_binding_id = %s AND %s <> ''"
+    " ORDER BY (b.created_at <= %s) DESC, b.created_at DESC, b.id DESC LIMIT 1),"
+    f"(SELECT b.id FROM {_BINDINGS} b JOIN {_NUMBERS} n ON n.id = b.x_number_id"
+    f" WHERE b.vendor_account_id = %s AND b.kind IN ({_BY_X}) AND n.number = %s"
+    " AND b.created_at <= %s ORDER BY b.created_at DESC, b.id DESC LIMIT 1))"
+)
+
+
+def call_binding_params(
+    account_id: int, vendor_binding_id: str, x_number: str, at: datetime
+) -> tuple:
+    """The parameters of CALL_BINDING_SQL for a call of `account_id` at `at`."""
+    return (account_id, vendor_binding_id, vendor_binding_id, at, account_id, x_number, at)
+
+
+def binding_for_call(
+    *, account_id: int, vendor_binding_id: str, x_number: str, at: datetime
+) -> int | None:
+    """The id of the binding a call belongs to (the rule above), in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {CALL_BINDING_SQL}",
+            call_binding_params(account_id, vendor_binding_id, x_number, at),
+        )
+        return cursor.fetchone()[0]

@@ -17,7 +17,7 @@ from core.decorators import require_perm
 from core.filters import page_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
-from privacy import rules, selectors, services
+from privacy import kinds, selectors, services
 from privacy.forms import BindingForm, BulkReleaseForm, PoolFilterForm
 from privacy.models import Binding
 
@@ -60,7 +60,7 @@ def binding_list(request):
             "filter_errors": filter_errors,
             "states": Binding.State.choices,
             "kinds": Binding.Kind.choices,
-            "accounts": VendorAccount.objects.filter(vendor__in=list(rules.KINDS_BY_VENDOR)),
+            "accounts": VendorAccount.objects.filter(vendor__in=kinds.vendors()),
         },
     )
 
@@ -91,7 +91,7 @@ def binding_state(request, pk: int):
 
 @require_perm("privacy.add_binding")
 def binding_create(request, kind: str):
-    if kind not in Binding.Kind.values:
+    if kinds.get(kind) is None:
         raise Http404("No such binding kind.")
     form = BindingForm(request.POST or None, kind=kind)
     if request.method == "POST" and form.is_valid():
@@ -125,16 +125,12 @@ def binding_release(request, pk: int):
             binding.refresh_from_db()
             _say_state(request, binding, releasing=True)
         return redirect("privacy:binding_detail", pk=binding.pk)
-    igw = binding.kind != Binding.Kind.CYJ
     return render(
         request,
         "confirm.html",
         {
-            "title": f"Release {services.describe_for(binding, request.user)}?",
-            "body": "The vendor is asked to unbind it; calls to X stop reaching these numbers."
-            if igw
-            else "cyj has no release call: the binding is marked released here and the "
-            "vendor unbinds it by itself at its end time.",
+            "title": f"Release {selectors.describe_for(binding, request.user)}?",
+            "body": binding.spec.release_confirmation,
             "action": "Release",
             "danger": True,
         },
@@ -190,6 +186,6 @@ def pool(request):
             "rows": selectors.pool_rows(page),
             "totals": selectors.pool_totals(vendor_account=account),
             "filter_errors": page_errors(ValidationError(form.errors)) if form.errors else [],
-            "accounts": VendorAccount.objects.filter(vendor__in=list(rules.KINDS_BY_VENDOR)),
+            "accounts": VendorAccount.objects.filter(vendor__in=kinds.vendors()),
         },
     )

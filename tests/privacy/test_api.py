@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from privacy import services
+from privacy import selectors, services
 from privacy.models import Binding
 from tests.factories import BindingFactory, UserFactory
 
@@ -84,7 +84,7 @@ def test_racing_posts_with_one_key_make_one_binding(
     """Two POSTs with one key, both past the key look-up before either writes."""
     xs = make_pool(igw_account, pool)
     body = payload(igw_account, x_number=xs[0].number) if choose_x else payload(igw_account)
-    real_lookup = services.binding_for_idempotency_key
+    real_lookup = selectors.binding_for_idempotency_key
     barrier = threading.Barrier(2)
     seen = threading.local()
 
@@ -96,7 +96,7 @@ def test_racing_posts_with_one_key_make_one_binding(
             barrier.wait(timeout=10)
         return found
 
-    monkeypatch.setattr(services, "binding_for_idempotency_key", lookup_then_wait)
+    monkeypatch.setattr(selectors, "binding_for_idempotency_key", lookup_then_wait)
     answers = []
 
     def post():

@@ -347,10 +347,10 @@ def test_bulk_release_message_counts_what_happened(operator_client, igw_account,
 
 @pytest.mark.parametrize(("kind", "ttl"), [("axb", 3600), ("xa", 0), ("cyj", 1800)])
 def test_ttl_starts_at_the_kind_default(operator_client, igw_account, cyj_account, kind, ttl):
-    from privacy import rules
+    from privacy import kinds
 
     form = operator_client.get(reverse("privacy:binding_create", args=[kind])).context["form"]
-    assert form["ttl"].value() == ttl == rules.DEFAULT_TTL[kind]
+    assert form["ttl"].value() == ttl == kinds.KINDS[kind].form_ttl
 
 
 def test_a_field_error_sits_with_its_own_field(operator_client, igw_account):
