@@ -15,21 +15,21 @@ prepares its value exactly as the ORM would (jsonb, inet, aware datetimes).
 - `insert_ignore`: INSERT ... ON CONFLICT (the unique constraint) DO NOTHING
   RETURNING id.  Idempotence comes from the constraint, never from a read
   before the write; a concurrent INSERT of the same key waits for the other
-  transaction and then does nothing.  A CallRecord's binding is resolved by a
-  subquery in the same statement (one round trip, same choice as
-  services._binding_id).
+  transaction and then does nothing.  A CallRecord's binding is resolved by
+  privacy's subquery (privacy.selectors.CALL_BINDING_SQL) in the same
+  statement: one round trip, the same rule as normalize._binding_id.
 
 Everything else (merges into an existing record, replays, pages) uses the ORM.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cache
 
 from django.db import connection, models
 
 from accounts.models import VendorAccount
+from privacy.selectors import CALL_BINDING_SQL
 
 # --------------------------------------------------------------------- account
 
@@ -60,39 +60,6 @@ def account_by_token(token: str) -> VendorAccount | None:
 
 # --------------------------------------------------------------------- inserts
 
-# The binding a call belongs to, in one place for the INSERT and the merge path:
-# - by the vendor's id for it (igw subid, cyj virtual number); cyj reuses virtual
-#   numbers across bindings, so the newest binding created at or before the call,
-#   else the newest one;
-# - else, for igw XA (opened without a subid), the newest XA binding on the call's
-#   X number created at or before the call.
-# Parameters: BINDING_PARAMS order (account id, vendor id, vendor id, at, account id,
-# X number, at).  Uses the index privacy_bind_vendor_id.
-_BINDING_SUBQUERY = (
-    "COALESCE("
-    "(SELECT b.id FROM privacy_binding b"
-    " WHERE b.vendor_account_id = %s AND b.vendor_binding_id = %s AND %s <> ''"
-    " ORDER BY (b.created_at <= %s) DESC, b.created_at DESC, b.id DESC LIMIT 1),"
-    "(SELECT b.id FROM privacy_binding b"
-    " JOIN accounts_privacynumber n ON n.id = b.x_number_id"
-    " WHERE b.vendor_account_id = %s AND b.kind = 'xa' AND n.number = %s"
-    " AND b.created_at <= %s ORDER BY b.created_at DESC, b.id DESC LIMIT 1))"
-)
-
-
-def binding_params(account_id: int, vendor_binding_id: str, x_number: str, at: datetime) -> tuple:
-    return (account_id, vendor_binding_id, vendor_binding_id, at, account_id, x_number, at)
-
-
-def binding_for(account_id: int, vendor_binding_id: str, x_number: str, at: datetime) -> int | None:
-    """The binding a call belongs to (see _BINDING_SUBQUERY), for the merge path."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_BINDING_SUBQUERY}",
-            binding_params(account_id, vendor_binding_id, x_number, at),
-        )
-        return cursor.fetchone()[0]
-
 
 @cache
 def _insert_sql(
@@ -101,7 +68,7 @@ def _insert_sql(
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     placeholders = [
-        _BINDING_SUBQUERY if with_binding and f.column == "binding_id" else "%s" for f in fields
+        CALL_BINDING_SQL if with_binding and f.column == "binding_id" else "%s" for f in fields
     ]
     returning = [model._meta.pk.column] + (["binding_id"] if with_binding else [])
     # Identifiers come from model metadata; every value is a parameter.
@@ -129,8 +96,8 @@ def insert_ignore(
     """INSERT `obj` unless a row with the same `conflict` key exists.
 
     Returns the new id (also set on `obj`), or None if the key was taken.
-    `binding` = binding_params(...): resolve obj's binding_id in the statement
-    instead of taking it from `obj`.
+    `binding` = privacy.selectors.call_binding_params(...): resolve obj's
+    binding_id in the statement instead of taking it from `obj`.
     """
     return _insert(obj, conflict, binding)
 

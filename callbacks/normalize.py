@@ -25,6 +25,7 @@ from accounts.models import VendorAccount
 from callbacks import hotsql, recordings
 from callbacks.models import CallEvent, CallRecord
 from callbacks.text import _json_safe, _number, _text
+from privacy import selectors as privacy_selectors
 
 RecStatus = CallRecord.RecordingStatus
 
@@ -93,7 +94,7 @@ def _record_insert(
     record = CallRecord(vendor_account=account, call_id=call_id, **fields)
     x_number = fields.get("x_number", "")
     binding = (
-        hotsql.binding_params(account.pk, binding_ref, x_number, at)
+        privacy_selectors.call_binding_params(account.pk, binding_ref, x_number, at)
         if binding_ref or x_number
         else None
     )
@@ -118,10 +119,12 @@ def _binding_id(
     account: VendorAccount, vendor_binding_id: str, x_number: str, at: datetime
 ) -> int | None:
     """The binding a call belongs to, for merges (new records resolve it inside
-    their INSERT): the one choice in hotsql._BINDING_SUBQUERY."""
+    their INSERT): privacy's rule, privacy.selectors.CALL_BINDING_SQL."""
     if not (vendor_binding_id or x_number):
         return None
-    return hotsql.binding_for(account.pk, vendor_binding_id, x_number, at)
+    return privacy_selectors.binding_for_call(
+        account_id=account.pk, vendor_binding_id=vendor_binding_id, x_number=x_number, at=at
+    )
 
 
 def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:
