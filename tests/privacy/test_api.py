@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from privacy import selectors, services
+from privacy import selectors
 from privacy.models import Binding
 from tests.factories import BindingFactory, UserFactory
 
