@@ -20,8 +20,9 @@ Facts behind the flags (vendor-docs, rules.py):
 - cyj may pick the virtual number itself and names it as its binding id
   (`vendor_picks_x`).
 - An igw XA transfer forwards every call to X: X carries it alone
-  (`exclusive_x`), and its calls carry no subid, so they are linked to it by X
-  (`calls_linked_by_x`).
+  (`exclusive_x`; the partial unique index privacy_binding_live_xa is the
+  database's backstop for it), and its calls carry no subid, so they are linked
+  to it by X (`calls_linked_by_x`, privacy.selectors.CALL_BINDING_SQL).
 
 This module imports no models (privacy.models reads it for `Binding.spec`).
 """

@@ -1,13 +1,10 @@
 """Privacy-number bindings and their state history.
 
 A binding pairs real numbers (A, B) with an X number of our pool at one vendor
-account. Its life is a small state machine, every step recorded in a
-BindingTransition written in the same transaction as the state change:
-
-    pending ──► active ──► releasing ──► released
-       │          │            │
-       │          └──► expired └──► active   (vendor refused the release)
-       └──► failed
+account. Its life is a small state machine (privacy.transitions has the diagram
+and the allowed moves), every step recorded in a BindingTransition written in
+the same transaction as the state change. What differs between kinds lives in
+their specs (privacy.kinds; `Binding.spec`).
 
 `releasing` exists because an igw release is itself a vendor call made by a
 worker: until the vendor confirms, the X still carries the pairing, so the row
@@ -23,9 +20,9 @@ and a check in Python alone races:
   releases it by X alone, so an X carries at most one XA.
 
 Cross-role pairings (A of one binding being B of another on the same X) and
-mixing XA with AXB on one X cannot be written as a partial unique index; the
-service checks them while holding the X's row lock (SELECT ... FOR UPDATE), so
-they are serialized per X all the same. So is the cyj rule that a released
+mixing XA with AXB on one X cannot be written as a partial unique index;
+privacy.allocation checks them while holding the X's row lock (SELECT ... FOR
+UPDATE), so they are serialized per X all the same. So is the cyj rule that a released
 binding keeps pairing A and B on its X until its end time (the vendor has no
 release API): an index condition cannot name the current time.
 """

@@ -37,7 +37,6 @@ Release and expiry:
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -76,8 +75,6 @@ __all__ = [
     "vendor_client",
     "xload_sync",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 class RetryLater(Exception):
