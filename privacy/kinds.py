@@ -62,7 +62,8 @@ class BindingKind:
 
     code: str
     vendor: str
-    label: str
+    label: str  # in messages: "igw AXB bindings take no call direction."
+    name: str  # on buttons: "New AXB"
     ttl_min: int
     ttl_max: int
     ttl_default: int | None  # None: the caller must give a ttl
@@ -244,6 +245,7 @@ AXB: Final = AxbKind(
     code="axb",
     vendor="igw",
     label="igw AXB",
+    name="AXB",
     ttl_min=1,
     ttl_max=rules.IGW_MAX_TTL,
     ttl_default=None,
@@ -262,6 +264,7 @@ XA: Final = XaKind(
     code="xa",
     vendor="igw",
     label="igw XA",
+    name="XA",
     ttl_min=0,
     ttl_max=rules.IGW_MAX_TTL,
     ttl_default=0,
@@ -277,6 +280,7 @@ CYJ: Final = CyjKind(
     code="cyj",
     vendor="cyj",
     label="cyj",
+    name="cyj",
     ttl_min=rules.CYJ_MIN_TTL,
     ttl_max=rules.CYJ_MAX_TTL,
     ttl_default=rules.CYJ_DEFAULT_TTL,

@@ -60,6 +60,7 @@ def binding_list(request):
             "filter_errors": filter_errors,
             "states": Binding.State.choices,
             "kinds": Binding.Kind.choices,
+            "specs": list(kinds.KINDS.values()),
             "accounts": VendorAccount.objects.filter(vendor__in=kinds.vendors()),
         },
     )

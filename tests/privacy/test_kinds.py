@@ -127,3 +127,11 @@ def test_detail_page_shows_the_fields_of_the_kind(operator_client, igw_account, 
     assert "Direction" in cyj_html and "reqid" not in cyj_html and "Display" not in cyj_html
     assert "B number" in cyj_html
     assert "B number" not in xa_html and "reqid" in xa_html and "Display" in xa_html
+
+
+@pytest.mark.django_db
+def test_the_list_offers_a_new_button_per_kind(operator_client):
+    html = operator_client.get(reverse("privacy:binding_list")).content.decode()
+    for spec in kinds.KINDS.values():
+        url = reverse("privacy:binding_create", kwargs={"kind": spec.code})
+        assert f'href="{url}">New {spec.name}</a>' in html
