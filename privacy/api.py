@@ -89,7 +89,7 @@ class BindingSerializer(serializers.ModelSerializer):
 
 def _per_kind(describe) -> str:
     """`kind: text` for each kind whose spec `describe` has something to say about."""
-    return " ".join(
+    return " | ".join(
         f"{spec.code}: {text}" for spec in kinds.KINDS.values() if (text := describe(spec))
     )
 
