@@ -17,9 +17,9 @@ MAX_TASK_RETRIES = 4
 def send_on_commit(task_name: str, binding_id: int) -> None:
     """Send a task of this module once the surrounding transaction commits.
 
-    robust=True: a broker outage (or, in the eager quick start, a crash inside the
-    task) must not turn an already committed write into a 500; the row stays
-    pending/releasing and resolve_stuck_pending sends it again.
+    robust=True: a broker outage (or, with eager tasks as in the tests, a crash
+    inside the task) must not turn an already committed write into a 500; the row
+    stays pending/releasing and resolve_stuck_pending sends it again.
     """
     task = globals()[task_name]
     transaction.on_commit(lambda: task.delay(binding_id), robust=True)
