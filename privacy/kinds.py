@@ -24,7 +24,8 @@ Facts behind the flags (vendor-docs, rules.py):
   database's backstop for it), and its calls carry no subid, so they are linked
   to it by X (`calls_linked_by_x`, privacy.selectors.CALL_BINDING_SQL).
 
-This module imports no models (privacy.models reads it for `Binding.spec`).
+Each spec's `vendor` matches that client's `binding_kinds` (vendors/; a test
+holds them together). This module imports no models (privacy.models reads it for `Binding.spec`).
 """
 
 from __future__ import annotations

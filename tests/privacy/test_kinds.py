@@ -135,3 +135,10 @@ def test_the_list_offers_a_new_button_per_kind(operator_client):
     for spec in kinds.KINDS.values():
         url = reverse("privacy:binding_create", kwargs={"kind": spec.code})
         assert f'href="{url}">New {spec.name}</a>' in html
+
+
+def test_specs_agree_with_the_vendor_clients_binding_kinds():
+    import vendors
+
+    offered = {(code, kind) for code, cls in vendors.REGISTRY.items() for kind in cls.binding_kinds}
+    assert offered == {(spec.vendor, spec.code) for spec in kinds.KINDS.values()}
