@@ -86,14 +86,28 @@ def display_number(number: str, user) -> str:
 # The 3-digit rule keeps dates (2026-11-29) and times apart; runs glued to letters
 # (X13811110001, /rec/13811110001.mp3) still match: masking too much beats a leak.
 _NUMBER_LIKE = re.compile(r"\+?\d+(?:[ \-]\d{3,})*")
+# The one exception: a long hexadecimal identifier (igw subid, call ids: 16+ hex
+# characters with at least one letter) is not a phone number, and staff need it whole
+# to look a call up with the vendor; masking a digit run inside it only garbles it.
+_TOKEN_CHAR = re.compile(r"[0-9A-Za-z]")
+_HEX_ID = re.compile(r"(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{16,}")
 # Shorter runs are codes (vendor result codes, ports, years), not phone numbers.
 MIN_TEXT_DIGITS = 7
+
+
+def _inside_hex_id(match: re.Match) -> bool:
+    text, start, end = match.string, match.start(), match.end()
+    while start > 0 and _TOKEN_CHAR.match(text[start - 1]):
+        start -= 1
+    while end < len(text) and _TOKEN_CHAR.match(text[end]):
+        end += 1
+    return _HEX_ID.fullmatch(text, start, end) is not None
 
 
 def _mask_run(match: re.Match) -> str:
     run = match.group(0)
     digits = re.sub(r"\D", "", run)
-    if len(digits) < MIN_TEXT_DIGITS:
+    if len(digits) < MIN_TEXT_DIGITS or _inside_hex_id(match):
         return run
     if run.startswith("+"):
         return mask_number("+" + digits)

@@ -92,6 +92,8 @@ def test_mask_numbers_in_text_finds_number_like_runs(text, masked):
         "ended at 2026-11-29 23:15:00 on port 8883",
         "igw 1300: 资源不存在",
         "138****0021 is busy",
+        "igw subid e77e92d9a46be1c551100386",
+        "call 5242a47d2ff2796600f7f5be87678989 ended",
         "",
     ],
 )
@@ -108,9 +110,31 @@ def test_display_text_masks_unless_the_user_may_see_full_numbers(operator, staff
     assert display_text(text, AnonymousUser()) == "vendor chose 171****0001"
 
 
+def _unless_hex_id(token: re.Match) -> str:
+    hex_id = re.fullmatch(r"(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{16,}", token.group(0))
+    return "" if hex_id else token.group(0)
+
+
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("ab13800138000", "ab138****8000"),  # too short to be an identifier
+        ("X13811110001", "X138****0001"),
+        (
+            "subid 0123456789abcdef13800138000 for 13800138000",
+            "subid 0123456789abcdef13800138000 for 138****8000",
+        ),
+    ],
+)
+def test_only_long_hexadecimal_identifiers_keep_their_digits(text, masked):
+    assert mask_numbers_in_text(text) == masked
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("0123456789+- ()x１٣")), max_size=60) | st.text())
 def test_masked_text_keeps_no_seven_digits_together_and_masks_once(text):
     masked = mask_numbers_in_text(text)
-    assert not re.search(r"\d{7}", masked)
+    # Long hexadecimal identifiers are left whole (see core/phones.py); nothing else.
+    outside_hex_ids = re.sub(r"[0-9A-Za-z]+", _unless_hex_id, masked)
+    assert not re.search(r"\d{7}", outside_hex_ids)
     assert mask_numbers_in_text(masked) == masked
