@@ -313,7 +313,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Several models have a `kind`; name each enum after its model so the schema is valid.
-    "ENUM_NAME_OVERRIDES": {"BindingKindEnum": "privacy.models.Binding.Kind"},
+    "ENUM_NAME_OVERRIDES": {"BindingKindEnum": "privacy.models.kind_choices"},
 }
 
 # Behind a reverse proxy: trust X-Forwarded-Proto/Host so the console rebuilds the URL

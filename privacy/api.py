@@ -95,7 +95,7 @@ def _per_kind(describe) -> str:
 
 
 class BindingCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Binding.Kind.choices)
+    kind = serializers.ChoiceField(choices=[])
     vendor_account = serializers.PrimaryKeyRelatedField(queryset=VendorAccount.objects.all())
     a_number = serializers.CharField(max_length=32)
     b_number = serializers.CharField(
@@ -135,6 +135,11 @@ class BindingCreateSerializer(serializers.Serializer):
     anucode = serializers.CharField(max_length=64, required=False, allow_blank=True)
     ansanu = serializers.CharField(max_length=64, required=False, allow_blank=True)
     user_data = serializers.CharField(max_length=256, required=False, allow_blank=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read per request: a vendor registered later offers its kinds at once.
+        self.fields["kind"].choices = kinds.choices()
 
 
 class CanReleaseBinding(permissions.BasePermission):

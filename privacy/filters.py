@@ -8,6 +8,7 @@ import django_filters
 from django.utils import timezone
 
 from core import filters
+from privacy import kinds
 from privacy.models import Binding
 
 # Ten years of minutes: far beyond any binding's ttl, well inside timedelta's range.
@@ -20,7 +21,7 @@ class BindingFilter(filters.ConsoleFilterSet):
         method="filter_state",
         help_text="A state, or live (pending, active or releasing).",
     )
-    kind = django_filters.ChoiceFilter(choices=Binding.Kind.choices)
+    kind = django_filters.ChoiceFilter(choices=kinds.choices)  # read per request
     vendor_account = filters.IdFilter(help_text="Vendor account id.")
     x_id = filters.IdFilter(field_name="x_number_id", help_text="Pool number id of X.")
     x = filters.PhoneNumberFilter(

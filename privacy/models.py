@@ -33,6 +33,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from privacy import kinds
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    """Binding.kind's choices: the kinds the registered vendors declare."""
+    return kinds.choices()
+
 
 def new_reqid() -> str:
     """igw's idempotency key: generated once per binding and reused by every retry."""
@@ -40,11 +47,6 @@ def new_reqid() -> str:
 
 
 class Binding(models.Model):
-    class Kind(models.TextChoices):
-        AXB = "axb", "AXB (igw)"
-        XA = "xa", "XA transfer (igw)"
-        CYJ = "cyj", "Privacy call (cyj)"
-
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         ACTIVE = "active", "Active"
@@ -56,7 +58,9 @@ class Binding(models.Model):
     LIVE_STATES = (State.PENDING, State.ACTIVE, State.RELEASING)
     FINAL_STATES = (State.RELEASED, State.EXPIRED, State.FAILED)
 
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # The kinds the registered vendors declare (privacy.kinds): a callable, so a
+    # vendor plug-in's kind needs no migration.
+    kind = models.CharField(max_length=8, choices=kind_choices)
     vendor_account = models.ForeignKey(
         "accounts.VendorAccount", on_delete=models.PROTECT, related_name="bindings"
     )
@@ -166,9 +170,7 @@ class Binding(models.Model):
     @property
     def spec(self):
         """The kind's spec (privacy.kinds.BindingKind): what this kind takes and does."""
-        from privacy.kinds import KINDS
-
-        return KINDS[self.kind]
+        return kinds.KINDS[self.kind]
 
     @property
     def x_number_value(self) -> str:

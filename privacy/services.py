@@ -141,7 +141,7 @@ def binding_bind_at_vendor(*, binding_id: int, final_attempt: bool = False) -> N
         )
         return
     try:
-        result = binding.spec.bind(vendor_client(account=binding.vendor_account), binding)
+        result = kinds.bind(vendor_client(account=binding.vendor_account), binding)
     except VendorError as exc:
         retry = (
             exc.retryable
@@ -348,7 +348,7 @@ def binding_release_at_vendor(*, binding_id: int, final_attempt: bool = False) -
     if binding is None:
         return
     try:
-        binding.spec.release(vendor_client(account=binding.vendor_account), binding)
+        kinds.release(vendor_client(account=binding.vendor_account), binding)
     except NotFound as exc:
         why = f"vendor no longer had it ({exc.code}: {exc.message or exc.message_en})"
         _released_from_releasing(binding_id, Binding.State.RELEASED, why)

@@ -59,7 +59,7 @@ def binding_list(request):
             "page": paginate(request, bindings),
             "filter_errors": filter_errors,
             "states": Binding.State.choices,
-            "kinds": Binding.Kind.choices,
+            "kinds": kinds.choices(),
             "specs": list(kinds.KINDS.values()),
             "accounts": VendorAccount.objects.filter(vendor__in=kinds.vendors()),
         },
@@ -109,7 +109,7 @@ def binding_create(request, kind: str):
     return render(
         request,
         "privacy/binding_form.html",
-        {"form": form, "kind": kind, "kind_label": Binding.Kind(kind).label},
+        {"form": form, "kind": kind, "kind_label": kinds.KINDS[kind].choice_label},
     )
 
 

@@ -66,7 +66,7 @@ class BindingFactory(factory.django.DjangoModelFactory):
         model = Binding
         skip_postgeneration_save = True
 
-    kind = Binding.Kind.AXB
+    kind = "axb"
     vendor_account = factory.SubFactory(VendorAccountFactory, vendor="igw")
     x_number = factory.SubFactory(
         PrivacyNumberFactory, vendor_account=factory.SelfAttribute("..vendor_account")

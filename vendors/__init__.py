@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import EARLIEST_CALL_TIME, MAX_CLOCK_AHEAD, RetryPolicy, VendorClient
+from .binding_kinds import BindingKindSpec, BindingRequest
 from .ccp import CcpClient
 from .cyj import CyjClient
 from .errors import (
@@ -68,6 +69,12 @@ def register(cls: type[VendorClient]) -> type[VendorClient]:
         raise ValueError(f"{cls.__name__} needs a code and callback_kinds")
     if REGISTRY.get(cls.code, cls) is not cls:
         raise ValueError(f"vendor code {cls.code!r} is taken by {REGISTRY[cls.code].__name__}")
+    taken = {k.code for c in REGISTRY.values() if c is not cls for k in c.binding_kinds}
+    for spec in cls.binding_kinds:
+        if spec.vendor != cls.code or spec.code in taken:
+            raise ValueError(
+                f"binding kind {spec.code!r}: needs vendor {cls.code!r} and a free code"
+            )
     REGISTRY[cls.code] = cls
     return cls
 
@@ -98,6 +105,8 @@ __all__ = [
     "REGISTRY",
     "AccountStatus",
     "AuthError",
+    "BindingKindSpec",
+    "BindingRequest",
     "BindingResult",
     "CallEventData",
     "CallOutcome",

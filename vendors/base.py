@@ -28,6 +28,7 @@ import requests
 
 from . import transport
 from .account_settings import Setting
+from .binding_kinds import BindingKindSpec
 from .errors import (
     AuthError,
     Conflict,
@@ -116,7 +117,8 @@ class VendorClient(abc.ABC):
                         offers "Check status at the vendor") [False];
       supports_sub_accounts    `create_sub_account` exists [False];
       supports_sms, supports_voice_codes  what else the vendor offers [False];
-      binding_kinds     privacy binding kinds the vendor offers [()];
+      binding_kinds     privacy binding kinds the vendor offers, as specs
+                        (vendors.binding_kinds.BindingKindSpec) [()];
       account_settings  keys of the account's `extra` the client reads, with
                         their checks (vendors.account_settings.Setting) [{}];
       sandbox_module    dotted path of the sandbox's emulation of the vendor
@@ -137,7 +139,7 @@ class VendorClient(abc.ABC):
     supports_sub_accounts: ClassVar[bool] = False
     supports_sms: ClassVar[bool] = False
     supports_voice_codes: ClassVar[bool] = False
-    binding_kinds: ClassVar[tuple[str, ...]] = ()
+    binding_kinds: ClassVar[tuple[BindingKindSpec, ...]] = ()
     account_settings: ClassVar[Mapping[str, Setting]] = {}
     sandbox_module: ClassVar[str] = ""
     # The vendor's own names for account_id, secret and app_id ("—": unused).

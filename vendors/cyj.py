@@ -54,6 +54,7 @@ import requests
 
 from ._util import SHANGHAI, aware, decode_body, get_int, get_str, parse_time
 from .base import ErrorRow, Reply, Signature, VendorClient
+from .binding_kinds import BindingKindSpec, BindingRequest
 from .errors import CallbackAuthError, ResponseError
 from .types import BindingResult, CallEventData, CallOutcome, CallRecordData, RecordingInfo
 
@@ -76,6 +77,57 @@ def sign(token: str, app_id: str, timestamp: str) -> tuple[str, str]:
     return sig, base64.b64encode(plain).decode("ascii")
 
 
+# ---------------------------------------------------------------- binding kind
+#
+# EndMinute defaults to 30 minutes and may not exceed 60 (§二 2.1), so ttl is
+# 60..3600 seconds, default 1800; it is sent in the bind request itself, so
+# expiry counts from the attempt.  The bind carries no idempotency key.  cyj
+# documents no release API (§二: "到期后平台自动解绑"): a release is local and
+# the vendor keeps pairing A and B on its X until the end time (a re-bind of the
+# pair there is refused, 103001).  cyj may pick the virtual number itself and
+# names it as its binding id.
+MIN_TTL = 60
+MAX_TTL = 3600
+DEFAULT_TTL = 1800
+
+
+def _bind(client: CyjClient, request: BindingRequest) -> BindingResult:
+    return client.bind(
+        caller=request.a_number,
+        callee=request.b_number,
+        virtual_number=request.x_number,
+        direct=request.direct or 0,
+        end_time=request.end_time,
+        area_code=request.area_code,
+    )
+
+
+PRIVACY_CALL = BindingKindSpec(
+    code="cyj",
+    vendor="cyj",
+    label="cyj",
+    name="cyj",
+    choice_label="Privacy call (cyj)",
+    ttl_min=MIN_TTL,
+    ttl_max=MAX_TTL,
+    ttl_default=DEFAULT_TTL,
+    form_ttl=DEFAULT_TTL,
+    ttl_help=f"{MIN_TTL}..{MAX_TTL} seconds; the vendor unbinds at the end "
+    "(EndMinute is at most 60 minutes).",
+    inputs=frozenset({"b_number", "direct"}),
+    release_confirmation="cyj has no release call: the binding is marked released here and "
+    "the vendor unbinds it by itself at its end time.",
+    binder=_bind,
+    direct_choices=((0, "0 — both ways"), (1, "1 — A calls B only"), (2, "2 — B calls A only")),
+    x_help="Leave empty to allocate from the pool, or, with no pool, let the vendor pick.",
+    releases_locally=True,
+    local_release_note="cyj has no release API: the vendor unbinds at EndMinute",
+    bind_idempotent=False,
+    end_time_in_bind=True,
+    vendor_picks_x=True,
+)
+
+
 class CyjClient(VendorClient):
     """Client for one cyj privacy-call application."""
 
@@ -87,7 +139,7 @@ class CyjClient(VendorClient):
     # No URL in the CDR: fetched by CallIdentifier (§三), for answered calls only,
     # since cyj bindings carry no "record" flag we could check.
     recording_source: ClassVar[str] = "api"
-    binding_kinds: ClassVar[tuple[str, ...]] = ("cyj",)
+    binding_kinds: ClassVar[tuple[BindingKindSpec, ...]] = (PRIVACY_CALL,)
     credential_names: ClassVar[tuple[str, str, str]] = ("ACCOUNTSID", "token", "APPID")
     error_map: ClassVar[Mapping[str, ErrorRow]] = {}  # none documented
 

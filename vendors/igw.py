@@ -46,6 +46,7 @@ import requests
 
 from ._util import decode_body, from_epoch, get_int, get_str, header
 from .base import ErrorRow, Reply, Signature, VendorClient
+from .binding_kinds import BindingKindSpec, BindingRequest
 from .errors import (
     AuthError,
     CallbackAuthError,
@@ -129,6 +130,101 @@ def keytime(devid: str, key: str, ts_ms: int) -> str:
     return f"Keytime {devid},{ts_ms},{digest[24:40]}"
 
 
+# ---------------------------------------------------------------- binding kinds
+#
+# The document requires an AXB ttl (seconds) and names no maximum. We cap both
+# kinds at 7 days: a privacy pairing (a ride, a delivery) lives hours, and a
+# forgotten week-long pairing holds an X slot the pool needs.  XA's ttl is
+# optional, 0 meaning "until released" (§4.3).  The form starts AXB at one hour,
+# long enough for a ride or a delivery call-back.  Every bind carries `reqid`, so
+# a redelivered bind is safe; releases are vendor calls (§4.2, §4.4).  An XA
+# transfer forwards every call to X, so X carries it alone, and its calls carry
+# no subid: they are linked to it by X.
+MAX_TTL = 7 * 24 * 3600
+AXB_FORM_TTL = 3600
+_RELEASE_TEXT = "The vendor is asked to unbind it; calls to X stop reaching these numbers."
+
+
+def _bind_axb(client: IgwClient, request: BindingRequest) -> BindingResult:
+    return client.bind_axb(
+        x_number=request.x_number,
+        a_number=request.a_number,
+        b_number=request.b_number,
+        reqid=request.reqid,
+        ttl=request.ttl,
+        record=request.record,
+        display=request.display or _AXB_DISPLAYS[0],
+        anucode=request.anucode,
+        ansanu=request.ansanu,
+        user_data=request.user_data,
+    )
+
+
+def _release_axb(client: IgwClient, request: BindingRequest) -> None:
+    client.release_axb(subid=request.vendor_binding_id)
+
+
+def _bind_xa(client: IgwClient, request: BindingRequest) -> BindingResult:
+    return client.bind_xa(
+        x_number=request.x_number,
+        a_number=request.a_number,
+        reqid=request.reqid,
+        ttl=request.ttl,
+        record=request.record,
+        display=int(request.display or "0"),
+        anucode=request.anucode,
+        user_data=request.user_data,
+    )
+
+
+def _release_xa(client: IgwClient, request: BindingRequest) -> None:
+    # igw releases an XA by its X alone (§4.4).
+    client.release_xa(x_number=request.x_number)
+
+
+AXB = BindingKindSpec(
+    code="axb",
+    vendor="igw",
+    label="igw AXB",
+    name="AXB",
+    choice_label="AXB (igw)",
+    ttl_min=1,
+    ttl_max=MAX_TTL,
+    ttl_default=None,
+    ttl_help=f"Required, 1..{MAX_TTL} seconds (7 days).",
+    form_ttl=AXB_FORM_TTL,
+    inputs=frozenset({"b_number", "display", "anucode", "ansanu", "user_data", "record"}),
+    release_confirmation=_RELEASE_TEXT,
+    binder=_bind_axb,
+    releaser=_release_axb,
+    display_choices=(
+        ("0,0", "0,0 — both parties see X"),
+        ("0,1", "0,1 — B sees X; A sees B's real number"),
+        ("1,0", "1,0 — B sees A's real number; A sees X"),
+        ("1,1", "1,1 — both see the real numbers"),
+    ),
+)
+XA = BindingKindSpec(
+    code="xa",
+    vendor="igw",
+    label="igw XA",
+    name="XA",
+    choice_label="XA transfer (igw)",
+    ttl_min=0,
+    ttl_max=MAX_TTL,
+    ttl_default=0,
+    form_ttl=0,
+    ttl_help=f"0 or empty: until released; at most {MAX_TTL} seconds (7 days).",
+    inputs=frozenset({"display", "anucode", "user_data", "record"}),
+    release_confirmation=_RELEASE_TEXT,
+    binder=_bind_xa,
+    releaser=_release_xa,
+    display_choices=(("0", "0 — show X"), ("1", "1 — show real caller")),
+    exclusive_x=True,
+    calls_linked_by_x=True,
+)
+
+
 class IgwClient(VendorClient):
     """Client for one igw developer account and app."""
 
@@ -139,7 +235,7 @@ class IgwClient(VendorClient):
     callback_ack: ClassVar[tuple[str, bytes]] = ("application/json", b'{"error":0}')  # §1: 0 = ok
     recording_source: ClassVar[str] = "url"  # §5.1 `recording`
     supports_account_status: ClassVar[bool] = True
-    binding_kinds: ClassVar[tuple[str, ...]] = ("axb", "xa")
+    binding_kinds: ClassVar[tuple[BindingKindSpec, ...]] = (AXB, XA)
     credential_names: ClassVar[tuple[str, str, str]] = ("devid", "auth key", "appid")
     error_map: ClassVar[Mapping[str, ErrorRow]] = {
         "1000": (TemporaryError, "Service access error"),  # vague; reqid makes a retry safe

@@ -46,7 +46,7 @@ ANY_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 def scene(db):
     account = VendorAccountFactory(vendor="cyj")
     pending = {
-        "kind": Binding.Kind.CYJ,
+        "kind": "cyj",
         "vendor_account": account,
         "x_number": None,
         "a_number": f"+86{A}",

@@ -1,6 +1,8 @@
 """privacy.kinds: each binding kind is one spec that validation, the form, the API,
 the views and the worker read."""
 
+import dataclasses
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -10,12 +12,14 @@ from privacy.api import BindingCreateSerializer
 from privacy.forms import BindingForm
 from privacy.models import Binding
 from tests.factories import BindingFactory
+from vendors import IgwClient
 
 A, B = "13800138000", "13900139000"
 
 
 def test_every_model_kind_has_exactly_one_spec():
-    assert sorted(kinds.KINDS) == sorted(Binding.Kind.values)
+    assert [code for code, _ in Binding._meta.get_field("kind").choices] == ["axb", "xa", "cyj"]
+    assert kinds.choices()[2] == ("cyj", "Privacy call (cyj)")
     assert kinds.vendors() == ["igw", "cyj"]
     assert [k.code for k in kinds.for_vendor("igw")] == ["axb", "xa"]
     assert kinds.get("zzz") is None
@@ -99,8 +103,8 @@ def test_the_api_documents_every_kinds_ttl():
 @pytest.mark.django_db
 def test_validation_reads_the_spec(igw_account, monkeypatch):
     """A spec change (here a shorter AXB maximum) is what the service enforces."""
-    shorter = kinds.AxbKind(**{**kinds.AXB.__dict__, "ttl_max": 100, "ttl_help": "at most 100"})
-    monkeypatch.setitem(kinds.KINDS, "axb", shorter)
+    shorter = dataclasses.replace(kinds.KINDS["axb"], ttl_max=100, ttl_help="at most 100")
+    monkeypatch.setattr(IgwClient, "binding_kinds", (shorter, kinds.KINDS["xa"]))
     with pytest.raises(ValidationError) as exc:
         services.binding_create(
             kind="axb", vendor_account=igw_account, a_number=A, b_number=B, ttl=101
@@ -137,8 +141,25 @@ def test_the_list_offers_a_new_button_per_kind(operator_client):
         assert f'href="{url}">New {spec.name}</a>' in html
 
 
-def test_specs_agree_with_the_vendor_clients_binding_kinds():
+def test_specs_are_the_vendor_clients_binding_kinds():
     import vendors
 
-    offered = {(code, kind) for code, cls in vendors.REGISTRY.items() for kind in cls.binding_kinds}
-    assert offered == {(spec.vendor, spec.code) for spec in kinds.KINDS.values()}
+    offered = {(code, s) for code, cls in vendors.REGISTRY.items() for s in cls.binding_kinds}
+    assert offered == {(spec.vendor, spec) for spec in kinds.KINDS.values()}
+
+
+def test_register_refuses_a_kind_code_another_vendor_declares():
+    import vendors
+
+    class Clash(IgwClient):
+        code = "clash"
+        binding_kinds = (dataclasses.replace(kinds.KINDS["axb"], vendor="clash"),)
+
+    with pytest.raises(ValueError, match="binding kind 'axb'"):
+        vendors.register(Clash)
+    assert "clash" not in vendors.REGISTRY
+
+
+def test_a_spec_releases_through_the_client_or_locally_never_both():
+    with pytest.raises(ValueError, match="releaser"):
+        dataclasses.replace(kinds.KINDS["cyj"], releaser=kinds.KINDS["axb"].releaser)

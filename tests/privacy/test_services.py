@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import PrivacyNumber
-from privacy import rules, services
+from privacy import kinds, rules, services
 from privacy.models import Binding, BindingTransition, XLoad
 from tests.factories import BindingFactory, PrivacyNumberFactory, UserFactory, VendorAccountFactory
 from vendors import errors as verr
@@ -44,7 +44,7 @@ def fields_of(exc_info) -> dict:
         ({"b_number": "+8613800138000"}, "b_number"),  # A == B after normalization
         ({"ttl": 0}, "ttl"),
         ({"ttl": None}, "ttl"),
-        ({"ttl": rules.IGW_MAX_TTL + 1}, "ttl"),
+        ({"ttl": kinds.KINDS["axb"].ttl_max + 1}, "ttl"),
         ({"display": "2,2"}, "display"),
         ({"direct": 1}, "direct"),
         ({"area_code": "abc"}, "area_code"),
@@ -103,7 +103,7 @@ def test_cyj_ttl_bounds_and_default(cyj_account):
         create(cyj_account, kind="cyj", ttl=3601)
     assert "ttl" in fields_of(exc)
     binding = create(cyj_account, kind="cyj", ttl=None)
-    assert binding.ttl == rules.CYJ_DEFAULT_TTL and binding.direct == 0
+    assert binding.ttl == kinds.KINDS["cyj"].ttl_default and binding.direct == 0
     assert binding.x_number is None  # no pool: the vendor picks the number
 
 
