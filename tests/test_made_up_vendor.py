@@ -3,11 +3,10 @@ class and a sandbox module, nothing else) is registered here and driven through
 the console over real HTTP: account creation through the REST API and the
 service, its settings validated from its own declaration, a status check
 against its sandbox, and a played call whose signed CDR reaches
-/callbacks/<token>/cdr/ and becomes a CallRecord.  No migration, no edit in
-accounts/, callbacks/, sandbox/ or the registry's own module.
-
-Not covered: a binding kind, since binding kinds are privacy/'s specs
-(privacy/rules.py, privacy/kinds.py), not yet read from the client class.
+/callbacks/<token>/cdr/ and becomes a CallRecord; and its binding kind, declared
+on its client class, created through the privacy API, bound and released by the
+(eager) worker against its sandbox routes.  No migration, no edit in accounts/,
+callbacks/, privacy/, sandbox/ or the registry's own module.
 """
 
 import pytest
@@ -19,9 +18,11 @@ import vendors
 from accounts import services as accounts
 from callbacks import services as callbacks
 from callbacks.models import CallRecord, Delivery
+from privacy.models import Binding
 from sandbox import services as sandbox
-from sandbox.models import SandboxCall, SandboxDelivery, SandboxRequest
+from sandbox.models import SandboxBinding, SandboxCall, SandboxDelivery, SandboxRequest
 from sandbox.protocol import base_path
+from tests.factories import PrivacyNumberFactory
 from tests.plugin_vendor.vendor import AcmeClient, body_signature
 
 
@@ -157,6 +158,7 @@ def test_a_vendor_without_a_sandbox_module_is_404_there(client):
     class Bare(AcmeClient):
         code = "bare"
         sandbox_module = "tests.plugin_vendor.no_such_module"
+        binding_kinds = ()  # acme's kind is acme's: a second vendor may not declare it
 
     vendors.register(Bare)
     try:
@@ -174,3 +176,63 @@ def test_an_account_whose_vendor_left_the_registry_still_shows(acme, operator_cl
     page = operator_client.get(reverse("accounts:vendor_account_detail", args=[account.pk]))
     assert page.status_code == 200
     assert "Check status at the vendor" not in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_made_up_vendors_binding_kind_binds_and_releases(acme, live_server, operator_api):
+    account = accounts.vendor_account_create(
+        vendor="acme",
+        name="Acme",
+        base_url=live_server.url + base_path("acme"),
+        account_id="acme-1",
+        secret="acme-secret-1",
+    )
+    x = PrivacyNumberFactory(vendor_account=account, number="+8617000000001")
+    sandbox.ensure_sandbox_account(vendor_account=account)
+
+    # Its own rules: a kind that takes no call direction refuses one.
+    refused = operator_api.post(
+        "/api/v1/bindings/",
+        {"kind": "acme", "vendor_account": account.pk, "a_number": "13800000001", "direct": 1},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert "acme pair bindings take no call direction." in str(refused.json())
+
+    # Created through the API; the task (eager here) binds over real HTTP.
+    response = operator_api.post(
+        "/api/v1/bindings/",
+        {
+            "kind": "acme",
+            "vendor_account": account.pk,
+            "a_number": "13800000001",
+            "b_number": "13900000002",
+        },
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    binding = Binding.objects.get(pk=response.json()["id"])
+    assert (binding.state, binding.ttl) == ("active", 3600), binding.failure_text
+    pair = SandboxBinding.objects.get(kind="acme")
+    assert (pair.a_number, pair.b_number, pair.reqid) == (
+        "13800000001",
+        "13900000002",
+        binding.reqid,
+    )
+    assert binding.vendor_binding_id == pair.subid
+    assert (binding.x_number, pair.x_number) == (x, "17000000001")  # allocated from the pool
+    assert SandboxRequest.objects.get(vendor="acme", method="POST").verdict == "ok"
+
+    # Release is a vendor call: releasing, then the worker's DELETE makes it released.
+    response = operator_api.post(f"/api/v1/bindings/{binding.pk}/release/")
+    assert response.status_code == 202, response.content
+    binding.refresh_from_db()
+    pair.refresh_from_db()
+    assert (binding.state, pair.state) == ("released", "released")
+    assert SandboxRequest.objects.get(vendor="acme", method="DELETE").verdict == "ok"
+    assert list(binding.transitions.values_list("to_state", flat=True)) == [
+        "pending",
+        "active",
+        "releasing",
+        "released",
+    ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 import time
 
 from django.http import HttpResponse, JsonResponse
 
 from sandbox import protocol
 from sandbox.delivery import Outgoing
-from sandbox.models import SandboxAccount, SandboxCall
+from sandbox.models import SandboxAccount, SandboxBinding, SandboxCall
 from sandbox.protocol import Exchange, Rejection, Route
 from tests.plugin_vendor.vendor import CODE, api_signature, body_signature
 from vendors.types import CallOutcome
@@ -46,7 +47,43 @@ def status(exchange: Exchange) -> HttpResponse:
     return JsonResponse({"code": "0", "state": account.state, "balance": str(account.balance)})
 
 
-ROUTES = (Route("api/v1/status", ("GET",), status),)
+def bind_pair(exchange: Exchange) -> HttpResponse:
+    account = authenticate(exchange)
+    try:
+        data = json.loads(exchange.request.body)
+        a, b, ttl, reqid = data["a"], data["b"], int(data["ttl"]), str(data["reqid"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Rejection(protocol.INVALID, "400", f"bad pair request: {exc}") from None
+    pair = account.bindings.filter(kind=CODE, reqid=reqid).first()  # a retry: the same pair
+    if pair is None:
+        pair = SandboxBinding.objects.create(
+            account=account,
+            kind=CODE,
+            subid=secrets.token_hex(8),
+            reqid=reqid,
+            x_number=data.get("x") or f"170{secrets.randbelow(10**8):08d}",
+            a_number=a,
+            b_number=b,
+            params={"ttl": ttl},
+        )
+    return JsonResponse({"code": "0", "pair_id": pair.subid, "x": pair.x_number})
+
+
+def release_pair(exchange: Exchange, pair_id: str) -> HttpResponse:
+    account = authenticate(exchange)
+    released = account.bindings.filter(
+        kind=CODE, subid=pair_id, state=SandboxBinding.State.ACTIVE
+    ).update(state=SandboxBinding.State.RELEASED)
+    if not released:
+        raise Rejection(protocol.NOT_FOUND, "4040", "no such pair", http_status=404)
+    return JsonResponse({"code": "0"})
+
+
+ROUTES = (
+    Route("api/v1/status", ("GET",), status),
+    Route("api/v1/pairs", ("POST",), bind_pair),
+    Route("api/v1/pairs/<str:pair_id>", ("DELETE",), release_pair),
+)
 
 
 def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
