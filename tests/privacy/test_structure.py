@@ -73,3 +73,19 @@ def test_callbacks_name_no_privacy_table():
     for path in sorted((ROOT / "callbacks").glob("*.py")):
         text = path.read_text()
         assert "privacy_binding" not in text and "accounts_privacynumber" not in text, path
+
+
+def test_privacy_names_no_vendor_code():
+    """Kinds come from the vendors' declarations (vendors.binding_kinds): privacy's code
+    never spells a vendor's code (issue 10's acceptance grep)."""
+    import vendors
+
+    # A code between quotes (not "igw's" in prose).
+    quoted = re.compile("|".join(f"[\"']{code}[\"'](?!\\w)" for code in vendors.REGISTRY))
+    hits = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in [*_sources(), PRIVACY / "kinds.py"]
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if quoted.search(line)
+    ]
+    assert hits == []
