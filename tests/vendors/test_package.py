@@ -189,6 +189,7 @@ def test_register_refuses_a_taken_code_and_unregister_removes() -> None:
     class Extra(IgwClient):
         code = "extra-test"
         label = "Extra"
+        binding_kinds = ()  # igw's kinds are igw's (register refuses a second claim)
 
     try:
         assert vendors.register(Extra) is Extra
