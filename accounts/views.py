@@ -14,19 +14,16 @@ from accounts import selectors, services, tasks
 from accounts.forms import NumberForm, NumberImportForm, VendorAccountForm
 from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
 from core.decorators import require_perm
-from core.filters import page_errors
+from core.filters import list_or_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
 
 
 @require_perm("accounts.view_vendoraccount")
 def vendor_account_list(request):
-    filter_errors: list[str] = []
-    try:
-        accounts = selectors.vendor_account_list(filters=request.GET, user=request.user)
-    except ValidationError as exc:
-        filter_errors = page_errors(exc)
-        accounts = VendorAccount.objects.none()
+    accounts, filter_errors = list_or_errors(
+        selectors.vendor_account_list, VendorAccount, filters=request.GET, user=request.user
+    )
     return render(
         request,
         "accounts/vendor_account_list.html",
@@ -171,12 +168,9 @@ def vendor_account_regenerate_token(request, pk: int):
 
 @require_perm("accounts.view_privacynumber")
 def number_list(request):
-    filter_errors: list[str] = []
-    try:
-        numbers = selectors.number_list(filters=request.GET, user=request.user)
-    except ValidationError as exc:
-        filter_errors = page_errors(exc)
-        numbers = PrivacyNumber.objects.none()
+    numbers, filter_errors = list_or_errors(
+        selectors.number_list, PrivacyNumber, filters=request.GET, user=request.user
+    )
     return render(
         request,
         "accounts/number_list.html",

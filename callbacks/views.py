@@ -33,7 +33,7 @@ from accounts.models import VendorAccount
 from callbacks import hotsql, selectors, services, webhooks
 from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
 from core.decorators import require_perm
-from core.filters import page_errors
+from core.filters import list_or_errors, page_errors
 from core.pagination import paginate
 from core.phones import display_number, display_text
 
@@ -132,12 +132,9 @@ def _accounts():
 
 @require_perm("callbacks.view_callrecord")
 def call_record_list(request: HttpRequest) -> HttpResponse:
-    filter_errors: list[str] = []
-    try:
-        records = selectors.call_record_list(filters=request.GET, user=request.user)
-    except ValidationError as exc:
-        filter_errors = page_errors(exc)
-        records = CallRecord.objects.none()
+    records, filter_errors = list_or_errors(
+        selectors.call_record_list, CallRecord, filters=request.GET, user=request.user
+    )
     return render(
         request,
         "callbacks/call_record_list.html",
@@ -357,12 +354,9 @@ def recording_play(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_perm("callbacks.view_delivery")
 def delivery_list(request: HttpRequest) -> HttpResponse:
-    filter_errors: list[str] = []
-    try:
-        deliveries = selectors.delivery_list(filters=request.GET, user=request.user)
-    except ValidationError as exc:
-        filter_errors = page_errors(exc)
-        deliveries = Delivery.objects.none()
+    deliveries, filter_errors = list_or_errors(
+        selectors.delivery_list, Delivery, filters=request.GET, user=request.user
+    )
     return render(
         request,
         "callbacks/delivery_list.html",

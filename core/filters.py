@@ -13,7 +13,7 @@ recover the digits a mask hides.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import django_filters
@@ -75,6 +75,18 @@ def page_errors(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
     return list(exc.messages)
+
+
+def list_or_errors(select: Callable[..., QuerySet], model, **kwargs) -> tuple[QuerySet, list[str]]:
+    """A list page's rows from `select(**kwargs)` and the lines to show above its table.
+
+    Unusable filters show as errors over an empty table rather than a 500 or a
+    silently unfiltered list.
+    """
+    try:
+        return select(**kwargs), []
+    except ValidationError as exc:
+        return model.objects.none(), page_errors(exc)
 
 
 # --------------------------------------------------------------------- filters

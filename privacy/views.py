@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import PrivacyNumber, VendorAccount
 from core.decorators import require_perm
-from core.filters import page_errors
+from core.filters import list_or_errors, page_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
 from privacy import kinds, selectors, services
@@ -46,12 +46,9 @@ def _say_state(request, binding: Binding, *, releasing: bool = False) -> None:
 
 @require_perm("privacy.view_binding")
 def binding_list(request):
-    filter_errors: list[str] = []
-    try:
-        bindings = selectors.binding_list(filters=request.GET, user=request.user)
-    except ValidationError as exc:
-        filter_errors = page_errors(exc)
-        bindings = Binding.objects.none()
+    bindings, filter_errors = list_or_errors(
+        selectors.binding_list, Binding, filters=request.GET, user=request.user
+    )
     return render(
         request,
         "privacy/binding_list.html",

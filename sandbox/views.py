@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 import vendors
 from core.decorators import require_perm
-from core.filters import page_errors
+from core.filters import list_or_errors
 from core.pagination import paginate
 from sandbox import audio, protocol, selectors, services
 from sandbox.forms import ChaosForm, PlaceCallForm
@@ -34,12 +33,9 @@ def sandbox_base(request: HttpRequest) -> str:
 @require_perm(PERM)
 def index(request: HttpRequest, form: PlaceCallForm | None = None) -> HttpResponse:
     accounts = list(selectors.account_list())
-    filter_errors: list[str] = []
-    try:
-        journal = selectors.request_list(filters=request.GET)
-    except ValidationError as exc:
-        filter_errors = page_errors(exc)
-        journal = SandboxRequest.objects.none()
+    journal, filter_errors = list_or_errors(
+        selectors.request_list, SandboxRequest, filters=request.GET
+    )
     return render(
         request,
         "sandbox/index.html",
