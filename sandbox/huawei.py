@@ -36,7 +36,7 @@ CHOICES: Nonce must be 1-128 letters and digits (表2).  The Created window is
 the sandbox's pick (the document says "ask the admin").  Pushes go to the
 statusUrl/feeUrl of the request when it had them, else to the account's
 "status"/"cdr" callback URLs; they are signed as the push section says, X-AKSK
-with PasswordDigest = vendors.huawei.push_digest(secret, url, nonce, created)
+(vendors.huawei.push_headers) with PasswordDigest = push_digest(secret, url, nonce, created)
 over the exact URL posted to.  The fee push is the format vendors/huawei.py
 reads: {"eventType": "fee", "feeLst": [{…}]}, times UTC "yyyy-MM-dd HH:mm:ss";
 unanswered calls carry a SIP status per `SIP_CODES`.
@@ -333,14 +333,7 @@ def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
     events.append(("disconnect", call.release_at, reason))
 
     def signer(url: str) -> dict[str, str]:
-        nonce = secrets.token_hex(16).upper()
-        created = datetime.now(UTC).strftime(vendor.CREATED_FORMAT)
-        digest = vendor.push_digest(account.secret, url, nonce, created)
-        x_aksk = (
-            f'UsernameToken Username="{account.account_id}",PasswordDigest="{digest}",'
-            f'Nonce="{nonce}",Created="{created}"'
-        )
-        return {"Authorization": vendor.AUTHORIZATION, "X-AKSK": x_aksk}
+        return vendor.push_headers(account.account_id, account.secret, url)
 
     ctype = "application/json;charset=UTF-8"
     out = [

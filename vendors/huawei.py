@@ -99,6 +99,7 @@ __all__ = [
     "parse_x_aksk",
     "password_digest",
     "push_digest",
+    "push_headers",
     "x_aksk_summary",
 ]
 
@@ -147,9 +148,38 @@ def aksk_headers(
     app_key: str, app_secret: str, *, nonce: str | None = None, created: str | None = None
 ) -> dict[str, str]:
     """Authorization and X-AKSK headers for one request (表2)."""
-    nonce = nonce or secrets.token_hex(16).upper()
-    created = created or datetime.now(UTC).strftime(CREATED_FORMAT)
-    digest = password_digest(app_secret, nonce, created)
+    nonce = nonce or _fresh_nonce()
+    created = created or _now_created()
+    return _headers(app_key, password_digest(app_secret, nonce, created), nonce, created)
+
+
+def push_headers(
+    app_key: str,
+    app_secret: str,
+    url: str,
+    *,
+    nonce: str | None = None,
+    created: str | None = None,
+) -> dict[str, str]:
+    """Authorization and X-AKSK headers a status/fee push to `url` carries.
+
+    The one builder of a push signature: the sandbox signs its pushes with it and
+    the tests sign theirs, so both follow `push_digest` and the header layout here.
+    """
+    nonce = nonce or _fresh_nonce()
+    created = created or _now_created()
+    return _headers(app_key, push_digest(app_secret, url, nonce, created), nonce, created)
+
+
+def _fresh_nonce() -> str:
+    return secrets.token_hex(16).upper()
+
+
+def _now_created() -> str:
+    return datetime.now(UTC).strftime(CREATED_FORMAT)
+
+
+def _headers(app_key: str, digest: str, nonce: str, created: str) -> dict[str, str]:
     x_aksk = (
         f'UsernameToken Username="{app_key}",PasswordDigest="{digest}",'
         f'Nonce="{nonce}",Created="{created}"'

@@ -7,14 +7,12 @@ signed the way each vendor signs.
 
 import base64
 import json
-import secrets
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.factories import VendorAccountFactory
-from vendors.huawei import AUTHORIZATION, push_digest
+from vendors.huawei import push_headers
 
 BEGIN = 1_700_000_000  # 2023-11-14 22:13:20 UTC
 
@@ -129,14 +127,10 @@ def huawei_fee(session: str = "1202_14260@callenabler", **overrides) -> dict:
 def huawei_headers(
     account, url: str, *, created: str | None = None, secret=None, nonce=None
 ) -> dict:
-    nonce = nonce or secrets.token_hex(16).upper()
-    created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    digest = push_digest(secret or account.secret, url, nonce, created)
-    x_aksk = (
-        f'UsernameToken Username="{account.account_id}",PasswordDigest="{digest}",'
-        f'Nonce="{nonce}",Created="{created}"'
+    headers = push_headers(
+        account.account_id, secret or account.secret, url, nonce=nonce, created=created
     )
-    return {"HTTP_AUTHORIZATION": AUTHORIZATION, "HTTP_X_AKSK": x_aksk}
+    return {"HTTP_AUTHORIZATION": headers["Authorization"], "HTTP_X_AKSK": headers["X-AKSK"]}
 
 
 def post_huawei(client, account, kind, payload, *, sign=True, host="testserver", **extra):

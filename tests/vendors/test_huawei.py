@@ -29,6 +29,7 @@ from vendors.huawei import (
     parse_x_aksk,
     password_digest,
     push_digest,
+    push_headers,
     x_aksk_summary,
 )
 
@@ -67,6 +68,23 @@ def test_aksk_headers_exact() -> None:
             f'Nonce="{NONCE}",Created="{CREATED}"'
         ),
     }
+
+
+def test_push_headers_exact() -> None:
+    digest = push_digest(SECRET, PUSH_URL, NONCE, CREATED)
+    assert push_headers(KEY, SECRET, PUSH_URL, nonce=NONCE, created=CREATED) == {
+        "Authorization": AUTHORIZATION,
+        "X-AKSK": (
+            f'UsernameToken Username="{KEY}",PasswordDigest="{digest}",'
+            f'Nonce="{NONCE}",Created="{CREATED}"'
+        ),
+    }
+
+
+def test_push_headers_fresh_values_pass_the_push_check() -> None:
+    headers = push_headers(KEY, SECRET, PUSH_URL)
+    assert headers != push_headers(KEY, SECRET, PUSH_URL)  # a new nonce each time
+    make().authenticate_callback("status", headers=headers, body=b"{}", url=PUSH_URL)
 
 
 def test_aksk_headers_fresh_values() -> None:
@@ -341,13 +359,11 @@ NOW = datetime(2018, 2, 12, 15, 31, 0, tzinfo=UTC)
 
 
 def _push_headers(url: str = PUSH_URL, created: str = CREATED, user: str = KEY) -> dict[str, str]:
-    digest = push_digest(SECRET, url, NONCE, created)
+    headers = push_headers(user, SECRET, url, nonce=NONCE, created=created)
+    # Lower-case names and spaces after the commas: both are accepted on pushes.
     return {
-        "authorization": AUTHORIZATION,
-        "x-aksk": (
-            f'UsernameToken Username="{user}", PasswordDigest="{digest}", '
-            f'Nonce="{NONCE}", Created="{created}"'
-        ),
+        "authorization": headers["Authorization"],
+        "x-aksk": headers["X-AKSK"].replace('",', '", '),
     }
 
 
