@@ -106,28 +106,11 @@ print(json.dumps({{"token": Token.objects.create(user=user).key, "account": acco
 
 
 def start_worker(env, queue: str, concurrency: int) -> subprocess.Popen:
+    sys.path.insert(0, str(ROOT))
+    from ccp_console.celery import worker_argv
+
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ccp_console",
-            "worker",
-            "-Q",
-            queue,
-            "--hostname",
-            f"{queue}@localhost",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        worker_argv(queue, concurrency=concurrency, loglevel="WARNING"),
         cwd=ROOT,
         env=env,
     )

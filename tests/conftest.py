@@ -7,7 +7,6 @@ is unreachable the run stops at once and names it: there is no silent fallback.
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -149,7 +148,7 @@ def celery_worker_process(transactional_db, request):
     """
     from django.conf import settings
 
-    from ccp_console.celery import app
+    from ccp_console.celery import app, worker_argv
 
     db_settings = settings.DATABASES["default"]
     database_url = (
@@ -167,27 +166,7 @@ def celery_worker_process(transactional_db, request):
     }
     log = open(ROOT / f".worker-{queue}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ccp_console",
-            "worker",
-            "-Q",
-            queue,
-            "--hostname",
-            f"{queue}@localhost",
-            "--pool",
-            "threads",
-            "--concurrency",
-            "4",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        worker_argv(queue, concurrency=4),
         cwd=ROOT,
         env=env,
         stdout=log,
