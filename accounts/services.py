@@ -14,7 +14,7 @@ import vendors
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount, new_webhook_token
 from accounts.selectors import supports_sub_accounts, vendor_client
 from accounts.vendor_settings import validate_extra
-from core.phones import normalize_number
+from core.phones import normalize_into, normalize_number
 
 ACCOUNT_FIELDS = ("vendor", "name", "base_url", "account_id", "app_id", "extra", "enabled")
 
@@ -126,10 +126,10 @@ def number_create(
     status: str = PrivacyNumber.Status.AVAILABLE,
     note: str = "",
 ) -> PrivacyNumber:
-    try:
-        normalized = normalize_number(number)
-    except ValidationError as exc:
-        raise ValidationError({"number": exc.messages}) from exc
+    errors: dict[str, list[str]] = {}
+    normalized = normalize_into(number, field="number", errors=errors)
+    if errors:
+        raise ValidationError(errors)
     row = PrivacyNumber(
         vendor_account=vendor_account,
         number=normalized,

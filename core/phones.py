@@ -36,6 +36,18 @@ def normalize_number(raw: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_into(raw: str, *, field: str, errors: dict[str, list[str]]) -> str:
+    """The E.164 form of `raw`, or "" with the reasons added to `errors[field]`.
+
+    For services that gather every field's errors before raising one ValidationError.
+    """
+    try:
+        return normalize_number(raw)
+    except ValidationError as exc:
+        errors.setdefault(field, []).extend(exc.messages)
+        return ""
+
+
 def national_number(e164: str) -> str:
     """The digits a Chinese vendor expects: 13800138000, or 075528000001 for fixed lines."""
     if not e164:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from accounts.models import PrivacyNumber, VendorAccount
-from core.phones import national_number, normalize_number
+from core.phones import national_number, normalize_into
 from privacy import kinds
 from privacy.kinds import BindingKind, Errors
 
@@ -50,14 +50,6 @@ def _err(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
 
 
-def _normalize(raw: str, field: str, errors: Errors) -> str:
-    try:
-        return normalize_number(raw)
-    except ValidationError as exc:
-        errors.setdefault(field, []).extend(exc.messages)
-        return ""
-
-
 def _check_account(spec: BindingKind | None, account: VendorAccount | None, errors: Errors):
     if account is None:
         _err(errors, "vendor_account", "Choose a vendor account.")
@@ -75,10 +67,10 @@ def _check_account(spec: BindingKind | None, account: VendorAccount | None, erro
 
 
 def _parties(spec: BindingKind | None, a_number: str, b_number: str, errors: Errors):
-    a = _normalize(a_number, "a_number", errors)
+    a = normalize_into(a_number, field="a_number", errors=errors)
     b = ""
     if spec is not None and spec.has_b_number:
-        b = _normalize(b_number, "b_number", errors)
+        b = normalize_into(b_number, field="b_number", errors=errors)
     if a and b and a == b:
         _err(errors, "b_number", "A and B must be different numbers.")
     return a, b
@@ -111,7 +103,7 @@ def _chosen_x(
 def _pool_number(raw: str, errors: Errors) -> PrivacyNumber | None:
     if not str(raw).strip():
         return None
-    number = _normalize(str(raw), "x_number", errors)
+    number = normalize_into(str(raw), field="x_number", errors=errors)
     if not number:
         return None
     x = PrivacyNumber.objects.filter(number=number).first()

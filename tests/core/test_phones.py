@@ -12,6 +12,7 @@ from core.phones import (
     mask_number,
     mask_numbers_in_text,
     national_number,
+    normalize_into,
     normalize_number,
 )
 from tests.factories import UserFactory
@@ -138,3 +139,18 @@ def test_masked_text_keeps_no_seven_digits_together_and_masks_once(text):
     outside_hex_ids = re.sub(r"[0-9A-Za-z]+", _unless_hex_id, masked)
     assert not re.search(r"\d{7}", outside_hex_ids)
     assert mask_numbers_in_text(masked) == masked
+
+
+def test_normalize_into_returns_e164_and_adds_no_error():
+    errors: dict[str, list[str]] = {}
+    assert normalize_into("138 0013 8000", field="a_number", errors=errors) == "+8613800138000"
+    assert errors == {}
+
+
+def test_normalize_into_gathers_the_reason_under_the_field():
+    errors = {"a_number": ["earlier"]}
+    assert normalize_into("12", field="a_number", errors=errors) == ""
+    assert normalize_into("", field="b_number", errors=errors) == ""
+    assert errors["a_number"][0] == "earlier"
+    assert "'12' is not a valid number" in errors["a_number"][1]
+    assert errors["b_number"] == ["Enter a phone number."]
