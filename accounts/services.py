@@ -15,8 +15,10 @@ from accounts.models import PrivacyNumber, SubAccount, VendorAccount, new_webhoo
 from accounts.selectors import supports_sub_accounts, vendor_client
 from accounts.vendor_settings import validate_extra
 from core.phones import normalize_into, normalize_number
+from core.services import model_update
 
 ACCOUNT_FIELDS = ("vendor", "name", "base_url", "account_id", "app_id", "extra", "enabled")
+NUMBER_FIELDS = ("area_code", "status", "note")
 
 
 def vendor_account_validate(*, account: VendorAccount, exclude: list[str] | None = None) -> None:
@@ -78,11 +80,7 @@ def vendor_account_update(
     *, account: VendorAccount, secret: str | None = None, **fields
 ) -> VendorAccount:
     """Change the given fields; an empty or missing secret keeps the stored one."""
-    unknown = set(fields) - set(ACCOUNT_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown fields: {', '.join(sorted(unknown))}")
-    for key, value in fields.items():
-        setattr(account, key, value)
+    model_update(account, fields=fields, allowed=ACCOUNT_FIELDS)
     if secret:
         account.secret = secret
     return _save_account(account)
@@ -147,11 +145,7 @@ def number_create(
 
 
 def number_update(*, number: PrivacyNumber, **fields) -> PrivacyNumber:
-    allowed = {"area_code", "status", "note"}
-    if set(fields) - allowed:
-        raise TypeError("only area_code, status and note may change")
-    for key, value in fields.items():
-        setattr(number, key, value)
+    model_update(number, fields=fields, allowed=NUMBER_FIELDS)
     number.full_clean()
     number.save()
     return number

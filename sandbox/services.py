@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
+from core.services import model_update
 from sandbox import delivery, protocol, selectors
 from sandbox.models import (
     SandboxAccount,
@@ -103,12 +104,8 @@ def ensure_sandbox_account(*, vendor_account: Any) -> SandboxAccount:
 
 def account_set_chaos(*, account: SandboxAccount, **fields: Any) -> SandboxAccount:
     """Update chaos/behaviour fields (SandboxAccount.SETTABLE_FIELDS)."""
-    unknown = set(fields) - set(SandboxAccount.SETTABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown sandbox account fields: {', '.join(sorted(unknown))}")
-    for name, value in fields.items():
-        setattr(account, name, value)
-    account.save(update_fields=[*fields, "updated_at"])
+    changed = model_update(account, fields=fields, allowed=SandboxAccount.SETTABLE_FIELDS)
+    account.save(update_fields=[*changed, "updated_at"])
     return account
 
 
