@@ -9,7 +9,6 @@ and its delivery stays in the inbox.  Vendor-supplied times are shown through
 """
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
 from callbacks import selectors, services
@@ -32,18 +31,12 @@ def _replay(modeladmin, request, queryset, *, skip_auth: bool) -> None:
     if not request.user.has_perm("callbacks.replay_delivery"):
         modeladmin.message_user(request, "You may not replay deliveries.", messages.ERROR)
         return
-    done: dict[str, int] = {}
-    for delivery in queryset.select_related("vendor_account").order_by("received_at", "id"):
-        try:
-            delivery = services.delivery_replay(
-                delivery=delivery, user=request.user, skip_auth=skip_auth
-            )
-        except ValidationError:
-            done["not replayable"] = done.get("not replayable", 0) + 1
-            continue
-        done[delivery.outcome] = done.get(delivery.outcome, 0) + 1
-    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(done.items()))
-    modeladmin.message_user(request, f"Replayed: {summary or 'nothing'}.")
+    counts = services.delivery_replay_many(
+        deliveries=queryset.select_related("vendor_account").order_by("received_at", "id"),
+        user=request.user,
+        skip_auth=skip_auth,
+    )
+    modeladmin.message_user(request, f"Replayed: {services.replay_summary(counts)}.")
 
 
 @admin.action(description="Replay selected deliveries", permissions=["replay"])

@@ -39,6 +39,7 @@ import hashlib
 import ipaddress
 import logging
 import traceback as tb
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,10 +75,12 @@ __all__ = [
     "delivery_refused_body",
     "delivery_refused_oversize",
     "delivery_replay",
+    "delivery_replay_many",
     "recording_download",
     "recording_enqueue",
     "recording_playback_log",
     "recording_sweep",
+    "replay_summary",
 ]
 
 logger = logging.getLogger(__name__)
@@ -512,3 +515,37 @@ def delivery_replay(*, delivery: Delivery, user: Any = None, skip_auth: bool = F
     delivery.signature = Delivery.Signature.NOT_CHECKED
     delivery.vendor_account = VendorAccount.objects.get(pk=delivery.vendor_account_id)
     return delivery_process(delivery=delivery, headers=None, skip_auth=skip_auth)
+
+
+NOT_REPLAYABLE = "not replayable"
+
+
+def delivery_replay_many(
+    *,
+    deliveries: Iterable[Delivery],
+    user: Any = None,
+    skip_auth: bool = False,
+    on_each: Callable[[Delivery], None] | None = None,
+) -> dict[str, int]:
+    """Replay each delivery in turn (the admin action, manage.py replay_deliveries).
+
+    Returns how many ended in each outcome; one that is no longer replayable (say,
+    replayed meanwhile by someone else) counts as NOT_REPLAYABLE and the rest go on.
+    `on_each` sees every replayed delivery, e.g. to print it.
+    """
+    counts: dict[str, int] = {}
+    for delivery in deliveries:
+        try:
+            replayed = delivery_replay(delivery=delivery, user=user, skip_auth=skip_auth)
+        except ValidationError:
+            counts[NOT_REPLAYABLE] = counts.get(NOT_REPLAYABLE, 0) + 1
+            continue
+        counts[replayed.outcome] = counts.get(replayed.outcome, 0) + 1
+        if on_each is not None:
+            on_each(replayed)
+    return counts
+
+
+def replay_summary(counts: dict[str, int]) -> str:
+    """`delivery_replay_many`'s tally as one line: "1 accepted, 2 rejected_auth", or "nothing"."""
+    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items())) or "nothing"

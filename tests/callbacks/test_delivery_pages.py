@@ -5,7 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from callbacks import normalize, services
@@ -150,6 +150,37 @@ def test_replay_command(client, igw_account):
         stdout=dry,
     )
     assert "would replay" in dry.getvalue()
+
+
+def test_replay_many_tallies_outcomes_and_goes_past_what_is_not_replayable(client, igw_account):
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account))  # accepted: not replayable
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account, taskid="t2", appid="other"))
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account, taskid="t3", devid="other"))
+    igw_account.app_id = "other"
+    igw_account.save()
+    seen = []
+    counts = services.delivery_replay_many(
+        deliveries=Delivery.objects.order_by("pk"), on_each=seen.append
+    )
+    assert counts == {"not replayable": 1, "accepted": 1, "rejected_auth": 1}
+    assert [d.outcome for d in seen] == ["accepted", "rejected_auth"]
+    assert services.replay_summary(counts) == "1 accepted, 1 not replayable, 1 rejected_auth"
+    assert services.replay_summary({}) == "nothing"
+
+
+def test_replay_command_since_is_a_date_or_datetime(client, igw_account):
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account, appid="other"))
+    igw_account.app_id = "other"
+    igw_account.save()
+    for since in ("2000-01-01", "2000-01-01T00:00:00+08:00"):
+        out = io.StringIO()
+        call_command("replay_deliveries", "--since", since, "--dry-run", stdout=out)
+        assert "would replay" in out.getvalue()
+    out = io.StringIO()
+    call_command("replay_deliveries", "--since", "2999-01-01", stdout=out)
+    assert "replayed: nothing" in out.getvalue()
+    with pytest.raises(CommandError, match="--since"):
+        call_command("replay_deliveries", "--since", "yesterday")
 
 
 def test_admin_replay_action(admin_client, client, igw_account, administrator):

@@ -9,14 +9,11 @@ oldest first.  Accepted data is never duplicated: a replay of something already
 stored ends as "duplicate".
 """
 
-from datetime import datetime, time
-
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from callbacks import selectors, services
 from callbacks.models import Delivery
+from core.filters import parse_moment
 
 
 class Command(BaseCommand):
@@ -44,14 +41,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         since = None
         if options["since"]:
-            since = None if len(options["since"]) == 10 else parse_datetime(options["since"])
+            since = parse_moment(options["since"], end=False)
             if since is None:
-                day = parse_date(options["since"])
-                if day is None:
-                    raise CommandError("--since must be a date or a datetime")
-                since = datetime.combine(day, time.min)
-            if timezone.is_naive(since):
-                since = timezone.make_aware(since)
+                raise CommandError("--since must be a date or a datetime")
         if not (options["ids"] or options["outcomes"] or options["account"] or since):
             raise CommandError("choose deliveries: --id, --outcome, --account or --since")
         deliveries = selectors.delivery_for_replay(
@@ -60,14 +52,14 @@ class Command(BaseCommand):
             account_id=options["account"],
             since=since,
         ).select_related("vendor_account")[: options["limit"]]
-        counts: dict[str, int] = {}
-        for delivery in deliveries:
-            if options["dry_run"]:
+        if options["dry_run"]:
+            for delivery in deliveries:
                 self.stdout.write(f"would replay {delivery.pk} ({delivery.outcome})")
-                continue
-            delivery = services.delivery_replay(delivery=delivery, skip_auth=options["skip_auth"])
-            counts[delivery.outcome] = counts.get(delivery.outcome, 0) + 1
-            self.stdout.write(f"{delivery.pk}: {delivery.outcome} {delivery.reason}".rstrip())
-        if not options["dry_run"]:
-            summary = ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing"
-            self.stdout.write(self.style.SUCCESS(f"replayed: {summary}"))
+            return
+        counts = services.delivery_replay_many(
+            deliveries=deliveries, skip_auth=options["skip_auth"], on_each=self._print
+        )
+        self.stdout.write(self.style.SUCCESS(f"replayed: {services.replay_summary(counts)}"))
+
+    def _print(self, delivery: Delivery) -> None:
+        self.stdout.write(f"{delivery.pk}: {delivery.outcome} {delivery.reason}".rstrip())
