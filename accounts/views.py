@@ -17,6 +17,7 @@ from core.decorators import require_perm
 from core.filters import list_or_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
+from core.views import confirm_page
 
 
 @require_perm("accounts.view_vendoraccount")
@@ -132,17 +133,14 @@ def vendor_account_set_enabled(request, pk: int):
         services.vendor_account_set_enabled(account=account, enabled=enable)
         messages.success(request, f"{account.name} {'enabled' if enable else 'disabled'}.")
         return redirect("accounts:vendor_account_detail", pk=account.pk)
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": f"{'Enable' if enable else 'Disable'} {account.name}?",
-            "body": "A disabled account makes no vendor calls; callbacks are still received."
-            if not enable
-            else "The account will make vendor calls again.",
-            "action": "Enable" if enable else "Disable",
-            "danger": not enable,
-        },
+        title=f"{'Enable' if enable else 'Disable'} {account.name}?",
+        body="A disabled account makes no vendor calls; callbacks are still received."
+        if not enable
+        else "The account will make vendor calls again.",
+        action="Enable" if enable else "Disable",
+        danger=not enable,
     )
 
 
@@ -153,16 +151,13 @@ def vendor_account_regenerate_token(request, pk: int):
         services.vendor_account_regenerate_webhook_token(account=account)
         messages.warning(request, "New callback URLs issued; give them to the vendor now.")
         return redirect("accounts:vendor_account_detail", pk=account.pk)
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": f"Issue new callback URLs for {account.name}?",
-            "body": "The current callback URLs stop working at once. Callbacks the vendor "
-            "sends to them will be refused until you configure the new ones at the vendor.",
-            "action": "Issue new URLs",
-            "danger": True,
-        },
+        title=f"Issue new callback URLs for {account.name}?",
+        body="The current callback URLs stop working at once. Callbacks the vendor "
+        "sends to them will be refused until you configure the new ones at the vendor.",
+        action="Issue new URLs",
+        danger=True,
     )
 
 
@@ -237,13 +232,10 @@ def number_delete(request, pk: int):
         else:
             messages.success(request, f"{number.number} removed from the pool.")
         return redirect("accounts:number_list")
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": f"Remove {number.number} from the pool?",
-            "body": "Numbers with bindings cannot be removed; retire them instead.",
-            "action": "Remove",
-            "danger": True,
-        },
+        title=f"Remove {number.number} from the pool?",
+        body="Numbers with bindings cannot be removed; retire them instead.",
+        action="Remove",
+        danger=True,
     )

@@ -36,6 +36,7 @@ from core.decorators import require_perm
 from core.filters import list_or_errors, page_errors
 from core.pagination import paginate
 from core.phones import display_number, display_text
+from core.views import confirm_page
 
 logger = logging.getLogger(__name__)
 
@@ -415,26 +416,23 @@ def delivery_replay(request: HttpRequest, pk: int) -> HttpResponse:
             )
         return redirect("callbacks:delivery_detail", pk=delivery.pk)
     skip_auth = request.GET.get("skip_auth") == "1"
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": f"Replay delivery {delivery.pk}"
-            + (" without checking its authentication?" if skip_auth else "?"),
-            "body": f"The {delivery.vendor} {delivery.kind} delivery received "
-            f"{delivery.received_at:%Y-%m-%d %H:%M:%S} ({delivery.get_outcome_display()}) "
-            "is processed again with the account's current settings. Records already "
-            "stored are not duplicated."
-            + (
-                " Its signature, source IP and nonce are NOT checked: replay it only if "
-                "you verified by other means that the vendor sent it."
-                if skip_auth
-                else ""
-            ),
-            "action": "Replay, trusting it" if skip_auth else "Replay",
-            "danger": skip_auth,
-            "hidden": {"skip_auth": "1"} if skip_auth else {},
-        },
+        title=f"Replay delivery {delivery.pk}"
+        + (" without checking its authentication?" if skip_auth else "?"),
+        body=f"The {delivery.vendor} {delivery.kind} delivery received "
+        f"{delivery.received_at:%Y-%m-%d %H:%M:%S} ({delivery.get_outcome_display()}) "
+        "is processed again with the account's current settings. Records already "
+        "stored are not duplicated."
+        + (
+            " Its signature, source IP and nonce are NOT checked: replay it only if "
+            "you verified by other means that the vendor sent it."
+            if skip_auth
+            else ""
+        ),
+        action="Replay, trusting it" if skip_auth else "Replay",
+        danger=skip_auth,
+        hidden={"skip_auth": "1"} if skip_auth else {},
     )
 
 

@@ -17,6 +17,18 @@ from django.shortcuts import render
 from core.selectors import home_summary
 
 
+def confirm_page(
+    request, *, title: str, body: str, action: str, danger: bool = True, hidden=None
+) -> HttpResponse:
+    """The page that asks before a GET-reachable action happens; its button POSTs back.
+
+    `hidden` holds fields the POST must carry (e.g. skip_auth), `danger` paints the
+    button red.
+    """
+    context = {"title": title, "body": body, "action": action, "danger": danger}
+    return render(request, "confirm.html", {**context, "hidden": hidden or {}})
+
+
 def permission_denied(request, exception=None):
     return render(request, "403.html", status=403)
 

@@ -17,6 +17,7 @@ from core.decorators import require_perm
 from core.filters import list_or_errors, page_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
+from core.views import confirm_page
 from privacy import kinds, selectors, services
 from privacy.forms import BindingForm, BulkReleaseForm, PoolFilterForm
 from privacy.models import Binding
@@ -123,15 +124,12 @@ def binding_release(request, pk: int):
             binding.refresh_from_db()
             _say_state(request, binding, releasing=True)
         return redirect("privacy:binding_detail", pk=binding.pk)
-    return render(
+    return confirm_page(
         request,
-        "confirm.html",
-        {
-            "title": f"Release {selectors.describe_for(binding, request.user)}?",
-            "body": binding.spec.release_confirmation,
-            "action": "Release",
-            "danger": True,
-        },
+        title=f"Release {selectors.describe_for(binding, request.user)}?",
+        body=binding.spec.release_confirmation,
+        action="Release",
+        danger=True,
     )
 
 

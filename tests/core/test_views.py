@@ -76,3 +76,20 @@ def test_admin_lists_bindings_read_only_and_finds_them_by_id(client, administrat
     assert admin_client.get(reverse("admin:privacy_binding_add")).status_code == 403
     delete = reverse("admin:privacy_binding_delete", args=[other.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_confirm_page_asks_with_a_button_that_posts_back(rf, operator):
+    from core.views import confirm_page
+
+    request = rf.get("/somewhere/")
+    request.user = operator
+    html = confirm_page(
+        request, title="Do it?", body="It cannot be undone.", action="Do", hidden={"x": "1"}
+    ).content.decode()
+    assert "<h1>Do it?</h1>" in html and "<p>It cannot be undone.</p>" in html
+    assert '<form method="post">' in html and 'name="csrfmiddlewaretoken"' in html
+    assert '<input type="hidden" name="x" value="1">' in html
+    assert '<button type="submit" class="danger">Do</button>' in html
+    safe = confirm_page(request, title="t", body="b", action="Go", danger=False)
+    assert '<button type="submit" class="primary">Go</button>' in safe.content.decode()
