@@ -77,7 +77,7 @@ class NumberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PrivacyNumber
-        fields = ["id", "number", "vendor_account", "area_code", "status", "note", "created_at"]
+        fields = ["id", "number", "vendor_account", *services.NUMBER_FIELDS, "created_at"]
         read_only_fields = ["created_at"]
 
 
@@ -181,10 +181,7 @@ class NumberViewSet(viewsets.ModelViewSet):
         account = data.validated_data["vendor_account"]
         upload = data.validated_data.get("file")
         if upload is not None:
-            try:
-                text = upload.read().decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise serializers.ValidationError({"file": "The file must be UTF-8 CSV."}) from exc
+            text = services.import_file_text(upload=upload)
         else:
             text = data.validated_data.get("csv", "")
         if not text:

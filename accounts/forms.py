@@ -6,6 +6,7 @@ from django import forms
 
 import vendors
 from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
+from accounts.services import IMPORT_HEADER
 from accounts.vendor_settings import COMMON, vendor_settings
 
 
@@ -88,4 +89,4 @@ class NumberForm(forms.ModelForm):
 
 class NumberImportForm(forms.Form):
     vendor_account = forms.ModelChoiceField(queryset=VendorAccount.objects.all())
-    file = forms.FileField(help_text="CSV with a header: number[,area_code,status,note]. UTF-8.")
+    file = forms.FileField(help_text=f"CSV with a header: {IMPORT_HEADER}. UTF-8.")

@@ -196,7 +196,21 @@ class NumberImportError(ValidationError):
         super().__init__([str(p) for p in problems])
 
 
-IMPORT_COLUMNS = ("number", "area_code", "status", "note")
+# A row sets what a new number is given and may later change: one list for the
+# CSV header, the API's number fields and the help texts.
+IMPORT_COLUMNS = ("number", *NUMBER_FIELDS)
+IMPORT_HEADER = f"{IMPORT_COLUMNS[0]}[,{','.join(IMPORT_COLUMNS[1:])}]"
+NOT_UTF8 = "The file must be UTF-8 CSV."
+
+
+def import_file_text(*, upload) -> str:
+    """An uploaded import file's text (the page and the API); a field error unless UTF-8."""
+    try:
+        return upload.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError({"file": NOT_UTF8}) from exc
+
+
 MAX_IMPORT_ROWS = 50_000
 
 
@@ -233,7 +247,7 @@ def _import_row(raw: dict, statuses: set[str]) -> tuple[str, dict[str, str]] | s
 
 
 def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[PrivacyNumber]:
-    """Import numbers from CSV (header: number[,area_code,status,note]); all or nothing.
+    """Import numbers from CSV (header: IMPORT_HEADER); all or nothing.
 
     Every bad row is reported with its line number; nothing is written unless every
     row is good.

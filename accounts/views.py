@@ -204,9 +204,9 @@ def number_import(request):
     problems = []
     if request.method == "POST" and form.is_valid():
         try:
-            text = form.cleaned_data["file"].read().decode("utf-8")
-        except UnicodeDecodeError:
-            form.add_error("file", "The file must be UTF-8 CSV.")
+            text = services.import_file_text(upload=form.cleaned_data["file"])
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
         else:
             try:
                 created = services.numbers_import_csv(

@@ -144,6 +144,29 @@ def test_csv_import_reports_bad_rows_with_line_numbers(operator_api):
     assert not PrivacyNumber.objects.exists()
 
 
+def test_csv_import_refuses_a_file_that_is_not_utf8(operator_api):
+    account = VendorAccountFactory()
+    upload = io.BytesIO("number\n17000000001\n".encode("utf-16"))
+    upload.name = "numbers.csv"
+    response = operator_api.post(
+        "/api/v1/numbers/import/",
+        {"vendor_account": account.pk, "file": upload},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"] == {"file": ["The file must be UTF-8 CSV."]}
+    assert not PrivacyNumber.objects.exists()
+
+
+def test_csv_columns_are_the_number_fields_the_api_shows():
+    from accounts.api import NumberSerializer
+    from accounts.services import IMPORT_COLUMNS
+
+    shown = NumberSerializer.Meta.fields
+    assert set(IMPORT_COLUMNS) <= set(shown)
+    assert set(shown) - set(IMPORT_COLUMNS) == {"id", "vendor_account", "created_at"}
+
+
 def test_csv_import_creates_all(operator_api):
     account = VendorAccountFactory()
     upload = io.BytesIO(b"number\n17000000001\n17000000002\n")

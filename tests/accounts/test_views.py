@@ -252,6 +252,18 @@ def test_number_import_page_lists_bad_rows(operator_client):
     assert not PrivacyNumber.objects.exists()
 
 
+def test_number_import_page_refuses_a_file_that_is_not_utf8(operator_client):
+    account = VendorAccountFactory()
+    upload = io.BytesIO("number\n17000000001\n".encode("utf-16"))
+    upload.name = "n.csv"
+    response = operator_client.post(
+        reverse("accounts:number_import"), {"vendor_account": account.pk, "file": upload}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"] == ["The file must be UTF-8 CSV."]
+    assert not PrivacyNumber.objects.exists()
+
+
 def test_number_delete_asks_for_confirmation(operator_client):
     number = PrivacyNumberFactory()
     assert (
