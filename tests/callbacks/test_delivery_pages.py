@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from callbacks import normalize, services
 from callbacks.models import CallRecord, Delivery
-from tests.callbacks.conftest import (
+from tests.payloads import (
     ccp_hangup,
     igw_cdr,
     post_ccp,
@@ -90,7 +90,7 @@ def test_replay_judges_huawei_freshness_at_arrival(client, huawei_account):
     """Replays happen long after Created: the window is checked against received_at."""
     import json
 
-    from tests.callbacks.conftest import huawei_headers, huawei_status, url_for
+    from tests.payloads import huawei_headers, huawei_status, url_for
 
     huawei_account.extra = {"push_signature": "require"}
     real_secret = huawei_account.secret
@@ -123,7 +123,7 @@ def test_replay_judges_huawei_freshness_at_arrival(client, huawei_account):
 
 
 def test_ccp_replay_of_an_auth_failure_needs_skip_auth(client, ccp_account):
-    from tests.callbacks.conftest import ccp_auth
+    from tests.payloads import ccp_auth
 
     post_ccp(client, ccp_account, ccp_hangup(), auth=False, **ccp_auth(ccp_account, token="old"))
     delivery = services.delivery_replay(delivery=Delivery.objects.get())
@@ -215,7 +215,7 @@ def test_delivery_pages_never_show_the_x_aksk(client, administrator, huawei_acco
     """A PasswordDigest + Nonce on a page would let a reader re-post another body."""
     import json
 
-    from tests.callbacks.conftest import huawei_headers, huawei_status, url_for
+    from tests.payloads import huawei_headers, huawei_status, url_for
 
     url = url_for(huawei_account, "status")
     secret = huawei_account.secret if sign_with == "right" else "wrong-secret"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import vendors
 from callbacks.models import Delivery
-from tests.callbacks.conftest import (
+from tests.payloads import (
     ccp_auth,
     cyj_cdr,
     huawei_fee,

@@ -9,7 +9,8 @@ from django.db import OperationalError
 
 from callbacks import hotsql, services, text
 from callbacks.models import CallEvent, CallRecord, Delivery
-from tests.callbacks.conftest import (
+from tests.factories import BindingFactory
+from tests.payloads import (
     BEGIN,
     cyj_cdr,
     igw_call_start,
@@ -18,7 +19,6 @@ from tests.callbacks.conftest import (
     post_json,
     url_for,
 )
-from tests.factories import BindingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
 from callbacks.views import CSV_COLUMNS
-from tests.callbacks.conftest import (
+from tests.callbacks.http_fixture import WAV
+from tests.factories import BindingFactory, UserFactory
+from tests.payloads import (
     igw_call_start,
     igw_cdr,
     post_form,
 )
-from tests.callbacks.http_fixture import WAV
-from tests.factories import BindingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -299,7 +299,7 @@ def test_gap_page_lists_calls_without_cdr(operator_client, client, igw_account, 
 
 def test_binding_match_prefers_the_binding_live_at_call_time(client, cyj_account):
     from privacy.models import Binding
-    from tests.callbacks.conftest import cyj_cdr, post_json
+    from tests.payloads import cyj_cdr, post_json
 
     def binding(created):
         b = BindingFactory(
@@ -421,7 +421,7 @@ def test_rejected_huawei_push_is_replayable_with_skip_auth_from_the_page(
 ):
     import json
 
-    from tests.callbacks.conftest import huawei_status, post_huawei
+    from tests.payloads import huawei_status, post_huawei
 
     post_huawei(client, huawei_account, "status", huawei_status("answer"), sign=False)
     delivery = Delivery.objects.get()

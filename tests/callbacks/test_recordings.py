@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from callbacks import recordings, services, tasks
 from callbacks.models import CallRecord
-from tests.callbacks.conftest import cyj_cdr, igw_cdr, post_form, post_json
 from tests.callbacks.http_fixture import WAV, Reply, Server
+from tests.payloads import cyj_cdr, igw_cdr, post_form, post_json
 from vendors.types import RecordingInfo
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.db import OperationalError
 
 from callbacks import services
 from callbacks.models import CallEvent, CallRecord, Delivery
-from tests.callbacks.conftest import (
+from tests.payloads import (
     BEGIN,
     ccp_hangup,
     cyj_cdr,
@@ -209,7 +209,7 @@ def test_ccp_json_hangup(client, ccp_account):
 
 
 def test_ccp_wrong_token_is_rejected_and_the_header_never_stored(client, ccp_account):
-    from tests.callbacks.conftest import ccp_auth
+    from tests.payloads import ccp_auth
 
     headers = ccp_auth(ccp_account, token="not-the-token")
     response = post_ccp(client, ccp_account, ccp_hangup(), auth=False, **headers)

@@ -11,14 +11,14 @@ from django.db import OperationalError
 
 from callbacks import services
 from callbacks.models import CallbackNonce, CallEvent, CallRecord, Delivery
-from tests.callbacks.conftest import (
+from tests.factories import VendorAccountFactory
+from tests.payloads import (
     huawei_fee,
     huawei_headers,
     huawei_status,
     post_huawei,
     url_for,
 )
-from tests.factories import VendorAccountFactory
 
 pytestmark = pytest.mark.django_db
 

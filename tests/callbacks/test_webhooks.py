@@ -20,7 +20,7 @@ import pytest
 
 from callbacks import webhooks
 from callbacks.models import CallRecord, Delivery
-from tests.callbacks.conftest import igw_cdr, url_for
+from tests.payloads import igw_cdr, url_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CAP = webhooks.conf.MAX_BODY_BYTES
