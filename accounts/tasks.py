@@ -1,13 +1,14 @@
-"""Celery tasks for vendor accounts: thin wrappers over accounts.services."""
+"""Celery tasks for vendor accounts: thin wrappers over accounts.services, each named
+after the service it runs."""
 
 from celery import shared_task
 
 
 @shared_task(acks_late=True)
-def check_vendor_account(account_id: int) -> None:
+def vendor_account_check_status(account_id: int) -> None:
+    from accounts import services
     from accounts.models import VendorAccount
-    from accounts.services import vendor_account_check_status
 
     account = VendorAccount.objects.filter(pk=account_id).first()
     if account is not None:
-        vendor_account_check_status(account=account)
+        services.vendor_account_check_status(account=account)

@@ -62,7 +62,7 @@ def vendor_account_check_status(request, pk: int):
         messages.error(request, f"{account.vendor} offers no account-status API.")
         return redirect("accounts:vendor_account_detail", pk=account.pk)
     asked_at = timezone.now()
-    transaction.on_commit(lambda: tasks.check_vendor_account.delay(account.pk))
+    transaction.on_commit(lambda: tasks.vendor_account_check_status.delay(account.pk))
     # Say what happened: with tasks in-process (quick start) the answer is already in.
     account.refresh_from_db()
     if account.status_checked_at is None or account.status_checked_at < asked_at:

@@ -283,7 +283,7 @@ class CallbackNonce(models.Model):
     nonce), the quick start has no Redis, and a unique index is the whole
     mechanism (INSERT ... ON CONFLICT DO NOTHING, no read-then-write).  Rows
     past `expires_at` are useless (Created is stale by then) and are pruned by
-    the callbacks.tasks.prune_callback_nonces beat task.
+    the callbacks.tasks.callback_nonce_prune beat task.
     """
 
     vendor_account = models.ForeignKey(

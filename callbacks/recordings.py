@@ -62,10 +62,10 @@ def recording_plan(
 def recording_enqueue(*, record_id: int, countdown: int = 0) -> bool:
     """Send the download task.  A broker outage is logged, not raised: the row is
     pending in the database and `recording_sweep` sends it again."""
-    from callbacks.tasks import download_recording
+    from callbacks.tasks import recording_download
 
     try:
-        download_recording.apply_async(args=[record_id], countdown=max(countdown, 0), retry=False)
+        recording_download.apply_async(args=[record_id], countdown=max(countdown, 0), retry=False)
     except Exception:
         logger.warning("callbacks: cannot enqueue recording %s; the sweeper will", record_id)
         return False

@@ -1,14 +1,14 @@
 """Celery tasks of the callbacks app: thin wrappers around services (and recordings).
 
-Beat entries wired in settings.CELERY_BEAT_SCHEDULE: sweep_pending_recordings
-(every minute) and prune_callback_nonces (every 10 minutes).
+Beat entries wired in settings.CELERY_BEAT_SCHEDULE: recording_sweep
+(every minute) and callback_nonce_prune (every 10 minutes).
 """
 
 from celery import shared_task
 
 
 @shared_task(ignore_result=True)
-def download_recording(record_id: int) -> str:
+def recording_download(record_id: int) -> str:
     """Download one recording; re-sends itself with the backoff the service chose."""
     from callbacks import recordings
 
@@ -19,7 +19,7 @@ def download_recording(record_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
-def sweep_pending_recordings() -> int:
+def recording_sweep() -> int:
     """Beat, every minute: re-send downloads whose message was lost (broker outage,
     killed worker).  Duplicates are harmless: downloads claim their row first."""
     from callbacks import recordings
@@ -28,7 +28,7 @@ def sweep_pending_recordings() -> int:
 
 
 @shared_task(ignore_result=True)
-def prune_callback_nonces() -> int:
+def callback_nonce_prune() -> int:
     """Beat: forget signed nonces whose window has passed (their Created is stale)."""
     from callbacks import services
 

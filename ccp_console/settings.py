@@ -257,21 +257,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Bindings past their TTL become expired locally (the vendors end them themselves);
     # also rebuilds the per-X load counters.
     "privacy-expire-bindings": {
-        "task": "privacy.tasks.expire_bindings",
+        "task": "privacy.tasks.bindings_expire_due",
         "schedule": float(_env_int("BINDING_EXPIRE_INTERVAL_SECONDS", 60, minimum=1)),
     },
     # Bindings stuck in pending or releasing (a lost task) are sent again or failed.
     "privacy-resolve-stuck-pending": {
-        "task": "privacy.tasks.resolve_stuck_pending",
+        "task": "privacy.tasks.bindings_resolve_stuck",
         "schedule": 300.0,
     },
     # Recordings still pending (a broker outage, a lost message) are sent again.
     "callbacks-sweep-pending-recordings": {
-        "task": "callbacks.tasks.sweep_pending_recordings",
+        "task": "callbacks.tasks.recording_sweep",
         "schedule": 60.0,
     },
     # Signed callback nonces past their window are useless: keep the table small.
-    "callbacks-prune-nonces": {"task": "callbacks.tasks.prune_callback_nonces", "schedule": 600.0},
+    "callbacks-prune-nonces": {"task": "callbacks.tasks.callback_nonce_prune", "schedule": 600.0},
 }
 
 # Call records and recordings (callbacks/conf.py reads these).

@@ -126,7 +126,7 @@ def _create(
                 elif not vendor_picks:
                     x = allocate(req, cap, exclude)
                 binding = _insert(req, x, created_by, key)
-                send_on_commit("bind_binding", binding.pk)
+                send_on_commit("binding_bind_at_vendor", binding.pk)
                 return binding, True
         except (IntegrityError, ValidationError) as exc:
             replayed = _after_failed_insert(exc, req, created_by, key)

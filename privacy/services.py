@@ -307,7 +307,7 @@ def binding_release(*, binding: Binding, actor: Actor, reason: str = "") -> Bind
             reason=reason or "release requested",
         )
         if moved is not None:
-            send_on_commit("release_binding", binding.pk)
+            send_on_commit("binding_release_at_vendor", binding.pk)
     return moved or Binding.objects.get(pk=binding.pk)
 
 
@@ -419,12 +419,12 @@ def bindings_resolve_stuck(
     ).values_list("pk", "state", "kind", "attempts", "created_at", "ttl")
     for pk, state, kind, attempts, created_at, ttl in stuck[:1000]:
         if state == Binding.State.RELEASING:
-            _resend(pk, state, "release_binding", now)
+            _resend(pk, state, "binding_release_at_vendor", now)
             requeued += 1
             continue
         why = _stuck_why(kind, attempts, created_at, ttl, now)
         if not why:
-            _resend(pk, state, "bind_binding", now)
+            _resend(pk, state, "binding_bind_at_vendor", now)
             requeued += 1
             continue
         moved = binding_mark_failed(

@@ -4,8 +4,8 @@ Late ack is on project-wide (a worker killed mid-task leaves the message to be
 redelivered); the services make a redo safe (igw reqid reuse; cyj attempts are
 counted before the call). Beat entries (wired in settings):
 
-    privacy.tasks.expire_bindings          every 60 s
-    privacy.tasks.resolve_stuck_pending    every 5 minutes
+    privacy.tasks.bindings_expire_due          every 60 s
+    privacy.tasks.bindings_resolve_stuck    every 5 minutes
 """
 
 from celery import shared_task
@@ -19,7 +19,7 @@ def send_on_commit(task_name: str, binding_id: int) -> None:
 
     robust=True: a broker outage (or, with eager tasks as in the tests, a crash
     inside the task) must not turn an already committed write into a 500; the row
-    stays pending/releasing and resolve_stuck_pending sends it again.
+    stays pending/releasing and bindings_resolve_stuck sends it again.
     """
     task = globals()[task_name]
     transaction.on_commit(lambda: task.delay(binding_id), robust=True)
@@ -45,22 +45,24 @@ def _run_with_retries(task, service, binding_id: int) -> None:
             retries += 1
 
 
-@shared_task(bind=True, max_retries=MAX_TASK_RETRIES, name="privacy.tasks.bind_binding")
-def bind_binding(self, binding_id: int) -> None:
+@shared_task(bind=True, max_retries=MAX_TASK_RETRIES, name="privacy.tasks.binding_bind_at_vendor")
+def binding_bind_at_vendor(self, binding_id: int) -> None:
     from privacy import services
 
     _run_with_retries(self, services.binding_bind_at_vendor, binding_id)
 
 
-@shared_task(bind=True, max_retries=MAX_TASK_RETRIES, name="privacy.tasks.release_binding")
-def release_binding(self, binding_id: int) -> None:
+@shared_task(
+    bind=True, max_retries=MAX_TASK_RETRIES, name="privacy.tasks.binding_release_at_vendor"
+)
+def binding_release_at_vendor(self, binding_id: int) -> None:
     from privacy import services
 
     _run_with_retries(self, services.binding_release_at_vendor, binding_id)
 
 
-@shared_task(name="privacy.tasks.expire_bindings")
-def expire_bindings() -> int:
+@shared_task(name="privacy.tasks.bindings_expire_due")
+def bindings_expire_due() -> int:
     from privacy import services
 
     expired = services.bindings_expire_due()
@@ -69,8 +71,8 @@ def expire_bindings() -> int:
     return expired
 
 
-@shared_task(name="privacy.tasks.resolve_stuck_pending")
-def resolve_stuck_pending() -> dict[str, int]:
+@shared_task(name="privacy.tasks.bindings_resolve_stuck")
+def bindings_resolve_stuck() -> dict[str, int]:
     from privacy import services
 
     requeued, failed = services.bindings_resolve_stuck()

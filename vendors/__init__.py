@@ -42,7 +42,6 @@ from .igw import IgwClient
 from .types import (
     AccountStatus,
     BindingResult,
-    CallbackCallResult,
     CallbackNonce,
     CallEventData,
     CallOutcome,
@@ -50,6 +49,7 @@ from .types import (
     RecordingInfo,
     SmsResult,
     SubAccountData,
+    TwoWayCallResult,
     VoiceCodeResult,
 )
 
@@ -112,7 +112,6 @@ __all__ = [
     "CallOutcome",
     "CallRecordData",
     "CallbackAuthError",
-    "CallbackCallResult",
     "CallbackNonce",
     "CcpClient",
     "Conflict",
@@ -133,6 +132,7 @@ __all__ = [
     "SmsResult",
     "SubAccountData",
     "TemporaryError",
+    "TwoWayCallResult",
     "VendorClient",
     "VendorError",
     "VoiceCodeResult",

@@ -24,7 +24,7 @@ CHOICES where the documents are silent or ambiguous (each is one place here):
   (SubAccount, SMSMessage, TemplateSMS, CallBack); list values are written as
   <datas><data>..</data></datas> (`_XML_ITEMS`).
 - `to` is sent as one comma-separated string ("号码集合"; the SDK does so).
-- callback_call: the guide's JSON body has only from/to while its XML body
+- two_way_call: the guide's JSON body has only from/to while its XML body
   also has subAccountSid (the URL carries it anyway); we follow the guide
   literally per format.  Extra cloopen parameters (userData, maxCallTime...)
   are passed through verbatim.
@@ -91,12 +91,12 @@ from .errors import (
 )
 from .types import (
     AccountStatus,
-    CallbackCallResult,
     CallEventData,
     CallOutcome,
     CallRecordData,
     SmsResult,
     SubAccountData,
+    TwoWayCallResult,
 )
 
 __all__ = [
@@ -379,7 +379,7 @@ class CcpClient(VendorClient):
         )
         return _sms(payload, "templateSMS" if "templateSMS" in payload else "TemplateSMS")
 
-    def callback_call(
+    def two_way_call(
         self,
         *,
         sub_account_sid: str,
@@ -387,7 +387,7 @@ class CcpClient(VendorClient):
         from_number: str,
         to_number: str,
         **params: str,
-    ) -> CallbackCallResult:
+    ) -> TwoWayCallResult:
         """POST /SubAccounts/{sid}/Calls/Callback, signed with the
         sub-account's own sid and token (guide §2.5.3).  `params` are extra
         platform parameters passed verbatim (e.g. userData="...")."""
@@ -408,7 +408,7 @@ class CcpClient(VendorClient):
         call_sid = _text(section, "callSid")
         if not call_sid:
             raise ResponseError(self.code, SUCCESS, "CallBack answer without callSid")
-        return CallbackCallResult(
+        return TwoWayCallResult(
             call_sid=call_sid, created_at=_time(section, "dateCreated"), raw=payload
         )
 

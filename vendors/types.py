@@ -26,12 +26,12 @@ __all__ = [
     "CallEventData",
     "CallOutcome",
     "CallRecordData",
-    "CallbackCallResult",
     "CallbackItem",
     "CallbackNonce",
     "RecordingInfo",
     "SmsResult",
     "SubAccountData",
+    "TwoWayCallResult",
     "VoiceCodeResult",
 ]
 
@@ -106,7 +106,7 @@ class SmsResult:
 
 
 @dataclass(frozen=True, slots=True)
-class CallbackCallResult:
+class TwoWayCallResult:
     """A ccp two-way (callback) call the platform started."""
 
     call_sid: str

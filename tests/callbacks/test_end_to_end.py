@@ -168,7 +168,7 @@ def test_ccp_hangup_and_recording(console):
     account = console("ccp", extra={"platform_mac": "AA-BB-CC-DD-EE-FF"})
     account.sandbox = sandbox.ensure_sandbox_account(vendor_account=account)
     sub = account.client.create_sub_account("s")
-    result = account.client.callback_call(
+    result = account.client.two_way_call(
         sub_account_sid=sub.sub_account_sid, sub_token=sub.sub_token, from_number=A, to_number=B
     )
     sandbox.play_call(call=SandboxCall.objects.get(call_id=result.call_sid), duration=17)

@@ -111,7 +111,7 @@ def test_initial_delay_is_the_countdown(
 ):
     settings.CALLBACKS_RECORDING_DELAY_SECONDS = 180
     with (
-        mock.patch.object(tasks.download_recording, "apply_async") as send,
+        mock.patch.object(tasks.recording_download, "apply_async") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         post_form(client, account, "cdr", igw_cdr(account, recording=server.url("/r.wav")))
@@ -124,7 +124,7 @@ def test_broker_outage_loses_nothing(client, account, server, django_capture_on_
     server.routes["/r.wav"] = Reply()
     with (
         mock.patch.object(
-            tasks.download_recording, "apply_async", side_effect=OSError("broker down")
+            tasks.recording_download, "apply_async", side_effect=OSError("broker down")
         ),
         django_capture_on_commit_callbacks(execute=True),
     ):
@@ -245,7 +245,7 @@ def test_task_retries_through_the_broker(account, server):
     server.routes["/r.wav"] = Reply(500, b"", {})
     record = make_record(account, server.url("/r.wav"))
     with mock.patch.object(recordings, "recording_enqueue") as enqueue:
-        assert tasks.download_recording(record.pk) == "pending"
+        assert tasks.recording_download(record.pk) == "pending"
     enqueue.assert_called_once_with(record_id=record.pk, countdown=60)
 
 

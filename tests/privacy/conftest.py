@@ -36,7 +36,7 @@ def enqueued(monkeypatch):
     from privacy import tasks
 
     sent: list[tuple[str, int]] = []
-    for name in ("bind_binding", "release_binding"):
+    for name in ("binding_bind_at_vendor", "binding_release_at_vendor"):
         task = getattr(tasks, name)
         monkeypatch.setattr(task, "delay", lambda pk, _n=name: sent.append((_n, pk)))
     return sent

@@ -116,7 +116,7 @@ def test_racing_posts_with_one_key_make_one_binding(
     statuses = sorted(code for code, _ in answers)
     assert statuses == [200, 202], answers
     assert answers[0][1]["id"] == answers[1][1]["id"] == Binding.objects.get().pk
-    assert [name for name, _ in enqueued] == ["bind_binding"]
+    assert [name for name, _ in enqueued] == ["binding_bind_at_vendor"]
 
 
 @pytest.mark.parametrize(

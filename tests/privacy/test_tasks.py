@@ -232,7 +232,7 @@ def test_redelivery_after_a_worker_died_mid_call_reuses_the_reqid(sandbox_accoun
     binding = wait_for(binding, "active")
     first_subid = binding.vendor_binding_id
     Binding.objects.filter(pk=binding.pk).update(state="pending", vendor_binding_id="")
-    tasks.bind_binding.delay(binding.pk)  # the broker redelivers the unacked message
+    tasks.binding_bind_at_vendor.delay(binding.pk)  # the broker redelivers the unacked message
     binding = wait_for(binding, "active")
     assert binding.vendor_binding_id == first_subid and binding.attempts == 2
     assert SandboxBinding.objects.count() == 1
@@ -242,7 +242,7 @@ def test_cyj_redelivery_does_not_bind_twice(sandbox_account):
     account = sandbox_account("cyj")
     binding = wait_for(create(account, kind="cyj", ttl=900), "active")
     Binding.objects.filter(pk=binding.pk).update(state="pending")
-    tasks.bind_binding.delay(binding.pk)
+    tasks.binding_bind_at_vendor.delay(binding.pk)
     binding = wait_for(binding, "failed")
     assert binding.failure_code == "unknown_outcome"
     assert SandboxBinding.objects.count() == 1
@@ -252,9 +252,9 @@ def test_expiry_by_beat(sandbox_account):
     account = sandbox_account("igw")
     binding = wait_for(create(account, ttl=60), "active")
     assert binding.expires_at > timezone.now()
-    assert tasks.expire_bindings.delay().get() == 0
+    assert tasks.bindings_expire_due.delay().get() == 0
     Binding.objects.filter(pk=binding.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert tasks.expire_bindings.delay().get() == 1
+    assert tasks.bindings_expire_due.delay().get() == 1
     binding.refresh_from_db()
     assert binding.state == "expired" and binding.ended_at
     # No vendor call: igw ends it by itself after ttl (here: pretend its ttl passed too).
@@ -279,8 +279,8 @@ def test_stuck_pending_is_sent_again_and_binds(sandbox_account, monkeypatch):
     account = sandbox_account("igw")
     with monkeypatch.context() as patch:
         # Sent to a broker that lost it: never executed.
-        patch.setattr(tasks.bind_binding, "delay", lambda pk: None)
+        patch.setattr(tasks.binding_bind_at_vendor, "delay", lambda pk: None)
         binding = create(account)
     Binding.objects.filter(pk=binding.pk).update(updated_at=timezone.now() - timedelta(minutes=30))
-    assert tasks.resolve_stuck_pending.delay().get() == {"requeued": 1, "failed": 0}
+    assert tasks.bindings_resolve_stuck.delay().get() == {"requeued": 1, "failed": 0}
     assert wait_for(binding, "active").vendor_binding_id

@@ -45,7 +45,7 @@ def test_sub_accounts_sms_and_callback_round_trip(ccp_vendor):
     assert stored.datas == ["1234", "5"] and stored.template_id == "1"
     assert SandboxMessage.objects.get(message_sid=sms.message_id).body == "hello 你好"
 
-    result = client.callback_call(
+    result = client.two_way_call(
         sub_account_sid=sub.sub_account_sid,
         sub_token=sub.sub_token,
         from_number="13800000001",
@@ -86,7 +86,7 @@ def test_sub_account_call_signed_with_main_token_is_refused(make_vendor):
     vendor = make_vendor("ccp")
     sub = vendor.client.create_sub_account("s")
     with pytest.raises(VendorError) as exc:
-        vendor.client.callback_call(
+        vendor.client.two_way_call(
             sub_account_sid=sub.sub_account_sid,
             sub_token=vendor.account.secret,  # the main token is not the sub-account's
             from_number="13800000001",
@@ -104,7 +104,7 @@ def test_unknown_account_and_sub_account(make_vendor):
 
     other = make_vendor("ccp")
     with pytest.raises(VendorError) as exc:
-        other.client.callback_call(
+        other.client.two_way_call(
             sub_account_sid="f" * 32, sub_token="t", from_number="13800000001", to_number="139000"
         )
     assert exc.value.code == "111130"
@@ -208,7 +208,7 @@ def test_platform_refusals_classify(make_vendor):
     vendor = make_vendor("ccp")
     sub = vendor.client.create_sub_account("s")
     with pytest.raises(AuthError):
-        vendor.client.callback_call(
+        vendor.client.two_way_call(
             sub_account_sid=sub.sub_account_sid,
             sub_token="wrong",
             from_number="13800000001",

@@ -145,7 +145,7 @@ def test_ccp_hangup(make_vendor, capture):
     assert vendor.sandbox.platform_mac == "AA-BB-CC-DD-EE-FF"
     point_callbacks_at(vendor.sandbox, capture)
     sub = vendor.client.create_sub_account("s")
-    result = vendor.client.callback_call(
+    result = vendor.client.two_way_call(
         sub_account_sid=sub.sub_account_sid,
         sub_token=sub.sub_token,
         from_number=A,
@@ -169,7 +169,7 @@ def test_ccp_busy(make_vendor, capture):
     vendor = make_vendor("ccp")
     point_callbacks_at(vendor.sandbox, capture)
     sub = vendor.client.create_sub_account("s")
-    result = vendor.client.callback_call(
+    result = vendor.client.two_way_call(
         sub_account_sid=sub.sub_account_sid, sub_token=sub.sub_token, from_number=A, to_number=B
     )
     call = SandboxCall.objects.get(call_id=result.call_sid)
@@ -291,7 +291,7 @@ def test_auto_play_delivers_in_the_background(make_vendor, capture):
     vendor.sandbox.auto_play = True
     vendor.sandbox.save()
     sub = vendor.client.create_sub_account("s")
-    result = vendor.client.callback_call(
+    result = vendor.client.two_way_call(
         sub_account_sid=sub.sub_account_sid, sub_token=sub.sub_token, from_number=A, to_number=B
     )
     call = SandboxCall.objects.get(call_id=result.call_sid)

@@ -279,7 +279,7 @@ def test_callback_call_signed_with_sub_account(vendor_server) -> None:
             "CallBack": {"callSid": "CALL1", "dateCreated": "2013-02-01 15:53:06"},
         },
     )
-    result = make(vendor_server.base_url).callback_call(
+    result = make(vendor_server.base_url).two_way_call(
         sub_account_sid="SUBSID",
         sub_token="SUBTOKEN",
         from_number="13800000001",
