@@ -9,7 +9,6 @@ public functions.  Where a recording comes from is the vendor client's
 from __future__ import annotations
 
 import logging
-import mimetypes
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -23,7 +22,7 @@ from django.utils import timezone
 
 import vendors
 from accounts.selectors import recording_policy, vendor_client
-from callbacks import conf, ssrf
+from callbacks import audio, conf, ssrf
 from callbacks.models import CallRecord, RecordingPlayback
 from callbacks.text import _text
 
@@ -79,70 +78,6 @@ class DownloadResult:
     error: str = ""
 
 
-_SNIFF: tuple[tuple[bytes, int, str], ...] = (
-    (b"RIFF", 0, "audio/wav"),  # checked with WAVE at offset 8 below
-    (b"ID3", 0, "audio/mpeg"),
-    (b"#!AMR", 0, "audio/amr"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"fLaC", 0, "audio/flac"),
-)
-
-
-def _sniff_audio(head: bytes) -> str:
-    """Recognize audio by its magic bytes (vendors often say octet-stream)."""
-    for magic, offset, ctype in _SNIFF:
-        if head[offset : offset + len(magic)] == magic:
-            if ctype == "audio/wav" and head[8:12] != b"WAVE":
-                continue
-            return ctype
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return "audio/mpeg"  # MPEG audio frame sync without an ID3 tag
-    if head[4:8] == b"ftyp":
-        return "audio/mp4"
-    return ""
-
-
-# The stdlib's table knows none of audio/wav, audio/amr, audio/wave: a recording saved
-# as ".bin" would not play from a download or in most file managers.
-_AUDIO_EXTENSIONS = {
-    "audio/wav": ".wav",
-    "audio/wave": ".wav",
-    "audio/x-wav": ".wav",
-    "audio/vnd.wave": ".wav",
-    "audio/mpeg": ".mp3",
-    "audio/mp3": ".mp3",
-    "audio/amr": ".amr",
-    "audio/ogg": ".ogg",
-    "audio/flac": ".flac",
-    "audio/mp4": ".m4a",
-    "audio/x-m4a": ".m4a",
-    "audio/aac": ".aac",
-}
-
-
-def _audio_extension(ctype: str, head: bytes) -> str:
-    """The file name's extension: from the stored type, else from the bytes."""
-    for candidate in (ctype, _sniff_audio(head)):
-        ext = _AUDIO_EXTENSIONS.get(candidate) or mimetypes.guess_extension(candidate or "x/x")
-        if ext:
-            return ext
-    return ".audio"
-
-
-def _audio_type(declared: str, head: bytes) -> str:
-    """The content type to store, or "" to refuse the file.
-
-    audio/* is trusted as declared.  application/octet-stream (or nothing) is
-    accepted only when the bytes are recognizably audio: file extensions in a
-    vendor's URL prove nothing, magic bytes do.
-    """
-    if declared.startswith("audio/"):
-        return declared
-    if declared in ("", "application/octet-stream", "binary/octet-stream"):
-        return _sniff_audio(head)
-    return ""
-
-
 def _recording_url(record: CallRecord) -> str:
     client_cls = vendors.REGISTRY.get(record.vendor)
     if client_cls is not None and client_cls.recording_source == "api":
@@ -185,7 +120,7 @@ def recording_download(*, record_id: int, now: datetime | None = None) -> Downlo
     with fetched.file:
         head = fetched.file.read(16)
         fetched.file.seek(0)
-        ctype = _audio_type(fetched.content_type, head)
+        ctype = audio.content_type(fetched.content_type, head)
         if not ctype:
             return _recording_failed(
                 record,
@@ -194,7 +129,7 @@ def recording_download(*, record_id: int, now: datetime | None = None) -> Downlo
                 permanent=True,
                 now=now,
             )
-        ext = _audio_extension(ctype, head)
+        ext = audio.file_extension(ctype, head)
         path = (
             f"recordings/{record.vendor_account_id}/{record.call_at:%Y/%m}/"
             f"{record.pk}-{fetched.sha256[:16]}{ext}"
