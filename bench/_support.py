@@ -16,6 +16,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
+# What a console process under benchmark runs with: production settings (DEBUG off),
+# throwaway keys, no sandbox. No CELERY_BROKER_URL: a web process that enqueues falls
+# back on the embedded broker file, which these benchmarks never drain.
+SERVER_ENV = {
+    "DJANGO_SETTINGS_MODULE": "ccp_console.settings",
+    "SECRET_KEY": "bench-only-secret-key",
+    "FIELD_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZy0hISE=",
+    "DEBUG": "0",
+    "SECURE_COOKIES": "0",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "LOG_LEVEL": "ERROR",
+    "CELERY_BROKER_URL": "",
+    "SANDBOX_ENABLED": "0",
+    "PYTHONPATH": str(ROOT),
+}
+
+
+def server_env(database: str, **overrides: str) -> dict[str, str]:
+    """The environment for a console process on the throwaway `database`."""
+    return {**os.environ, **SERVER_ENV, "DATABASE_URL": f"{PG}/{database}", **overrides}
+
 
 def free_port() -> int:
     with socket.socket() as sock:

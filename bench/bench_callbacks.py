@@ -42,21 +42,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV_BASE = {
-    "DJANGO_SETTINGS_MODULE": "ccp_console.settings",
-    "SECRET_KEY": "bench-only-secret-key",
-    "FIELD_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZy0hISE=",
-    "DEBUG": "0",
-    "SECURE_COOKIES": "0",
-    "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "LOG_LEVEL": "ERROR",
-    "CELERY_BROKER_URL": "",  # eager; the CDRs carry no recording anyway
-    # Persistent connections, as in production (settings' default, stated so an
-    # exported DB_CONN_MAX_AGE=0 cannot turn every request into a reconnect).
-    "DB_CONN_MAX_AGE": "60",
-    "SANDBOX_ENABLED": "0",
-    "PYTHONPATH": str(ROOT),
-}
 
 
 # ---------------------------------------------------------------------- worker side
@@ -336,7 +321,7 @@ def _cpu_times() -> tuple[int, int]:
 
 def main() -> None:
     # Driver side only: gunicorn imports this module as bench.bench_callbacks.
-    from _support import PG, admin_sql, free_port
+    from _support import PG, admin_sql, free_port, server_env
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -358,7 +343,9 @@ def main() -> None:
     args.seconds = max(1, min(args.seconds, 60))  # bounded, whatever is asked
 
     db = f"ccp_bench_callbacks_{os.getpid()}"
-    env = {**os.environ, **ENV_BASE, "DATABASE_URL": f"{PG}/{db}"}
+    # Persistent connections, as in production (settings' default, stated so an
+    # exported DB_CONN_MAX_AGE=0 cannot turn every request into a reconnect).
+    env = server_env(db, DB_CONN_MAX_AGE="60")
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -43,18 +43,6 @@ NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 PROBE_EVERY = 0.1
 PROBE_TIMEOUT = 2.0
 TARGET_P95_MS = 100.0
-ENV_BASE = {
-    "DJANGO_SETTINGS_MODULE": "ccp_console.settings",
-    "SECRET_KEY": "bench-only-secret-key",
-    "FIELD_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktMzItYnl0ZXMtbG9uZy0hISE=",
-    "DEBUG": "0",
-    "SECURE_COOKIES": "0",
-    "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "LOG_LEVEL": "ERROR",
-    "CELERY_BROKER_URL": "",
-    "SANDBOX_ENABLED": "0",
-    "PYTHONPATH": str(ROOT),
-}
 
 
 # ------------------------------------------------------------------------ nginx
@@ -236,7 +224,7 @@ def show(r: dict, connections: int) -> None:
 
 
 def main() -> int:
-    from _support import PG, admin_sql, free_port, start_gunicorn, stop
+    from _support import admin_sql, free_port, server_env, start_gunicorn, stop
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--connections", type=int, default=50)
@@ -248,7 +236,7 @@ def main() -> int:
 
     nginx = find_nginx()
     db = f"ccp_bench_slowloris_{os.getpid()}"
-    env = {**os.environ, **ENV_BASE, "DATABASE_URL": f"{PG}/{db}"}
+    env = server_env(db)
     gunicorn_port, nginx_port = free_port(), free_port()
     tmp = Path(tempfile.mkdtemp(prefix="bench-slowloris-"))
     admin_sql(f"CREATE DATABASE {db}")
