@@ -19,8 +19,8 @@ def target_choices() -> list[tuple[str, str]]:
     choices = [
         (
             f"binding:{b.pk}",
-            f"{b.account.vendor} {b.get_kind_display()} X {b.x_number}: "
-            f"{b.a_number} / {b.b_number or 'anyone'}",
+            # The kind's label names its vendor already ("igw AXB").
+            f"{b.get_kind_display()} X {b.x_number}: {b.a_number} / {b.b_number or 'anyone'}",
         )
         for b in selectors.active_bindings().select_related("account")[:200]
     ]
