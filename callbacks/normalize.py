@@ -1,7 +1,6 @@
-"""Normalization of a delivery's parsed items into CallRecord / CallEvent rows,
-and the text hygiene every stored vendor string goes through.
+"""Normalization of a delivery's parsed items into CallRecord / CallEvent rows.
 
-Part of the callbacks app's write API (callbacks/services.py runs it inside the
+Part of the callbacks app's write API (callbacks/inbox.py runs it inside the
 delivery's transaction; see its docstring for the pipeline).  Upserts are
 INSERT ... ON CONFLICT DO NOTHING on the unique constraints, then a row lock on
 the existing record to merge into it: never read-then-write.

@@ -75,30 +75,18 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         return _plain(404, "unknown callback URL")
     try:
         body = webhooks.read_body(request)
-    except webhooks.BodyTooLarge as exc:
+    except webhooks.BodyRefused as exc:
         try:
-            services.delivery_refused_oversize(
+            services.delivery_refuse(
                 account=account,
                 kind=kind,
                 inbound=webhooks.inbound(request, b"", client_cls),
                 size=exc.size,
+                reason=exc.reason,
             )
         except DatabaseError:
-            logger.exception("callbacks: cannot record an oversized delivery")
-        return _plain(413, f"body over {webhooks.conf.MAX_BODY_BYTES} bytes")
-    except webhooks.BodyUnreadable:
-        try:
-            services.delivery_refused_body(
-                account=account,
-                kind=kind,
-                inbound=webhooks.inbound(request, b"", client_cls),
-                size=None,
-                reason="chunked body on a server that cannot read chunked request bodies "
-                "(Django's development server); not stored: run under gunicorn",
-            )
-        except DatabaseError:
-            logger.exception("callbacks: cannot record an unreadable delivery")
-        return _plain(411, "send a Content-Length: this server cannot read chunked bodies")
+            logger.exception("callbacks: cannot record a refused delivery body")
+        return _plain(exc.status, exc.answer)
     inbound = webhooks.inbound(request, body, client_cls)
     try:
         delivery = services.delivery_receive(account=account, kind=kind, inbound=inbound)

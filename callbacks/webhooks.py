@@ -57,14 +57,36 @@ KEPT_HEADERS = (
 )
 
 
-class BodyTooLarge(Exception):
+class BodyRefused(Exception):
+    """A body we will not take: answered `status` with `answer`; the delivery is
+    kept without its body, rejected_invalid with `reason` (the vendor should know)."""
+
+    status: int = 400
+    answer: str = "body refused"
+    reason: str = "body refused; not stored"
+    size: int | None = None
+
+
+class BodyTooLarge(BodyRefused):
+    status = 413
+
     def __init__(self, size: int | None):
         super().__init__(size)
         self.size = size
+        self.answer = f"body over {conf.MAX_BODY_BYTES} bytes"
+        declared = f" ({size} bytes declared)" if size else ""
+        self.reason = f"body over the {conf.MAX_BODY_BYTES}-byte cap{declared}; not stored"
 
 
-class BodyUnreadable(Exception):
+class BodyUnreadable(BodyRefused):
     """A chunked body on a server that does not decode chunked input (411)."""
+
+    status = 411
+    answer = "send a Content-Length: this server cannot read chunked bodies"
+    reason = (
+        "chunked body on a server that cannot read chunked request bodies "
+        "(Django's development server); not stored: run under gunicorn"
+    )
 
 
 @dataclass(frozen=True)

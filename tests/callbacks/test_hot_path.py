@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 
-from callbacks import hotsql, services, text
+from callbacks import hotsql, inbox, services, text
 from callbacks.models import CallEvent, CallRecord, Delivery
 from tests.factories import BindingFactory
 from tests.payloads import (
@@ -38,8 +38,8 @@ def _fail_once(real, exc):
 def test_database_error_on_the_delivery_insert_rolls_back_the_record(client, igw_account):
     """The record INSERT succeeded, then the Delivery INSERT of the same transaction
     failed: nothing of the transaction survives, the raw row is stored alone."""
-    failing = _fail_once(services._store, OperationalError("connection reset"))
-    with mock.patch.object(services, "_store", failing):
+    failing = _fail_once(inbox._store, OperationalError("connection reset"))
+    with mock.patch.object(inbox, "_store", failing):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert response.status_code == 500
     assert not CallRecord.objects.exists()
@@ -78,7 +78,7 @@ def test_database_down_for_the_fallback_too_answers_503(client, igw_account):
 
 
 def test_rejection_with_the_database_down_answers_503(client, igw_account):
-    with mock.patch.object(services, "_store", side_effect=OperationalError("down")):
+    with mock.patch.object(inbox, "_store", side_effect=OperationalError("down")):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account, devid="1"))
     assert response.status_code == 503
 

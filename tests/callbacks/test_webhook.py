@@ -508,11 +508,11 @@ def test_database_down_before_the_raw_row_answers_503(client, igw_account):
 
 
 def test_database_down_even_for_the_failure_note(client, igw_account):
-    from callbacks import normalize, services
+    from callbacks import inbox, normalize
 
     with (
         mock.patch.object(normalize, "_cdr_apply", side_effect=OperationalError("gone")),
-        mock.patch.object(services, "_finish", side_effect=OperationalError("gone")),
+        mock.patch.object(inbox, "_finish", side_effect=OperationalError("gone")),
     ):
         response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert response.status_code == 500

@@ -229,7 +229,7 @@ def test_huawei_verify_mode_records_a_reused_nonce_but_accepts(client, huawei_ac
 def test_huawei_failed_processing_does_not_spend_the_nonce(client, huawei_account):
     url, headers = _signed(huawei_account)
     body = json.dumps(huawei_status("answer"))
-    with mock.patch("callbacks.services._apply", side_effect=OperationalError("db hiccup")):
+    with mock.patch("callbacks.inbox._apply", side_effect=OperationalError("db hiccup")):
         assert client.post(url, body, "application/json", **headers).status_code == 500
     assert not CallbackNonce.objects.exists()
     # The vendor's retry with the same headers goes through.
