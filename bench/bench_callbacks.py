@@ -42,14 +42,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
+from tests.payloads import igw_cdr  # noqa: E402  (Django-free: what igw POSTs)
 
 # ---------------------------------------------------------------------- worker side
 
 if os.environ.get("BENCH_CALLBACKS_WORKER") == "1":
     import django
 
-    sys.path.insert(0, str(ROOT))
     django.setup()
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
@@ -94,7 +95,7 @@ def _setup_database(env: dict[str, str]) -> dict[str, str]:
         "from accounts.models import VendorAccount;"
         "from django.db import connection;"
         "a = VendorAccount.objects.create(vendor='igw', name='bench', "
-        "base_url='https://igw.example.com', account_id='10000000', secret='k', app_id='app');"
+        "base_url='https://igw.example.com', account_id='10000000', secret='k', app_id='app-001');"
         "connection.cursor().execute('CREATE TABLE bench_insert "
         "(id bigserial primary key, body bytea, at timestamptz)');"
         "print(a.webhook_token)"
@@ -114,24 +115,9 @@ def _count(env: dict[str, str], sql: str) -> str:
 
 def cdr_body(taskid: str) -> str:
     begin = int(time.time()) - 90
+    times = {"beginTime": begin, "ringTime": begin + 3, "answerTime": begin + 8}
     return urlencode(
-        {
-            "devid": "10000000",
-            "appid": "app",
-            "taskid": taskid,
-            "subid": "sub-bench",
-            "caller": "13800138000",
-            "rcaller": "17012345678",
-            "callee": "13900139000",
-            "result": "answered",
-            "beginTime": begin,
-            "ringTime": begin + 3,
-            "answerTime": begin + 8,
-            "releaseTime": begin + 68,
-            "duration": 60,
-            "userData": "bench",
-            "releasedir": 1,
-        }
+        igw_cdr(taskid=taskid, subid="sub-bench", userData="bench", **times, releaseTime=begin + 68)
     )
 
 

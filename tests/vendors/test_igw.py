@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
+from tests.payloads import igw_call_start, igw_cdr
 from vendors import (
     AuthError,
     CallbackAuthError,
@@ -305,10 +306,9 @@ def test_cdr_json_and_minimal() -> None:
 
 
 def _cdr(result: str, answer: int = 0) -> bytes:
-    return (
-        f"devid=d&appid=a&taskid=T&subid=S&caller=1&rcaller=2&callee=3&result={result}"
-        f"&beginTime=1700000000&answerTime={answer}"
-    ).encode()
+    # Only the fields the outcome depends on: no ring, release, duration or side.
+    dropped = dict.fromkeys(("ringTime", "releaseTime", "duration", "releasedir"))
+    return urlencode(igw_cdr(result=result, answerTime=str(answer), **dropped)).encode()
 
 
 # Every §5.2 value, written out here so a change to the table is a visible diff.
@@ -395,16 +395,17 @@ def test_releasedir(value: str, side: str) -> None:
 
 
 def test_call_start() -> None:
-    body = (
-        b"devid=10000000&appid=app-001&taskid=T7&subid=S7&caller=13800000001"
-        b"&rcaller=17011110000&callee=13900000002&callTime=1700000000&userData=u"
-    )
+    body = urlencode(igw_call_start(taskid="T7", subid="S7")).encode()
     (event,) = make("https://igw.example", None).parse_callback(
         "call-start", body=body, content_type="application/x-www-form-urlencoded"
     )
     assert event.kind == "call_start" and event.call_id == "T7"
     assert event.occurred_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
-    assert (event.x_number, event.vendor_binding_id, event.user_data) == ("17011110000", "S7", "u")
+    assert (event.x_number, event.vendor_binding_id, event.user_data) == (
+        "17012345678",
+        "S7",
+        "order-42",
+    )
 
 
 @pytest.mark.parametrize(
@@ -454,10 +455,8 @@ def test_authenticate_callback() -> None:
 def test_implausible_cdr_times_are_invalid(epoch: int) -> None:
     """9999-12-31T23:59:59Z overflowed on display in Asia/Shanghai; 1970 and 1999
     are no more plausible for a call on this platform."""
-    body = (
-        "devid=d&appid=a&taskid=T&subid=S&caller=1&rcaller=2&callee=3&result=answered"
-        f"&beginTime={epoch}&ringTime={epoch}&answerTime={epoch}&releaseTime={epoch}"
-    ).encode()
+    times = dict.fromkeys(("beginTime", "ringTime", "answerTime", "releaseTime"), str(epoch))
+    body = urlencode(igw_cdr(**times)).encode()
     client = make("https://igw.example", None)
     with pytest.raises(InvalidPayload, match=r"begin_at .* outside the plausible window"):
         client.parse_callback("cdr", body=body, content_type="")
