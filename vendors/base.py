@@ -33,16 +33,14 @@ from .errors import (
     AuthError,
     Conflict,
     InvalidPayload,
-    NetworkError,
     NotFound,
-    OutboundRefused,
     PermissionDenied,
     RateLimited,
     ResponseError,
     TemporaryError,
     VendorError,
 )
-from .outbound import Refused, refusal_in
+from .outbound import Refused
 from .times import EARLIEST_CALL_TIME, MAX_CLOCK_AHEAD, check_times
 from .transport import RetryPolicy, describe_answer
 from .types import AccountStatus, CallbackNonce, CallEventData, CallRecordData, RecordingInfo
@@ -220,105 +218,56 @@ class VendorClient(abc.ABC):
         sign = signer or self._sign
         url = self.base_url + path
         log_path = urlsplit(url).path  # never the query: ccp/cyj put sig there
-        attempt = 0
+        number = 0
         while True:
-            attempt += 1
+            number += 1
             sig_params, sig_headers = sign()
-            all_params = {**(params or {}), **sig_params}
-            all_headers = {**(headers or {}), **sig_headers}
-            started = time.perf_counter()
-            http_status: int | None = None
-            vendor_code = ""
-            retry_after: float | None = None
-            error: VendorError
-            never_sent = False
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=all_params or None,
-                    data=data,
-                    headers=all_headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except Refused as exc:
-                error = OutboundRefused(self.code, "refused", str(exc), message_en=_REFUSED)
-            except (
-                requests.Timeout,
-                requests.ConnectionError,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                never_sent = transport.never_sent(exc)
-                kind = "timeout" if isinstance(exc, requests.Timeout) else "connection"
-                error = NetworkError(self.code, kind, f"{type(exc).__name__}: {exc}")
-            except requests.RequestException as exc:
-                refused = refusal_in(exc)
-                if refused is not None:
-                    error = OutboundRefused(self.code, "refused", str(refused), message_en=_REFUSED)
-                else:
-                    # Bad URL, too many redirects...: configuration, not weather.
-                    error = VendorError(self.code, "request", f"{type(exc).__name__}: {exc}")
-            else:
-                http_status = response.status_code
-                try:
-                    reply = self._interpret(response)
-                except VendorError as exc:
-                    reply = Reply(None, exc.code, exc)
-                vendor_code = reply.vendor_code
-                retry_after = transport.retry_after(response)
-                if reply.error is None:
-                    self._log(
-                        logging.INFO, method, log_path, http_status, vendor_code, started, attempt
-                    )
-                    return reply.payload
-                error = reply.error
-            self._log(
-                logging.WARNING, method, log_path, http_status, vendor_code, started, attempt, error
+            attempt = self._attempt(
+                method,
+                url,
+                params={**(params or {}), **sig_params},
+                data=data,
+                headers={**(headers or {}), **sig_headers},
             )
-            retry = error.retryable
+            transport.log_attempt(self.code, method, log_path, attempt, number)
+            if attempt.error is None:
+                return attempt.payload
+            retry = attempt.error.retryable
             if retry and not idempotent:
                 # Without an idempotency key, only retry what provably did not
                 # act: nothing sent, or a documented "try again" vendor code.
-                retry = never_sent or self._documented(error)
-            if not retry or attempt >= self.retry.max_attempts:
-                raise error
-            self._sleep(self.retry.delay(attempt, retry_after))
+                retry = attempt.never_sent or self._documented(attempt.error)
+            if not retry or number >= self.retry.max_attempts:
+                raise attempt.error
+            self._sleep(self.retry.delay(number, attempt.retry_after))
 
-    def _log(
-        self,
-        level: int,
-        method: str,
-        path: str,
-        http_status: int | None,
-        vendor_code: str,
-        started: float,
-        attempt: int,
-        error: VendorError | None = None,
-    ) -> None:
-        latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        fields = {
-            "vendor": self.code,
-            "method": method,
-            "path": path,
-            "http_status": http_status,
-            "vendor_code": vendor_code,
-            "latency_ms": latency_ms,
-            "attempt": attempt,
-        }
-        outcome = "ok" if error is None else type(error).__name__
-        logger.log(
-            level,
-            "%s %s %s -> %s code=%s %.1fms attempt=%d %s",
-            self.code,
-            method,
-            path,
-            http_status,
-            vendor_code or "-",
-            latency_ms,
-            attempt,
-            outcome,
-            extra=fields,
+    def _attempt(
+        self, method: str, url: str, *, params: dict, data: Any, headers: dict
+    ) -> transport.Attempt:
+        started = time.perf_counter()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params or None,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except (Refused, requests.RequestException) as exc:
+            return transport.request_error(self.code, exc, started)
+        try:
+            reply = self._interpret(response)
+        except VendorError as exc:
+            reply = Reply(None, exc.code, exc)
+        return transport.Attempt(
+            started,
+            payload=reply.payload if reply.error is None else None,
+            error=reply.error,
+            http_status=response.status_code,
+            vendor_code=reply.vendor_code,
+            retry_after=transport.retry_after(response),
         )
 
     def _error(
@@ -520,5 +469,4 @@ class VendorClient(abc.ABC):
         raise InvalidPayload with a clear message on malformed input."""
 
 
-_REFUSED = "Refused by the outbound host policy: nothing was sent."
 _LOGGED_BODY_BYTES = 500
