@@ -1,6 +1,6 @@
 """factory_boy factories for the console's rows. Tests build rows with these, not by hand."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import factory
 from django.contrib.auth.models import Group, User
@@ -102,6 +102,18 @@ class CallRecordFactory(factory.django.DjangoModelFactory):
     outcome = "answered"
     has_cdr = True
     duration = 60
+
+
+class ReviewedCallFactory(CallRecordFactory):
+    """A call with recognizable numbers and time, for the review pages' tests:
+    `ReviewedCallFactory(vendor_account=account, call_id="a", outcome="busy")`."""
+
+    vendor_account = None  # always given
+    call_id = "c1"
+    caller = "+8613800138000"
+    callee = "+8613900139000"
+    x_number = "+8617012345678"
+    call_at = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 
 
 class CallEventFactory(factory.django.DjangoModelFactory):

@@ -1,0 +1,102 @@
+"""The call-record filters (callbacks/filters.py) as pages, the CSV export and the
+API apply them: complete numbers for everyone, fragments only with view_full_numbers,
+unusable values refused with a message naming them."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import ReviewedCallFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _search(client, url_name: str, q: str) -> list[str]:
+    return [r.call_id for r in client.get(reverse(url_name), {"q": q}).context["page"]]
+
+
+@pytest.mark.parametrize("fragment", ["8021", "138", "0013", "138****8021", "3800138021"])
+def test_staff_cannot_find_a_call_by_a_fragment_of_its_number(staff_client, igw_account, fragment):
+    ReviewedCallFactory(vendor_account=igw_account, call_id="c1", caller="+8613800138021")
+    assert _search(staff_client, "callbacks:call_record_list", fragment) == []
+    export = staff_client.get(reverse("callbacks:call_record_export"), {"q": fragment})
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    assert rows[1:] == []
+
+
+@pytest.mark.parametrize("number", ["13800138021", "+86 138 0013 8021", "008613800138021"])
+def test_staff_find_a_call_by_its_complete_number(staff_client, staff_api, igw_account, number):
+    ReviewedCallFactory(vendor_account=igw_account, call_id="c1", caller="+8613800138021")
+    ReviewedCallFactory(vendor_account=igw_account, call_id="c2", caller="+8613800138022")
+    assert _search(staff_client, "callbacks:call_record_list", number) == ["c1"]
+    export = staff_client.get(reverse("callbacks:call_record_export"), {"q": number})
+    body = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert [row[3] for row in csv.reader(io.StringIO(body))][1:] == ["c1"]
+    api = staff_api.get("/api/v1/call-records/", {"q": number}).json()["results"]
+    assert [row["call_id"] for row in api] == ["c1"]
+
+
+def test_staff_api_search_by_fragment_finds_nothing(staff_api, igw_account):
+    ReviewedCallFactory(vendor_account=igw_account, call_id="c1", caller="+8613800138021")
+    for fragment in ("8021", "138"):
+        response = staff_api.get("/api/v1/call-records/", {"q": fragment})
+        assert response.status_code == 200 and response.json()["results"] == []
+
+
+def test_operators_search_by_fragment(operator_client, operator_api, igw_account):
+    ReviewedCallFactory(vendor_account=igw_account, call_id="c1", caller="+8613800138021")
+    ReviewedCallFactory(
+        vendor_account=igw_account, call_id="c2", caller="+8613900139000", callee="+8613700137000"
+    )
+    assert _search(operator_client, "callbacks:call_record_list", "8021") == ["c1"]
+    api = operator_api.get("/api/v1/call-records/", {"q": "138"}).json()["results"]
+    assert [row["call_id"] for row in api] == ["c1"]
+
+
+def test_staff_still_find_a_call_by_its_id(staff_client, igw_account):
+    ReviewedCallFactory(vendor_account=igw_account, call_id="call-42")
+    assert _search(staff_client, "callbacks:call_record_list", "call-42") == ["call-42"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"vendor_account": "²"},
+        {"vendor_account": "abc"},
+        {"vendor_account": "99999999999999999999"},
+        {"binding": "²"},
+        {"q": "\x00"},
+        {"outcome": "\x00"},
+        {"date_from": "2024-02-30"},
+        {"date_to": "0001-01-01T00:00:00+14:00"},
+    ],
+)
+def test_unusable_filters_are_a_form_error_a_400_or_an_api_400(
+    operator_client, operator_api, igw_account, params
+):
+    ReviewedCallFactory(vendor_account=igw_account)
+    page = operator_client.get(reverse("callbacks:call_record_list"), params)
+    assert page.status_code == 200
+    assert list(page.context["page"]) == []
+    (field,) = params
+    assert f"{field}: " in page.content.decode()
+    export = operator_client.get(reverse("callbacks:call_record_export"), params)
+    assert export.status_code in (400, 403)  # operators may not export: still no 500
+    api = operator_api.get("/api/v1/call-records/", params)
+    assert api.status_code == 400
+    assert field in api.json()["extra"]["fields"]
+
+
+def test_export_with_an_unusable_filter_is_a_400_naming_it(staff_client, igw_account):
+    ReviewedCallFactory(vendor_account=igw_account)
+    response = staff_client.get(reverse("callbacks:call_record_export"), {"vendor_account": "²"})
+    assert response.status_code == 400
+    assert "vendor_account" in response.content.decode()
+
+
+def test_delivery_list_refuses_unusable_filters(operator_client, igw_account):
+    response = operator_client.get(reverse("callbacks:delivery_list"), {"vendor_account": "²"})
+    assert response.status_code == 200
+    assert "vendor_account: " in response.content.decode()
