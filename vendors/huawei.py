@@ -344,6 +344,21 @@ class HuaweiClient(VendorClient):
                 expected='X-AKSK: UsernameToken Username="…",PasswordDigest="…",…',
             )
         received = x_aksk_summary(value)
+        parts = self._push_parts(value, received)
+        self._check_created(parts["Created"], now, received)
+        computed = push_digest(self._secret, url, parts["Nonce"], parts["Created"])
+        if not hmac.compare_digest(computed.encode(), parts["PasswordDigest"].encode()):
+            raise CallbackAuthError(
+                "PasswordDigest did not match",
+                expected=(
+                    f"PasswordDigest computed over URL {url} + nonce + created "
+                    "with this account's app_secret"
+                ),
+                received=received,
+            )
+
+    def _push_parts(self, value: str, received: str) -> dict[str, str]:
+        """The X-AKSK's fields, each present and well-formed for this account."""
         try:
             parts = parse_x_aksk(value)
         except ValueError as exc:
@@ -369,8 +384,12 @@ class HuaweiClient(VendorClient):
                 expected="Nonce of 1-128 letters and digits",
                 received=received,
             )
+        return parts
+
+    def _check_created(self, value: str, now: datetime | None, received: str) -> None:
+        """Created must be a UTC time within the account's push window of `now`."""
         window = self._push_window()
-        created = _created(parts["Created"])
+        created = _created(value)
         if created is None:
             raise CallbackAuthError(
                 "X-AKSK Created is not a UTC time",
@@ -382,16 +401,6 @@ class HuaweiClient(VendorClient):
             raise CallbackAuthError(
                 f"X-AKSK Created is {int(age)} s away from now",
                 expected=f"Created within {window} s of now",
-                received=received,
-            )
-        computed = push_digest(self._secret, url, parts["Nonce"], parts["Created"])
-        if not hmac.compare_digest(computed.encode(), parts["PasswordDigest"].encode()):
-            raise CallbackAuthError(
-                "PasswordDigest did not match",
-                expected=(
-                    f"PasswordDigest computed over URL {url} + nonce + created "
-                    "with this account's app_secret"
-                ),
                 received=received,
             )
 
