@@ -210,15 +210,7 @@ def play_call(
     account = binding.account if binding is not None else call.account  # type: ignore[union-attr]
     module = vendor_module(account.vendor)
     outcome = str(outcome)
-    if outcome not in module.OUTCOMES:
-        raise ValueError(
-            f"{account.vendor} cannot express outcome {outcome!r}; "
-            f"one of {', '.join(module.OUTCOMES)}"
-        )
-    if duration < 0:
-        raise ValueError("duration must be >= 0")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}")
+    _check_play(module, account.vendor, outcome=outcome, duration=duration, direction=direction)
     if binding is not None:
         call = _call_through(binding, direction=direction, caller=caller)
     elif call.status != SandboxCall.Status.REQUESTED:  # type: ignore[union-attr]
@@ -238,14 +230,25 @@ def play_call(
     if sync:
         _deliver(call, items, merged, retry_delays)
     else:
-        thread = threading.Thread(
+        threading.Thread(
             target=_deliver_in_thread,
             args=(call.pk, items, merged, tuple(retry_delays)),
             name=f"sandbox-delivery-{call.pk}",
             daemon=True,
-        )
-        thread.start()
+        ).start()
     return call
+
+
+def _check_play(module: Any, vendor: str, *, outcome: str, duration: int, direction: str) -> None:
+    """ValueError for a call the vendor's module cannot play."""
+    if outcome not in module.OUTCOMES:
+        raise ValueError(
+            f"{vendor} cannot express outcome {outcome!r}; one of {', '.join(module.OUTCOMES)}"
+        )
+    if duration < 0:
+        raise ValueError("duration must be >= 0")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}")
 
 
 def recording_url(call: SandboxCall) -> str:
@@ -372,24 +375,7 @@ def binding_create(
         # Serialize binding changes per account: the conflict check below must
         # see every committed binding, and two requests must not both pass it.
         SandboxAccount.objects.select_for_update().filter(pk=account.pk).first()
-        active = selectors.active_bindings(account=account).filter(x_number=x_number)
-        if kind == SandboxBinding.Kind.XA:
-            if active.filter(kind=SandboxBinding.Kind.XA).exists():
-                raise SandboxStateError("conflict", f"X {x_number} already has an XA transfer")
-        else:
-            same_kind = active.exclude(kind=SandboxBinding.Kind.XA)
-            for party in {a_number, b_number}:
-                if (
-                    same_kind.filter(a_number=party).exists()
-                    or same_kind.filter(b_number=party).exists()
-                ):
-                    raise SandboxStateError(
-                        "conflict", f"{party} already has an active binding on X {x_number}"
-                    )
-            if same_kind.count() >= account.max_bindings_per_x:
-                raise SandboxStateError(
-                    "capacity", f"X {x_number} holds {account.max_bindings_per_x} bindings"
-                )
+        _check_room(account, kind=kind, x_number=x_number, parties={a_number, b_number})
         try:
             with transaction.atomic():
                 binding = SandboxBinding.objects.create(
@@ -410,6 +396,25 @@ def binding_create(
             # The same reqid raced us and won: answer with its binding.
             return SandboxBinding.objects.get(account=account, reqid=reqid), False
     return binding, True
+
+
+def _check_room(account: SandboxAccount, *, kind: str, x_number: str, parties: set[str]) -> None:
+    """SandboxStateError unless X can take this binding (call under the account lock)."""
+    active = selectors.active_bindings(account=account).filter(x_number=x_number)
+    if kind == SandboxBinding.Kind.XA:
+        if active.filter(kind=SandboxBinding.Kind.XA).exists():
+            raise SandboxStateError("conflict", f"X {x_number} already has an XA transfer")
+        return
+    same_kind = active.exclude(kind=SandboxBinding.Kind.XA)
+    for party in parties:
+        if same_kind.filter(a_number=party).exists() or same_kind.filter(b_number=party).exists():
+            raise SandboxStateError(
+                "conflict", f"{party} already has an active binding on X {x_number}"
+            )
+    if same_kind.count() >= account.max_bindings_per_x:
+        raise SandboxStateError(
+            "capacity", f"X {x_number} holds {account.max_bindings_per_x} bindings"
+        )
 
 
 def binding_release(*, binding: SandboxBinding) -> SandboxBinding:
