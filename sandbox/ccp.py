@@ -13,6 +13,8 @@ body):
                                             type,…}; the sid under accountSid instead when
                                             the account's ccp_sub_account_sid_key says so
   POST /Accounts/{sid}/GetSubAccounts       totalCount + SubAccount list (startNo/offset)
+  POST /Accounts/{sid}/QuerySubAccountByName SubAccount of that friendlyName, or 111130
+                                            (GetSubAccounts and this one: the official SDK)
   POST /Accounts/{sid}/SMS/Messages         SMSMessage{smsMessageSid,dateCreated}
   POST /Accounts/{sid}/SMS/TemplateSMS      templateSMS (JSON) / TemplateSMS (XML)
   POST /SubAccounts/{subsid}/Calls/Callback CallBack{callSid,dateCreated}; signed with
@@ -312,6 +314,19 @@ def get_sub_accounts(exchange: Exchange, sid: str) -> HttpResponse:
     )
 
 
+def query_sub_account_by_name(exchange: Exchange, sid: str) -> HttpResponse:
+    account, _ = authenticate(exchange, sid, sub=False)
+    fields = parse_body(exchange)
+    required(fields, "appId", "friendlyName")
+    _check_app(account, fields)
+    sub = account.subs.filter(friendly_name=str(fields["friendlyName"])).first()
+    if sub is None:
+        raise _reject("111130", protocol.NOT_FOUND, "no sub-account of that friendlyName")
+    return render(
+        exchange, {"statusCode": account.ccp_success_code, "SubAccount": _sub_payload(sub)}
+    )
+
+
 def sms_messages(exchange: Exchange, sid: str) -> HttpResponse:
     account, _ = authenticate(exchange, sid, sub=False)
     fields = parse_body(exchange, code="160031")
@@ -448,6 +463,9 @@ ROUTES = (
     Route("2013-12-26/Accounts/<str:sid>/AccountInfo", ("GET",), account_info),
     Route("2013-12-26/Accounts/<str:sid>/SubAccounts", ("POST",), create_sub_account),
     Route("2013-12-26/Accounts/<str:sid>/GetSubAccounts", ("POST",), get_sub_accounts),
+    Route(
+        "2013-12-26/Accounts/<str:sid>/QuerySubAccountByName", ("POST",), query_sub_account_by_name
+    ),
     Route("2013-12-26/Accounts/<str:sid>/SMS/Messages", ("POST",), sms_messages),
     Route("2013-12-26/Accounts/<str:sid>/SMS/TemplateSMS", ("POST",), template_sms),
     Route("2013-12-26/SubAccounts/<str:subsid>/Calls/Callback", ("POST",), callback),

@@ -113,7 +113,8 @@ class VendorClient(abc.ABC):
                         calls ["url"];
       supports_account_status  `account_status` asks the vendor (the console
                         offers "Check status at the vendor") [False];
-      supports_sub_accounts    `create_sub_account` exists [False];
+      supports_sub_accounts    `create_sub_account`, `query_sub_accounts`
+                        (paged) and `query_sub_account_by_name` exist [False];
       supports_sms, supports_voice_codes  what else the vendor offers [False];
       binding_kinds     privacy binding kinds the vendor offers, as specs
                         (vendors.binding_kinds.BindingKindSpec) [()];

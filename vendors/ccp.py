@@ -32,7 +32,14 @@ CHOICES where the documents are silent or ambiguous (each is one place here):
   subAccountSid|accountSid (the SDKs name the first, the guide's PHP reads
   the second), subToken|authToken, voipAccount, voipPwd, dateCreated,
   friendlyName, status and type (the guide's PHP prints it); GetSubAccounts
-  sends appId/startNo/offset and reads SubAccount as one object or a list.  dateCreated accepts
+  sends appId/startNo/offset and reads SubAccount as one object or a list.
+  GetSubAccounts and QuerySubAccountByName are not in our two documents (the
+  overview names 获取子账户 only): both follow the official PHP SDK
+  (CCPRestSDK getSubAccounts / querySubAccount, same URL level and signing as
+  create, body appId + startNo/offset, resp. appId + friendlyName, root
+  <SubAccount> in XML; startNo from 0, offset 1-100; answer SubAccount with
+  subAccountSid, subToken, voipAccount, voipPwd, dateCreated[, friendlyName]).
+  A name the platform does not know is read as 111130 (NotFound).  dateCreated accepts
   "yyyyMMddHHmmss" and "yyyy-MM-dd HH:mm:ss", Beijing time.  AccountInfo's
   Account.status "0" trial, "1" active, "2" suspended, "3" closed.
 - Error codes: the platform table (《平台错误码》) is not in our documents.
@@ -340,6 +347,18 @@ class CcpClient(VendorClient):
         if isinstance(items, dict):
             items = [items]
         return [_sub_account(item, "") for item in items if isinstance(item, dict)]
+
+    def query_sub_account_by_name(self, friendly_name: str) -> SubAccountData:
+        """POST /Accounts/{sid}/QuerySubAccountByName: the sub-account of this
+        application with that friendlyName (raises NotFound, 111130, if none)."""
+        fields = {"appId": self.app_id, "friendlyName": friendly_name}
+        payload = self._call(
+            "POST",
+            f"/Accounts/{self._sid}/QuerySubAccountByName",
+            root="SubAccount",
+            fields=fields,
+        )
+        return _sub_account(_section(payload, "SubAccount"), friendly_name)
 
     def send_sms(
         self, to: list[str], body: str, msg_type: str = "0", sub_account_sid: str = ""

@@ -57,6 +57,18 @@ def test_sub_accounts_sms_and_callback_round_trip(ccp_vendor):
     assert (call.caller, call.callee, call.user_data) == ("13800000001", "13900000002", "order-7")
 
 
+def test_query_sub_account_by_name(ccp_vendor):
+    from vendors import NotFound
+
+    client = ccp_vendor.client
+    made = client.create_sub_account("shop-9")
+    found = client.query_sub_account_by_name("shop-9")
+    assert (found.sub_account_sid, found.sub_token) == (made.sub_account_sid, made.sub_token)
+    with pytest.raises(NotFound) as caught:
+        client.query_sub_account_by_name("shop-unknown")
+    assert caught.value.code == "111130"
+
+
 @pytest.mark.parametrize(
     ("success", "sid_key"), [("0", "accountSid"), ("0", "subAccountSid"), ("000000", "accountSid")]
 )

@@ -217,6 +217,47 @@ def test_query_sub_accounts(vendor_server) -> None:
     assert json.loads(req.body) == {"appId": APP, "startNo": "10", "offset": "2"}
 
 
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_query_sub_account_by_name(vendor_server, fmt) -> None:
+    """The official SDK's querySubAccount: appId + friendlyName, one SubAccount back."""
+    if fmt == "json":
+        vendor_server.answer(
+            200,
+            {
+                "statusCode": "000000",
+                "SubAccount": {"subAccountSid": "S9", "subToken": "T", "voipPwd": "P"},
+            },
+        )
+    else:
+        vendor_server.answer(
+            200,
+            "<Response><statusCode>000000</statusCode><SubAccount><subAccountSid>S9"
+            "</subAccountSid><subToken>T</subToken><voipPwd>P</voipPwd></SubAccount></Response>",
+            content_type="application/xml",
+        )
+    sub = make(vendor_server.base_url, fmt=fmt).query_sub_account_by_name("店铺 1")
+    assert (sub.sub_account_sid, sub.sub_token, sub.friendly_name) == ("S9", "T", "店铺 1")
+    assert "subToken" not in sub.raw and "voipPwd" not in sub.raw
+    req = vendor_server.requests[0]
+    assert urlsplit(req.path).path == f"/Accounts/{SID}/QuerySubAccountByName"
+    assert "sig" in parse_qs(urlsplit(req.path).query)
+    if fmt == "json":
+        assert json.loads(req.body) == {"appId": APP, "friendlyName": "店铺 1"}
+    else:
+        root = ET.fromstring(req.body)
+        assert root.tag == "SubAccount"
+        assert (root.findtext("appId"), root.findtext("friendlyName")) == (APP, "店铺 1")
+
+
+def test_query_sub_account_by_name_unknown_is_not_found(vendor_server) -> None:
+    from vendors import NotFound
+
+    vendor_server.answer(200, {"statusCode": "111130", "statusMsg": "子账户不存在"})
+    with pytest.raises(NotFound) as caught:
+        make(vendor_server.base_url).query_sub_account_by_name("nobody")
+    assert (caught.value.code, caught.value.message) == ("111130", "子账户不存在")
+
+
 def test_send_sms(vendor_server) -> None:
     vendor_server.answer(
         200,
