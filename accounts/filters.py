@@ -2,7 +2,7 @@
 
 import django_filters
 
-from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
+from accounts.models import PrivacyNumber, SubAccount, VendorAccount, vendor_choices
 from core import filters
 
 
@@ -30,4 +30,22 @@ class NumberFilter(filters.ConsoleFilterSet):
 
     class Meta:
         model = PrivacyNumber
+        fields: list[str] = []
+
+
+class SubAccountFilter(filters.ConsoleFilterSet):
+    vendor_account = filters.IdFilter(help_text="Vendor account id.")
+    state = django_filters.ChoiceFilter(choices=SubAccount.State.choices)
+    q = django_filters.CharFilter(
+        field_name="friendly_name",
+        lookup_expr="icontains",
+        max_length=100,
+        help_text="Part of the name.",
+    )
+    sid = django_filters.CharFilter(
+        field_name="sub_account_sid", max_length=64, help_text="A whole subAccountSid."
+    )
+
+    class Meta:
+        model = SubAccount
         fields: list[str] = []

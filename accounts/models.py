@@ -3,6 +3,7 @@
 import secrets
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -61,6 +62,9 @@ class VendorAccount(models.Model):
     status_balance = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
     status_error = models.TextField(blank=True)
     status_checked_at = models.DateTimeField(null=True, blank=True)
+    # The last sub-account sync (accounts.services.sub_accounts_sync).
+    sub_accounts_synced_at = models.DateTimeField(null=True, blank=True)
+    sub_accounts_sync_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -88,23 +92,61 @@ class VendorAccount(models.Model):
 
 
 class SubAccount(models.Model):
-    """A ccp sub-account, created through the vendor's CreateSubAccount API."""
+    """A sub-account of a vendor account (vendors whose client declares
+    supports_sub_accounts).
+
+    Made pending by the console and activated by a worker once the vendor has
+    created it (it then has its sid), or found at the vendor by a sync. `state`
+    is ours; `status` and `type` are the vendor's, kept verbatim.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Failed"
+        # The vendor no longer lists it (a sync); the row stays for history.
+        GONE = "gone", "Gone at the vendor"
 
     vendor_account = models.ForeignKey(
         VendorAccount, on_delete=models.PROTECT, related_name="sub_accounts"
     )
-    sub_account_sid = models.CharField(max_length=64, unique=True)
-    sub_token = EncryptedTextField()
+    # Blank until the vendor answers: unique only once set (the constraint below).
+    sub_account_sid = models.CharField(max_length=64, blank=True, default="")
+    sub_token = EncryptedTextField(blank=True)
     voip_account = models.CharField(max_length=64, blank=True)
     voip_password = EncryptedTextField(blank=True)
     friendly_name = models.CharField(max_length=100)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     status = models.CharField(max_length=32, blank=True, default="")
-    # The create answer's `type` (guide §2.5.1 prints it; no values are documented).
+    # The vendor's `type` (guide §2.5.1 prints it; no values are documented).
     type = models.CharField(max_length=32, blank=True, default="")
+    failure_code = models.CharField(max_length=32, blank=True)
+    failure_text = models.TextField(blank=True, help_text="The vendor's own text.")
+    failure_text_en = models.TextField(blank=True, help_text="Our English gloss of the code.")
+    # Vendor calls started for the create: a redelivered task looks the name up
+    # first instead of creating a second sub-account (create has no idempotency key).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    vendor_created_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the vendor last listed or returned it."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["friendly_name"]
+        ordering = ["friendly_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sub_account_sid"],
+                condition=~models.Q(sub_account_sid=""),
+                name="subaccount_sid_unique_when_set",
+                violation_error_message="A sub-account with this sid is already recorded.",
+            ),
+        ]
+        indexes = [models.Index(fields=["vendor_account", "state"])]
 
     def __str__(self) -> str:
         return self.friendly_name

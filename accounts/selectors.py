@@ -1,5 +1,5 @@
-"""Reads for vendor accounts and the number pool, and the one place vendor clients
-and outbound host policies are built from an account."""
+"""Reads for vendor accounts, sub-accounts and the number pool, and the one place
+vendor clients and outbound host policies are built from an account."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 import vendors
-from accounts.filters import NumberFilter, VendorAccountFilter
-from accounts.models import PrivacyNumber, VendorAccount
+from accounts.filters import NumberFilter, SubAccountFilter, VendorAccountFilter
+from accounts.models import PrivacyNumber, SubAccount, VendorAccount
 from core import filters as core_filters
 from vendors.outbound import HostPolicy, guarded_session, parse_host_port
 
@@ -94,3 +94,35 @@ def number_list(*, filters: Mapping[str, Any] | None = None, user=None) -> Query
         queryset=PrivacyNumber.objects.select_related("vendor_account"),
         user=user,
     )
+
+
+def sub_account_list(
+    *, filters: Mapping[str, Any] | None = None, user=None
+) -> QuerySet[SubAccount]:
+    """Sub-accounts matching `filters` (accounts.filters.SubAccountFilter); raises
+    ValidationError naming any unusable filter."""
+    return core_filters.apply(
+        SubAccountFilter,
+        filters=filters,
+        queryset=SubAccount.objects.select_related("vendor_account"),
+        user=user,
+    )
+
+
+def sub_accounts_usable(*, vendor_account: VendorAccount) -> QuerySet[SubAccount]:
+    """The account's sub-accounts a send may use: active, with a sid and a token from
+    the vendor, of an enabled account (none otherwise). Oldest first, so a caller
+    taking `.first()` keeps using the same one."""
+    if not vendor_account.enabled:
+        return SubAccount.objects.none()
+    return (
+        SubAccount.objects.filter(vendor_account=vendor_account, state=SubAccount.State.ACTIVE)
+        .exclude(sub_account_sid="")
+        .exclude(sub_token="")
+        .order_by("created_at", "id")
+    )
+
+
+def sub_accounts_pending(*, vendor_account: VendorAccount) -> bool:
+    """Whether a create is still waiting for the vendor (the account page polls then)."""
+    return vendor_account.sub_accounts.filter(state=SubAccount.State.PENDING).exists()

@@ -1,4 +1,7 @@
-"""Writes for vendor accounts, sub-accounts and the number pool. One function per use case."""
+"""Writes for vendor accounts, sub-accounts and the number pool. One function per use case.
+
+The sub-account use cases live in accounts.sub_accounts and are re-exported here.
+"""
 
 import csv
 import io
@@ -11,8 +14,16 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 import vendors
-from accounts.models import PrivacyNumber, SubAccount, VendorAccount, new_webhook_token
-from accounts.selectors import supports_sub_accounts, vendor_client
+from accounts.models import PrivacyNumber, VendorAccount, new_webhook_token
+from accounts.selectors import vendor_client
+from accounts.sub_accounts import (  # noqa: F401 - re-exported: callers import from here
+    SyncResult,
+    sub_account_create,
+    sub_account_create_at_vendor,
+    sub_accounts_sync,
+    sub_accounts_sync_all,
+    sub_accounts_sync_request,
+)
 from accounts.vendor_settings import validate_extra
 from core.phones import normalize_into, normalize_number
 from core.services import model_update
@@ -97,23 +108,6 @@ def vendor_account_regenerate_webhook_token(*, account: VendorAccount) -> Vendor
     account.webhook_token = new_webhook_token()
     account.save(update_fields=["webhook_token", "updated_at"])
     return account
-
-
-def sub_account_record(*, vendor_account: VendorAccount, data) -> SubAccount:
-    """Keep a sub-account the vendor created (vendors.types.SubAccountData)."""
-    sub, _ = SubAccount.objects.update_or_create(
-        sub_account_sid=data.sub_account_sid,
-        defaults={
-            "vendor_account": vendor_account,
-            "sub_token": data.sub_token,
-            "voip_account": data.voip_account,
-            "voip_password": data.voip_password,
-            "friendly_name": data.friendly_name,
-            "status": data.status,
-            "type": data.type,
-        },
-    )
-    return sub
 
 
 def number_create(
@@ -330,17 +324,3 @@ def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
         update_fields=["status_state", "status_balance", "status_error", "status_checked_at"]
     )
     return account
-
-
-def sub_account_create(*, vendor_account: VendorAccount, friendly_name: str) -> SubAccount:
-    """Create a sub-account at the vendor and keep it (secrets encrypted)."""
-    if not supports_sub_accounts(account=vendor_account):
-        raise ValidationError(
-            {"vendor_account": f"{vendor_account.vendor} accounts have no sub-accounts."}
-        )
-    if not vendor_account.enabled:
-        raise ValidationError({"vendor_account": "The account is disabled."})
-    if not friendly_name.strip():
-        raise ValidationError({"friendly_name": "Give the sub-account a name."})
-    data = vendor_client(account=vendor_account).create_sub_account(friendly_name.strip())
-    return sub_account_record(vendor_account=vendor_account, data=data)

@@ -1,7 +1,22 @@
-"""Celery tasks for vendor accounts: thin wrappers over accounts.services, each named
-after the service it runs."""
+"""Celery tasks for vendor accounts and sub-accounts: thin wrappers over
+accounts.services, each named after the service it runs. Beat entry (settings):
+
+    accounts.tasks.sub_accounts_sync_all      daily (SUB_ACCOUNT_SYNC_HOUR)
+"""
 
 from celery import shared_task
+from django.db import transaction
+
+
+def send_on_commit(task_name: str, *args) -> None:
+    """Send a task of this module once the surrounding transaction commits.
+
+    robust=True: a broker outage must not turn a committed write into a 500; a
+    pending sub-account then shows as pending, and the daily sync adopts it if the
+    vendor has it.
+    """
+    task = globals()[task_name]
+    transaction.on_commit(lambda: task.delay(*args), robust=True)
 
 
 @shared_task(acks_late=True)
@@ -12,3 +27,35 @@ def vendor_account_check_status(account_id: int) -> None:
     account = VendorAccount.objects.filter(pk=account_id).first()
     if account is not None:
         services.vendor_account_check_status(account=account)
+
+
+@shared_task(name="accounts.tasks.sub_account_create_at_vendor")
+def sub_account_create_at_vendor(sub_account_id: int) -> None:
+    # No retries here: the vendor's create has no idempotency key (the service
+    # looks the name up instead of calling create twice blindly).
+    from accounts import services
+
+    services.sub_account_create_at_vendor(sub_account_id=sub_account_id)
+
+
+@shared_task(name="accounts.tasks.sub_accounts_sync")
+def sub_accounts_sync(account_id: int) -> str:
+    from django.core.exceptions import ValidationError
+
+    from accounts import services
+    from accounts.models import VendorAccount
+
+    account = VendorAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return "no such account"
+    try:
+        return str(services.sub_accounts_sync(vendor_account=account))
+    except ValidationError as exc:  # disabled since it was queued: nothing to do
+        return " ".join(exc.messages)
+
+
+@shared_task(name="accounts.tasks.sub_accounts_sync_all")
+def sub_accounts_sync_all() -> int:
+    from accounts import services
+
+    return services.sub_accounts_sync_all()

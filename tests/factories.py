@@ -50,6 +50,7 @@ class SubAccountFactory(factory.django.DjangoModelFactory):
     voip_account = factory.Sequence(lambda n: f"8000{n:08d}")
     voip_password = "voip-secret"
     friendly_name = factory.Sequence(lambda n: f"sub-{n}")
+    state = "active"  # rows made here have their sid already
 
 
 class PrivacyNumberFactory(factory.django.DjangoModelFactory):

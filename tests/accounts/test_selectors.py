@@ -75,10 +75,12 @@ def test_redirects_are_not_followed(server, allow_outbound):
     assert [path for path, _host in server.requests] == ["/api/api/v1/account/status"]
 
 
-def test_sub_account_creation_passes_the_policy(reflector):
+def test_sub_account_creation_passes_the_policy(reflector, django_capture_on_commit_callbacks):
     account = VendorAccountFactory(vendor="ccp", base_url=reflector.url("/ccp"))
-    with pytest.raises(OutboundRefused):
-        services.sub_account_create(vendor_account=account, friendly_name="shop")
+    with django_capture_on_commit_callbacks(execute=True):
+        sub = services.sub_account_create(vendor_account=account, friendly_name="shop")
+    sub.refresh_from_db()
+    assert (sub.state, sub.failure_code) == ("failed", "refused")
     assert reflector.requests == []
 
 
