@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -253,6 +254,11 @@ else:
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
+SUB_ACCOUNT_SYNC_HOUR = _env_int("SUB_ACCOUNT_SYNC_HOUR", 3)
+if SUB_ACCOUNT_SYNC_HOUR > 23:
+    raise ImproperlyConfigured(
+        f"SUB_ACCOUNT_SYNC_HOUR is an hour, 0-23, not {SUB_ACCOUNT_SYNC_HOUR}."
+    )
 CELERY_BEAT_SCHEDULE: dict = {
     # Bindings past their TTL become expired locally (the vendors end them themselves);
     # also rebuilds the per-X load counters.
@@ -272,6 +278,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Signed callback nonces past their window are useless: keep the table small.
     "callbacks-prune-nonces": {"task": "callbacks.tasks.callback_nonce_prune", "schedule": 600.0},
+    # Sub-accounts made or closed in the vendor's own console, once a day (local time);
+    # a crontab, not an interval, so a restarted beat does not run it again at once.
+    "accounts-sync-sub-accounts": {
+        "task": "accounts.tasks.sub_accounts_sync_all",
+        "schedule": crontab(minute=20, hour=SUB_ACCOUNT_SYNC_HOUR),
+    },
 }
 
 # Call records and recordings (callbacks/conf.py reads these).

@@ -210,3 +210,22 @@ def test_usable_sub_accounts_are_the_active_ones_of_an_enabled_account():
     assert list(selectors.sub_accounts_usable(vendor_account=account)) == [first, second]
     account.enabled = False
     assert not selectors.sub_accounts_usable(vendor_account=account).exists()
+
+
+@pytest.mark.django_db
+def test_the_daily_sync_is_a_beat_job_of_a_registered_task(django_capture_on_commit_callbacks):
+    from celery.schedules import crontab
+
+    from ccp_console.celery import app
+
+    entry = app.conf.beat_schedule["accounts-sync-sub-accounts"]
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    assert (schedule.hour, schedule.minute, len(schedule.day_of_week)) == ({3}, {20}, 7)
+    ccp = VendorAccountFactory(vendor="ccp")
+    with (
+        mock.patch("accounts.tasks.sub_accounts_sync.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert app.tasks[entry["task"]].apply().get() == 1  # the name resolves to the job
+    delay.assert_called_once_with(ccp.pk)
