@@ -1,18 +1,32 @@
-"""REST API for vendor accounts and the number pool (/api/v1/vendor-accounts/, /numbers/).
+"""REST API for vendor accounts, sub-accounts and the number pool
+(/api/v1/vendor-accounts/, /sub-accounts/, /numbers/).
 
 Serializers only shape data; writes go through accounts.services.
+
+Sub-accounts: POST answers 202 at once with the sub-account in state "pending";
+poll GET until it is active or failed. A sync is asked on the collection,
+POST /api/v1/sub-accounts/sync/ {"vendor_account": id}, because it reads the
+vendor's whole list for one vendor account (202; the account's last sync time
+and error say when it is done). Tokens and VoIP passwords are never returned.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.filters import NumberFilter, VendorAccountFilter
-from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
+from accounts.filters import NumberFilter, SubAccountFilter, VendorAccountFilter
+from accounts.models import PrivacyNumber, SubAccount, VendorAccount, vendor_choices
 from core.api import Conflict
 from core.parsers import JSONParser
 from core.serializers import MaskedNumberField, MaskedTextField
@@ -25,6 +39,8 @@ class VendorAccountSerializer(serializers.ModelSerializer):
     vendor = serializers.ChoiceField(choices=[])  # the registry's, set per instance
     secret_set = serializers.SerializerMethodField()
     webhook_urls = serializers.SerializerMethodField()
+    # The vendor's text may name numbers, like every vendor message.
+    sub_accounts_sync_error = MaskedTextField(read_only=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,10 +61,17 @@ class VendorAccountSerializer(serializers.ModelSerializer):
             "extra",
             "enabled",
             "webhook_urls",
+            "sub_accounts_synced_at",
+            "sub_accounts_sync_error",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = [
+            "created_at",
+            "updated_at",
+            "sub_accounts_synced_at",
+            "sub_accounts_sync_error",
+        ]
         # Uniqueness is checked by the service, in the same transaction as the write.
         extra_kwargs = {"name": {"validators": []}}
 
@@ -196,3 +219,190 @@ class NumberViewSet(viewsets.ModelViewSet):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response({"created": len(created)}, status=status.HTTP_201_CREATED)
+
+
+# --------------------------------------------------------------------------- sub-accounts
+
+
+class SubAccountFailureSerializer(serializers.Serializer):
+    """Why the vendor did not create it. Vendor texts may name numbers: masked."""
+
+    code = serializers.CharField(source="failure_code")
+    text = MaskedTextField(source="failure_text", help_text="The vendor's own text.")
+    text_en = MaskedTextField(source="failure_text_en", help_text="English gloss.")
+
+
+class SubAccountSerializer(serializers.ModelSerializer):
+    token_set = serializers.SerializerMethodField(
+        help_text="Whether the vendor's subToken is stored (encrypted; never returned)."
+    )
+    failure = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SubAccount
+        fields = [
+            "id",
+            "vendor_account",
+            "friendly_name",
+            "state",
+            "sub_account_sid",
+            "voip_account",
+            "status",
+            "type",
+            "token_set",
+            "failure",
+            "vendor_created_at",
+            "seen_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_token_set(self, obj: SubAccount) -> bool:
+        return bool(obj.sub_token)
+
+    @extend_schema_field(SubAccountFailureSerializer(allow_null=True))
+    def get_failure(self, obj: SubAccount) -> dict | None:
+        if obj.state != SubAccount.State.FAILED:
+            return None
+        return SubAccountFailureSerializer(obj, context=self.context).data
+
+
+class SubAccountCreateSerializer(serializers.Serializer):
+    vendor_account = serializers.PrimaryKeyRelatedField(
+        queryset=VendorAccount.objects.all(),
+        help_text="A vendor account whose vendor has sub-accounts.",
+    )
+    friendly_name = serializers.CharField(max_length=100, help_text="Unique per account.")
+
+
+class SubAccountSyncSerializer(serializers.Serializer):
+    vendor_account = serializers.PrimaryKeyRelatedField(queryset=VendorAccount.objects.all())
+
+
+class SubAccountSyncStatusSerializer(serializers.Serializer):
+    vendor_account = serializers.IntegerField(source="pk")
+    last_synced_at = serializers.DateTimeField(source="sub_accounts_synced_at", allow_null=True)
+    last_sync_error = MaskedTextField(source="sub_accounts_sync_error")
+
+
+class CanSyncSubAccounts(permissions.BasePermission):
+    """A sync changes sub-accounts: accounts.change_subaccount."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("accounts.change_subaccount"))
+
+
+_PENDING_EXAMPLE = {
+    "id": 7,
+    "vendor_account": 2,
+    "friendly_name": "shop-1",
+    "state": "pending",
+    "sub_account_sid": "",
+    "voip_account": "",
+    "status": "",
+    "type": "",
+    "token_set": False,
+    "failure": None,
+    "vendor_created_at": None,
+    "seen_at": None,
+    "created_at": "2026-11-30T10:00:00+08:00",
+    "updated_at": "2026-11-30T10:00:00+08:00",
+}
+_FAILED_EXAMPLE = {
+    **_PENDING_EXAMPLE,
+    "state": "failed",
+    "failure": {"code": "111109", "text": "【账号】sig 不匹配", "text_en": "sig does not match"},
+}
+_ACTIVE_EXAMPLE = {
+    **_PENDING_EXAMPLE,
+    "state": "active",
+    "sub_account_sid": "2fa3c5e2b8f04d1c9e7a6b5d4c3b2a19",
+    "voip_account": "80000000000017",
+    "status": "1",
+    "type": "1",
+    "token_set": True,
+    "vendor_created_at": "2026-11-30T10:00:01+08:00",
+    "seen_at": "2026-11-30T10:00:01+08:00",
+}
+_ERRORS = {
+    400: OpenApiResponse(description="Validation error: {message, extra: {fields}}"),
+    403: OpenApiResponse(description="Missing permission"),
+}
+
+
+@extend_schema(
+    examples=[
+        OpenApiExample("Active", value=_ACTIVE_EXAMPLE, response_only=True),
+        OpenApiExample("Failed at the vendor", value=_FAILED_EXAMPLE, response_only=True),
+    ]
+)
+class SubAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Sub-accounts of vendor accounts whose vendor has them. Never deleted here: one the
+    vendor no longer lists is kept, in state "gone"."""
+
+    serializer_class = SubAccountSerializer
+    queryset = SubAccount.objects.all()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SubAccountFilter
+
+    def get_permissions(self):
+        if self.action == "sync":
+            return [CanSyncSubAccounts()]
+        return super().get_permissions()
+
+    @extend_schema(
+        request=SubAccountCreateSerializer,
+        responses={202: SubAccountSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Create", value={"vendor_account": 2, "friendly_name": "shop-1"}, request_only=True
+            ),
+            OpenApiExample(
+                "Pending", value=_PENDING_EXAMPLE, response_only=True, status_codes=["202"]
+            ),
+        ],
+    )
+    def create(self, request):
+        """Create at the vendor: 202 with state "pending"; a worker asks the vendor, and
+        the sub-account turns "active" (sid, VoIP account) or "failed" (the vendor's
+        code and text)."""
+        data = SubAccountCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sub = services.sub_account_create(**data.validated_data, created_by=request.user)
+        sub.refresh_from_db()  # tasks run in-process in the quick start: say what is true now
+        body = SubAccountSerializer(sub, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=SubAccountSyncSerializer,
+        responses={202: SubAccountSyncStatusSerializer, **_ERRORS},
+        examples=[
+            OpenApiExample("Sync", value={"vendor_account": 2}, request_only=True),
+            OpenApiExample(
+                "Queued",
+                value={
+                    "vendor_account": 2,
+                    "last_synced_at": "2026-11-29T03:20:04+08:00",
+                    "last_sync_error": "",
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
+    )
+    @action(detail=False, methods=["post"])
+    def sync(self, request):
+        """Sync one vendor account's sub-accounts from the vendor's list (a worker does it):
+        adds those made elsewhere, updates status and type, marks those no longer listed
+        "gone". 202 with the previous sync's time and error; poll the list or
+        /vendor-accounts/{id}/ (sub_accounts_synced_at) for the new one."""
+        data = SubAccountSyncSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = data.validated_data["vendor_account"]
+        services.sub_accounts_sync_request(vendor_account=account)
+        account.refresh_from_db()
+        return Response(
+            SubAccountSyncStatusSerializer(account).data, status=status.HTTP_202_ACCEPTED
+        )

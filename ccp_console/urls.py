@@ -7,11 +7,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import NumberViewSet, VendorAccountViewSet
+from accounts.api import NumberViewSet, SubAccountViewSet, VendorAccountViewSet
 from core import views as core_views
 
 router = DefaultRouter()
 router.register("vendor-accounts", VendorAccountViewSet, basename="vendor-account")
+router.register("sub-accounts", SubAccountViewSet, basename="sub-account")
 router.register("numbers", NumberViewSet, basename="number")
 
 api_v1 = [
