@@ -90,3 +90,8 @@ class NumberForm(forms.ModelForm):
 class NumberImportForm(forms.Form):
     vendor_account = forms.ModelChoiceField(queryset=VendorAccount.objects.all())
     file = forms.FileField(help_text=f"CSV with a header: {IMPORT_HEADER}. UTF-8.")
+
+
+class SubAccountForm(forms.Form):
+    # Length and characters are checked by the service, for the API and the page alike.
+    friendly_name = forms.CharField(max_length=100, label="Sub-account name")

@@ -29,6 +29,12 @@ urlpatterns = [
         views.sub_account_create,
         name="sub_account_create",
     ),
+    path(
+        "vendor-accounts/<int:pk>/sub-accounts/sync/",
+        views.sub_accounts_sync,
+        name="sub_accounts_sync",
+    ),
+    path("sub-accounts/<int:pk>/state/", views.sub_account_state, name="sub_account_state"),
     path("numbers/", views.number_list, name="number_list"),
     path("numbers/new/", views.number_create, name="number_create"),
     path("numbers/import/", views.number_import, name="number_import"),

@@ -9,10 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-import vendors
 from accounts import selectors, services, tasks
-from accounts.forms import NumberForm, NumberImportForm, VendorAccountForm
-from accounts.models import PrivacyNumber, VendorAccount, vendor_choices
+from accounts.forms import NumberForm, NumberImportForm, SubAccountForm, VendorAccountForm
+from accounts.models import PrivacyNumber, SubAccount, VendorAccount, vendor_choices
 from core.decorators import require_perm
 from core.filters import list_or_errors
 from core.forms import apply_validation_error
@@ -48,7 +47,8 @@ def vendor_account_detail(request, pk: int):
             "supports_status": selectors.supports_account_status(account=account),
             "supports_sub_accounts": selectors.supports_sub_accounts(account=account),
             "number_count": account.numbers.count(),
-            "sub_accounts": account.sub_accounts.all()[:100],
+            "sub_accounts": account.sub_accounts.all()[:200],
+            "sub_account_states": SubAccount.State.choices,
             "extra_json": json.dumps(account.extra, ensure_ascii=False),
         },
     )
@@ -74,23 +74,85 @@ def vendor_account_check_status(request, pk: int):
     return redirect("accounts:vendor_account_detail", pk=account.pk)
 
 
+def _say_sub_account_state(request, sub: SubAccount) -> None:
+    """Flash what the row says now (the task may have run already, as in the quick start)."""
+    name = sub.friendly_name
+    if sub.state == SubAccount.State.ACTIVE:
+        messages.success(request, f"Sub-account {name} created at the vendor.")
+    elif sub.state == SubAccount.State.FAILED:
+        # The vendor's text may carry numbers: it is shown (masked) in the table.
+        messages.error(request, f"The vendor did not create sub-account {name} (see below).")
+    else:
+        messages.info(
+            request,
+            f"Sub-account {name} requested; waiting for the vendor "
+            "(its state below updates by itself).",
+        )
+
+
 @require_perm("accounts.add_subaccount")
 @require_POST
 def sub_account_create(request, pk: int):
     account = get_object_or_404(VendorAccount, pk=pk)
+    form = SubAccountForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("accounts:vendor_account_detail", pk=account.pk)
     try:
         sub = services.sub_account_create(
-            vendor_account=account, friendly_name=request.POST.get("friendly_name", "")
+            vendor_account=account,
+            friendly_name=form.cleaned_data["friendly_name"],
+            created_by=request.user,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    except vendors.VendorError as exc:
-        messages.error(request, f"The vendor refused: {exc}")
     else:
-        messages.success(
-            request, f"Sub-account {sub.friendly_name} created ({sub.sub_account_sid})."
-        )
+        sub.refresh_from_db()
+        _say_sub_account_state(request, sub)
     return redirect("accounts:vendor_account_detail", pk=account.pk)
+
+
+@require_perm("accounts.view_subaccount")
+def sub_account_state(request, pk: int):
+    """Fragment for polling: one sub-account's state badge (and failure)."""
+    sub = get_object_or_404(SubAccount, pk=pk)
+    return render(request, "accounts/_sub_account_state.html", {"sub": sub})
+
+
+@require_perm("accounts.change_subaccount")
+def sub_accounts_sync(request, pk: int):
+    """GET asks for confirmation; POST asks a worker to sync from the vendor."""
+    account = get_object_or_404(VendorAccount, pk=pk)
+    if request.method != "POST":
+        return confirm_page(
+            request,
+            title=f"Sync the sub-accounts of {account.name} from the vendor?",
+            body="The console reads the vendor's list of sub-accounts: those made in the "
+            "vendor's own console are added, status and type are updated, and those the "
+            "vendor no longer lists are marked gone (they stay here, for their history).",
+            action="Sync now",
+            danger=False,
+        )
+    asked_at = timezone.now()
+    try:
+        services.sub_accounts_sync_request(vendor_account=account)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("accounts:vendor_account_detail", pk=account.pk)
+    # Say what happened: with tasks in-process (quick start) the sync is done already.
+    _say_sync(request, account, asked_at)
+    return redirect("accounts:vendor_account_detail", pk=account.pk)
+
+
+def _say_sync(request, account: VendorAccount, asked_at) -> None:
+    account.refresh_from_db()
+    synced = account.sub_accounts_synced_at
+    if synced is None or synced < asked_at:
+        messages.info(request, "Sync requested; refresh in a moment to see its result.")
+    elif account.sub_accounts_sync_error:
+        messages.error(request, "The vendor did not list its sub-accounts: see below.")
+    else:
+        messages.success(request, "Sub-accounts synced from the vendor.")
 
 
 @require_perm("accounts.add_vendoraccount")
