@@ -94,7 +94,7 @@ class VendorAccountAdmin(admin.ModelAdmin):
     list_filter = ["vendor", "enabled"]
     search_fields = ["name", "account_id", "app_id"]
     readonly_fields = ["webhook_token", "created_at", "updated_at"]
-    actions = ["disable_accounts", "enable_accounts"]
+    actions = ["disable_accounts", "enable_accounts", "sync_sub_accounts"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -121,17 +121,54 @@ class VendorAccountAdmin(admin.ModelAdmin):
         for account in queryset:
             services.vendor_account_set_enabled(account=account, enabled=True)
 
+    @admin.action(description="Sync sub-accounts from the vendor", permissions=["change"])
+    def sync_sub_accounts(self, request, queryset):
+        for account in queryset:
+            try:
+                services.sub_accounts_sync_request(vendor_account=account)
+            except ValidationError as exc:
+                self.message_user(request, f"{account}: {' '.join(exc.messages)}", "WARNING")
+            else:
+                self.message_user(request, f"{account}: sub-account sync requested.")
+
 
 @admin.register(SubAccount)
 class SubAccountAdmin(admin.ModelAdmin):
     form = SubAccountAdminForm
-    list_display = ["friendly_name", "sub_account_sid", "vendor_account", "status", "created_at"]
-    list_filter = ["vendor_account", "status"]
+    list_display = [
+        "friendly_name",
+        "state",
+        "sub_account_sid",
+        "vendor_account",
+        "status",
+        "type",
+        "seen_at",
+        "created_at",
+    ]
+    list_filter = ["state", "vendor_account", "status"]
     search_fields = ["friendly_name", "sub_account_sid", "voip_account"]
-    readonly_fields = ["vendor_account", "sub_account_sid", "created_at"]
+    # The console's lifecycle (state, failure, attempts) is written by the services only.
+    readonly_fields = [
+        "vendor_account",
+        "sub_account_sid",
+        "state",
+        "failure_code",
+        "failure_text",
+        "failure_text_en",
+        "attempts",
+        "vendor_created_at",
+        "seen_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request):
         # Sub-accounts are created at the vendor (the account page), which issues the sid.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Kept for their history: one the vendor no longer lists becomes "gone".
         return False
 
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import PrivacyNumber, SubAccount, VendorAccount
-from tests.factories import PrivacyNumberFactory, VendorAccountFactory
+from tests.factories import PrivacyNumberFactory, SubAccountFactory, VendorAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -191,3 +191,31 @@ def test_sub_account_identity_is_read_only_and_not_added_here(admin_client):
     sub.refresh_from_db()
     assert (sub.vendor_account_id, sub.sub_account_sid) == (account.pk, "sid1")
     assert (sub.friendly_name, sub.sub_token) == ("renamed", "tok")
+
+
+def test_sub_account_lifecycle_is_read_only_and_rows_are_not_deleted(admin_client):
+    sub = SubAccountFactory(state="failed", sub_account_sid="", failure_code="111109")
+    page = admin_client.get(reverse("admin:accounts_subaccount_change", args=[sub.pk]))
+    html = page.content.decode()
+    assert 'name="state"' not in html and 'name="failure_code"' not in html
+    assert sub.sub_token not in html and "111109" in html
+    assert (
+        admin_client.get(reverse("admin:accounts_subaccount_delete", args=[sub.pk])).status_code
+        == 403
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_action_syncs_sub_accounts(admin_client, ccp_account, ccp_sandbox):
+    from sandbox.services import sub_account_create as sandbox_sub_account_create
+
+    made = sandbox_sub_account_create(account=ccp_sandbox, friendly_name="from-admin")
+    igw = VendorAccountFactory(vendor="igw")
+    response = admin_client.post(
+        reverse("admin:accounts_vendoraccount_changelist"),
+        {"action": "sync_sub_accounts", "_selected_action": [ccp_account.pk, igw.pk]},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "sub-account sync requested" in text and "igw accounts have no sub-accounts" in text
+    assert SubAccount.objects.get(sub_account_sid=made.sub_account_sid).state == "active"
