@@ -101,3 +101,41 @@ def test_status_check_message_tells_the_answer_when_it_is_in(live_server, operat
     assert [str(m) for m in response.context["messages"]] == [
         "The vendor says the account is active."
     ]
+
+
+def _wait_for(predicate, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.worker
+def test_sub_account_created_through_a_real_worker(
+    ccp_account, ccp_sandbox, celery_worker_process, operator_api
+):
+    """POST → 202 pending at once; the worker process asks the sandbox over HTTP."""
+    from sandbox.models import SandboxSubAccount
+
+    response = operator_api.post(
+        "/api/v1/sub-accounts/",
+        {"vendor_account": ccp_account.pk, "friendly_name": "via-worker"},
+        format="json",
+    )
+    assert response.status_code == 202
+    assert response.json()["state"] == "pending"  # the worker has not answered yet
+    sub = SubAccount.objects.get(pk=response.json()["id"])
+    assert _wait_for(lambda: SubAccount.objects.get(pk=sub.pk).state != "pending"), "no answer"
+    sub.refresh_from_db()
+    at_vendor = SandboxSubAccount.objects.get(account=ccp_sandbox)
+    assert (sub.state, sub.sub_account_sid) == ("active", at_vendor.sub_account_sid)
+    assert sub.sub_token == at_vendor.sub_token and sub.attempts == 1
+    # Then a sync through the worker: the row is still the vendor's only one.
+    sync = operator_api.post(
+        "/api/v1/sub-accounts/sync/", {"vendor_account": ccp_account.pk}, format="json"
+    )
+    assert sync.status_code == 202
+    assert _wait_for(lambda: VendorAccount.objects.get(pk=ccp_account.pk).sub_accounts_synced_at)
+    assert SubAccount.objects.filter(vendor_account=ccp_account).count() == 1
