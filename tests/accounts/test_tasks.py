@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from accounts.models import SubAccount, VendorAccount
 from sandbox.services import ensure_sandbox_account
+from tests.core.test_browser_csp import wait_for
 from tests.factories import VendorAccountFactory
 
 
@@ -103,15 +104,6 @@ def test_status_check_message_tells_the_answer_when_it_is_in(live_server, operat
     ]
 
 
-def _wait_for(predicate, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.worker
 def test_sub_account_created_through_a_real_worker(
     ccp_account, ccp_sandbox, celery_worker_process, operator_api
@@ -127,7 +119,7 @@ def test_sub_account_created_through_a_real_worker(
     assert response.status_code == 202
     assert response.json()["state"] == "pending"  # the worker has not answered yet
     sub = SubAccount.objects.get(pk=response.json()["id"])
-    assert _wait_for(lambda: SubAccount.objects.get(pk=sub.pk).state != "pending"), "no answer"
+    assert wait_for(lambda: SubAccount.objects.get(pk=sub.pk).state != "pending", 30), "no answer"
     sub.refresh_from_db()
     at_vendor = SandboxSubAccount.objects.get(account=ccp_sandbox)
     assert (sub.state, sub.sub_account_sid) == ("active", at_vendor.sub_account_sid)
@@ -137,5 +129,5 @@ def test_sub_account_created_through_a_real_worker(
         "/api/v1/sub-accounts/sync/", {"vendor_account": ccp_account.pk}, format="json"
     )
     assert sync.status_code == 202
-    assert _wait_for(lambda: VendorAccount.objects.get(pk=ccp_account.pk).sub_accounts_synced_at)
+    assert wait_for(lambda: VendorAccount.objects.get(pk=ccp_account.pk).sub_accounts_synced_at, 30)
     assert SubAccount.objects.filter(vendor_account=ccp_account).count() == 1
