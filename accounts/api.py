@@ -233,6 +233,8 @@ class SubAccountFailureSerializer(serializers.Serializer):
 
 
 class SubAccountSerializer(serializers.ModelSerializer):
+    # A name is free text: masked where it has a number in it, like every other.
+    friendly_name = MaskedTextField(read_only=True)
     token_set = serializers.SerializerMethodField(
         help_text="Whether the vendor's subToken is stored (encrypted; never returned)."
     )

@@ -17,13 +17,16 @@ Sync: every page of the vendor's list is read first (a short page ends it); then
 under the account's row lock, listed sub-accounts are added or updated (status,
 type, name, VoIP account; a pending or failed row of the same name without a sid
 is the one the vendor made, and is adopted), and recorded ones the vendor no
-longer lists become `gone` (never deleted). A failed listing changes no row.
+longer lists become `gone` (never deleted). A pending create the vendor does not
+list after STUCK_AFTER lost its task (broker outage) and is sent again. A failed
+listing changes no row.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -43,6 +46,8 @@ SYNC_PAGE_SIZE = 100
 # A listing longer than this many pages is not trusted to be whole: nothing is
 # marked gone from it (a vendor that ignores startNo would otherwise loop).
 MAX_SYNC_PAGES = 500
+# A pending create older than this that the vendor does not list lost its task.
+STUCK_AFTER = timedelta(minutes=10)
 LIVE = (SubAccount.State.PENDING, SubAccount.State.ACTIVE)
 DISABLED_BEFORE_CALL = "The vendor account was disabled before the vendor was asked."
 
@@ -187,7 +192,8 @@ def _apply(sub: SubAccount, data: SubAccountData, now) -> bool:
     before = (sub.state, sub.status, sub.type, sub.friendly_name, sub.voip_account)
     sub.sub_account_sid = data.sub_account_sid
     sub.state = SubAccount.State.ACTIVE
-    sub.status, sub.type = data.status, data.type
+    # Kept when not sent: the official SDK's list answer carries neither.
+    sub.status, sub.type = data.status or sub.status, data.type or sub.type
     sub.friendly_name = (data.friendly_name or sub.friendly_name)[:100]
     sub.voip_account = data.voip_account or sub.voip_account
     if data.sub_token:
@@ -212,6 +218,7 @@ class SyncResult:
     updated: int = 0
     gone: int = 0
     skipped: int = 0  # listed, but recorded under another vendor account
+    retried: int = 0  # pending creates whose task was lost, sent again
     error: str = ""
 
     def __str__(self) -> str:
@@ -223,6 +230,8 @@ class SyncResult:
         )
         if self.skipped:
             text += f", {self.skipped} skipped (recorded under another vendor account)"
+        if self.retried:
+            text += f", {self.retried} lost create(s) sent again"
         return text + "."
 
 
@@ -297,8 +306,18 @@ def _merge(account: VendorAccount, listed: dict, whole: bool, now) -> SyncResult
         elif _apply(row, data, now):
             updated += 1
         row.save()  # also when unchanged: seen_at says the vendor still lists it
-    gone = 0
+    gone = retried = 0
     if whole:
+        # Still pending long after it was asked, and not at the vendor: the task was
+        # lost (a broker outage). Sent again; a redelivery looks the name up first.
+        stuck = [
+            r.pk
+            for r in unmatched.values()
+            if r.state == SubAccount.State.PENDING and r.updated_at < now - STUCK_AFTER
+        ]
+        for pk in stuck:
+            send_on_commit("sub_account_create_at_vendor", pk)
+        retried = len(stuck)
         missing = [
             r.pk
             for sid, r in rows.items()
@@ -308,7 +327,12 @@ def _merge(account: VendorAccount, listed: dict, whole: bool, now) -> SyncResult
             state=SubAccount.State.GONE, updated_at=now
         )
     return SyncResult(
-        listed=len(listed), added=added, updated=updated, gone=gone, skipped=len(elsewhere)
+        listed=len(listed),
+        added=added,
+        updated=updated,
+        gone=gone,
+        skipped=len(elsewhere),
+        retried=retried,
     )
 
 

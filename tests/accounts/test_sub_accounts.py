@@ -229,3 +229,23 @@ def test_the_daily_sync_is_a_beat_job_of_a_registered_task(django_capture_on_com
     ):
         assert app.tasks[entry["task"]].apply().get() == 1  # the name resolves to the job
     delay.assert_called_once_with(ccp.pk)
+
+
+def test_sync_sends_a_lost_create_again(ccp_account, ccp_sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with mock.patch("accounts.tasks.sub_account_create_at_vendor.delay"):  # the lost message
+        lost = services.sub_account_create(vendor_account=ccp_account, friendly_name="lost")
+    fresh = SubAccountFactory(
+        vendor_account=ccp_account, sub_account_sid="", friendly_name="fresh", state="pending"
+    )
+    SubAccount.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    result = services.sub_accounts_sync(vendor_account=ccp_account)
+    assert result.retried == 1 and "1 lost create(s) sent again" in str(result)
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.state == "active" and lost.sub_account_sid  # the task ran again (eagerly)
+    assert fresh.state == "pending"  # recent: its task may still be on its way
+    assert SandboxSubAccount.objects.filter(account=ccp_sandbox).count() == 1
