@@ -36,7 +36,7 @@ import vendors
 from accounts.models import SubAccount, VendorAccount
 from accounts.selectors import supports_sub_accounts, vendor_client
 from accounts.tasks import send_on_commit
-from vendors.errors import NotFound, VendorError
+from vendors.errors import NotFound, ResponseError, VendorError
 from vendors.types import SubAccountData
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ MAX_SYNC_PAGES = 500
 STUCK_AFTER = timedelta(minutes=10)
 LIVE = (SubAccount.State.PENDING, SubAccount.State.ACTIVE)
 DISABLED_BEFORE_CALL = "The vendor account was disabled before the vendor was asked."
+NO_SID = "The vendor answered success without a subAccountSid."
 
 
 def _check_account(vendor_account: VendorAccount) -> None:
@@ -164,6 +165,8 @@ def _finish(
         sub = SubAccount.objects.select_for_update().filter(pk=sub_account_id).first()
         if sub is None or sub.state != SubAccount.State.PENDING:
             return sub
+        if data is not None and not data.sub_account_sid:
+            error, data = ResponseError("", "", message_en=NO_SID), None
         if data is not None:
             twin = (
                 SubAccount.objects.filter(sub_account_sid=data.sub_account_sid)

@@ -249,3 +249,15 @@ def test_sync_sends_a_lost_create_again(ccp_account, ccp_sandbox):
     assert lost.state == "active" and lost.sub_account_sid  # the task ran again (eagerly)
     assert fresh.state == "pending"  # recent: its task may still be on its way
     assert SandboxSubAccount.objects.filter(account=ccp_sandbox).count() == 1
+
+
+def test_a_success_answer_without_a_sid_fails_the_row(ccp_account):
+    from vendors.ccp import CcpClient
+    from vendors.types import SubAccountData
+
+    hollow = SubAccountData("", "tok", "", "", "shop-6", "1")
+    with mock.patch.object(CcpClient, "create_sub_account", return_value=hollow):
+        sub = services.sub_account_create(vendor_account=ccp_account, friendly_name="shop-6")
+    sub.refresh_from_db()
+    assert (sub.state, sub.failure_code, sub.sub_token) == ("failed", "ResponseError", "")
+    assert "without a subAccountSid" in sub.failure_text_en
