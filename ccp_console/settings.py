@@ -274,6 +274,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Signed callback nonces past their window are useless: keep the table small.
     "callbacks-prune-nonces": {"task": "callbacks.tasks.callback_nonce_prune", "schedule": 600.0},
     # The database send limiter's ended windows (messaging.limits; none with Redis).
+    # Sends pending too long (a lost task) are sent again; a started call is never repeated.
+    "messaging-resolve-stuck-sends": {
+        "task": "messaging.tasks.sends_resolve_stuck",
+        "schedule": 300.0,
+    },
     "messaging-prune-limit-windows": {
         "task": "messaging.tasks.limit_windows_prune",
         "schedule": 3600.0,
