@@ -275,10 +275,7 @@ def message_settle(*, pk: int) -> Message | None:
     failed = recipients.filter(state=MessageRecipient.State.FAILED).order_by("batch", "id")
     first = failed.first()
     sent = recipients.filter(state=MessageRecipient.State.SENT).exists()
-    if first is None:
-        state = SendState.SENT
-    else:
-        state = SendState.PARTIAL if sent else SendState.FAILED
+    state = SendState.SENT if first is None else (SendState.PARTIAL if sent else SendState.FAILED)
     now = timezone.now()
     changes = {"state": state, "updated_at": now}
     if sent:
