@@ -332,7 +332,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Several models have a `kind`; name each enum after its model so the schema is valid.
-    "ENUM_NAME_OVERRIDES": {"BindingKindEnum": "privacy.models.kind_choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "BindingKindEnum": "privacy.models.kind_choices",
+        "MessageKindEnum": "messaging.models.Message.Kind",
+        "SendStateEnum": "messaging.models.SendState",
+    },
 }
 
 # Behind a reverse proxy: trust X-Forwarded-Proto/Host so the console rebuilds the URL

@@ -2,6 +2,9 @@
 
 from rest_framework.routers import SimpleRouter
 
+from messaging.api import MessageViewSet
+
 router = SimpleRouter()
+router.register("sms", MessageViewSet, basename="sms")
 
 urlpatterns = router.urls
