@@ -96,9 +96,9 @@ def _sms_problems(since: datetime) -> Tile:
 def today_tiles(*, user, now: datetime | None = None) -> list[Tile]:
     """Business staff: today's calls and how many of those that ended were answered,
     and today's SMS."""
-    tiles = _sms_today(user, now)
+    sms = _sms_today(user, now)
     if not user.has_perm("callbacks.view_callrecord"):
-        return tiles
+        return sms
     midnight = start_of_today(now)
     day = {"date_from": midnight.date().isoformat()}
     stats = CallRecord.objects.filter(call_at__gte=midnight).aggregate(
@@ -109,13 +109,13 @@ def today_tiles(*, user, now: datetime | None = None) -> list[Tile]:
     # Calls still awaiting their CDR have no outcome yet: they are not unanswered.
     rate = f"{100 * stats['answered'] / stats['ended']:.0f}%" if stats["ended"] else "—"
     return [
-        *tiles,
         Tile("Calls today", str(stats["calls"]), _url("callbacks:call_record_list", **day)),
         Tile(
             "Answered today",
             rate,
             _url("callbacks:call_record_list", outcome="answered", **day),
         ),
+        *sms,
     ]
 
 
