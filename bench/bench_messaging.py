@@ -32,12 +32,20 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from _support import PG, ROOT, admin_sql, free_port, start_gunicorn, stop
+from _support import (
+    PG,
+    ROOT,
+    admin_sql,
+    delete_queue,
+    free_port,
+    post_concurrently,
+    start_gunicorn,
+    stop,
+)
 from bench_bindings import REDIS, env_for, manage, percentile, start_worker
 
 PID = os.getpid()
@@ -96,38 +104,6 @@ SENDS = [
 # ---------------------------------------------------------------------- 1. end to end
 
 
-def _post_all(args, url: str, headers: dict, make_body) -> tuple[list[int], list[str], float]:
-    import requests
-
-    counter = iter(range(10**9))
-    lock = threading.Lock()
-    accepted: list[int] = []
-    errors: list[str] = []
-    deadline = time.monotonic() + args.seconds
-
-    def client() -> None:
-        session = requests.Session()
-        while time.monotonic() < deadline:
-            with lock:
-                i = next(counter)
-                if i >= args.count:
-                    return
-            response = session.post(url, json=make_body(i), headers=headers, timeout=30)
-            with lock:
-                if response.status_code == 202:
-                    accepted.append(response.json()["id"])
-                else:
-                    errors.append(f"{response.status_code} {response.text[:200]}")
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(args.clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return accepted, errors, time.perf_counter() - started
-
-
 def end_to_end(args, kind: SendBench) -> None:
     import psycopg
 
@@ -145,8 +121,13 @@ def end_to_end(args, kind: SendBench) -> None:
         worker = start_worker(env, queue, args.concurrency)
         headers = {"Authorization": f"Token {seeded['token']}"}
         started = time.perf_counter()
-        accepted, errors, api_elapsed = _post_all(
-            args, f"http://127.0.0.1:{port}{kind.endpoint}", headers, lambda i: kind.body(i, seeded)
+        accepted, errors, api_elapsed = post_concurrently(
+            f"http://127.0.0.1:{port}{kind.endpoint}",
+            headers=headers,
+            body=lambda i: kind.body(i, seeded),
+            count=args.count,
+            seconds=args.seconds,
+            clients=args.clients,
         )
         settled = failed = 0
         with psycopg.connect(f"{PG}/{db}", autocommit=True) as conn:
@@ -174,12 +155,7 @@ def end_to_end(args, kind: SendBench) -> None:
     finally:
         stop(worker)
         stop(server)
-        try:
-            import redis
-
-            redis.Redis.from_url(REDIS).delete(queue)
-        except Exception as exc:  # the queue key is tiny; say so and go on
-            print(f"  (could not delete the Redis queue {queue}: {exc})")
+        delete_queue(REDIS, queue)
         admin_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
