@@ -64,6 +64,10 @@ class SendKind:
 KINDS: dict[str, SendKind] = {}
 # A pending send this old has lost its task (a broker outage): send it again.
 STUCK_AFTER = timedelta(minutes=5)
+# A started vendor call is in flight for at most this long (the client's timeouts and
+# retries end far sooner): a task meeting a younger start leaves the call to its
+# owner; an older one means the owner died, and the outcome is unknown.
+CALL_LEASE = timedelta(minutes=10)
 
 
 class RetryLater(Exception):
@@ -175,8 +179,9 @@ def enqueue_on_commit(task_name: str, pk: int) -> None:
 def start_call(model: type[S], pk: int) -> S | None:
     """Mark a vendor call as started in a committed row; None if there is nothing to do.
 
-    A row whose previous call started and never settled (a worker died, the task was
-    redelivered) is failed as outcome unknown instead of being sent again.
+    A row whose call started less than CALL_LEASE ago belongs to another task (a
+    duplicate delivery): left alone. One whose call started earlier and never settled
+    (its worker died) is failed as outcome unknown instead of being sent again.
     """
     with transaction.atomic():
         row = (
@@ -187,7 +192,10 @@ def start_call(model: type[S], pk: int) -> S | None:
         )
         if row is None or row.state != SendState.PENDING:
             return None
-        unknown = row.call_started_at is not None
+        started = row.call_started_at
+        if started is not None and not call_abandoned(started):
+            return None
+        unknown = started is not None
         if not unknown:
             row.attempts += 1
             row.call_started_at = timezone.now()
@@ -205,6 +213,11 @@ def start_call(model: type[S], pk: int) -> S | None:
         )
         return None
     return row
+
+
+def call_abandoned(started_at, *, now=None) -> bool:
+    """Whether a vendor call started at `started_at` can no longer be in flight."""
+    return started_at < (now or timezone.now()) - CALL_LEASE
 
 
 def mark_sent(model: type[Send], pk: int, **fields: Any) -> bool:

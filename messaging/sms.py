@@ -9,9 +9,11 @@ Bounds (OUR CHOICES; the guide states none): at most MAX_RECIPIENTS numbers per
 message, a body of at most MAX_BODY characters, at most MAX_DATAS template datas of
 at most MAX_DATA_LENGTH characters each, a templateId of 1-32 letters and digits.
 
-The send (worker) goes batch by batch. Before a batch's request its rows are marked
-started in a committed transaction; a redelivered task that finds a started batch
-still queued fails it as "outcome unknown" instead of sending it twice. A documented
+The send (worker) goes batch by batch. Before a batch's request its rows are claimed
+(marked started by one conditional UPDATE, committed); a twin task leaves a batch
+another has claimed, and one that finds a batch claimed longer ago than
+sending.CALL_LEASE and still queued fails it as "outcome unknown" instead of
+sending it twice. A documented
 "try again" answer re-opens the batch and retries the task later (batches already
 sent stay sent). The message ends `sent` (every number sent), `failed` (none) or
 `partial`, with the first failure's code, text, gloss and advice.
@@ -24,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from itertools import groupby
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import SubAccount, VendorAccount
@@ -207,16 +209,33 @@ def message_send(*, pk: int, final_attempt: bool = False) -> None:
     queued = message.recipients.filter(state=MessageRecipient.State.QUEUED).order_by("batch", "id")
     batches = [(b, list(rows)) for b, rows in groupby(queued, key=lambda r: r.batch)]
     client = None
-    for batch, rows in batches:
-        if any(r.call_started_at is not None for r in rows):
-            _fail_rows(rows, sending.error_fields(**_UNKNOWN))
-            continue
+    for _, rows in batches:
         if not message.vendor_account.enabled:
             _fail_rows(rows, sending.error_fields(**_disabled(message)))
             continue
+        if not _claim(rows):
+            # Started by another task: in flight (leave it), or abandoned (unknown).
+            abandoned = [
+                r for r in rows if r.call_started_at and sending.call_abandoned(r.call_started_at)
+            ]
+            _fail_rows(abandoned, sending.error_fields(**_UNKNOWN))
+            continue
         client = client or vendor_client(account=message.vendor_account)
-        _send_batch(message, batch, rows, client, final_attempt)
+        _send_batch(message, rows, client, final_attempt)
     message_settle(pk=pk)
+
+
+def _claim(rows: list) -> bool:
+    """Mark a batch started, committed, before its vendor call; False when another task
+    had started it (the conditional UPDATE makes the claim atomic across workers)."""
+    if any(r.call_started_at is not None for r in rows):
+        return False
+    ids = [r.pk for r in rows]
+    claimed = MessageRecipient.objects.filter(
+        pk__in=ids, call_started_at__isnull=True, state=MessageRecipient.State.QUEUED
+    ).update(call_started_at=timezone.now())
+    # Fewer rows: a twin task claimed the batch between our read and this update.
+    return claimed == len(ids)
 
 
 _UNKNOWN = {
@@ -234,12 +253,10 @@ def _disabled(message: Message) -> dict[str, str]:
     }
 
 
-def _send_batch(message: Message, batch: int, rows: list, client, final_attempt: bool) -> None:
+def _send_batch(message: Message, rows: list, client, final_attempt: bool) -> None:
     ids = [r.pk for r in rows]
-    with transaction.atomic():
-        MessageRecipient.objects.filter(pk__in=ids).update(call_started_at=timezone.now())
-        Message.objects.filter(pk=message.pk).update(attempts=message.attempts + 1)
-        message.attempts += 1
+    Message.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
+    message.attempts += 1
     numbers = [national_number(r.number) for r in rows]
     try:
         if message.kind == Message.Kind.TEMPLATE:

@@ -120,9 +120,18 @@ def test_rate_limited_create_writes_nothing(account, settings):
 
 
 def test_a_started_call_is_never_repeated(account):
+    from datetime import timedelta
+
     row = _row(account)
     assert sending.start_call(TwoWayCall, row.pk).attempts == 1
-    # A redelivered task finds the call started and unsettled: outcome unknown.
+    # A twin task while the call is in flight: leaves it to its owner.
+    assert sending.start_call(TwoWayCall, row.pk) is None
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == ("pending", 1)
+    # The owner died: once the lease is over, the outcome is unknown, never re-sent.
+    TwoWayCall.objects.filter(pk=row.pk).update(
+        call_started_at=row.call_started_at - sending.CALL_LEASE - timedelta(seconds=1)
+    )
     assert sending.start_call(TwoWayCall, row.pk) is None
     row.refresh_from_db()
     assert (row.state, row.error_code) == ("failed", sending.UNKNOWN_OUTCOME)

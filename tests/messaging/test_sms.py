@@ -226,12 +226,20 @@ def test_documented_try_again_is_retried_and_sends_once(ccp, monkeypatch):
 
 
 def test_a_started_batch_is_not_sent_again(ccp, monkeypatch):
+    from django.utils import timezone
+
     monkeypatch.setattr(ccp_vendor.CcpClient, "sms_max_recipients", 1)
     monkeypatch.setattr(
         "messaging.sending.enqueue_on_commit", lambda *a: None
     )  # send by hand below
     message = services.message_create(vendor_account=ccp, to=NUMBERS[:2], body="hi")
-    # A worker died after starting batch 0: a redelivery must not repeat it.
+    # Batch 0 was started by a task still in flight: a twin sends only batch 1.
+    message.recipients.filter(batch=0).update(call_started_at=timezone.now())
+    services.message_send(pk=message.pk)
+    message.refresh_from_db()
+    assert message.state == "pending" and SandboxMessage.objects.count() == 1
+    assert message.recipients.get(batch=1).state == "sent"
+    # Its worker died: once the lease is over, the batch is unknown, never repeated.
     message.recipients.filter(batch=0).update(call_started_at="2026-01-01T00:00:00Z")
     services.message_send(pk=message.pk)
     message.refresh_from_db()
