@@ -8,6 +8,17 @@ call. The life of a send:
     create (web):  check_account → limits → idempotent insert (pending) → enqueue on commit
     send (worker): start_call → vendor call → mark_sent | mark_failed | RetryLater
 
+Adding a kind (messaging.sms is the worked example):
+- a module-level `KIND = SendKind(model=..., capability="supports_...", task_name=
+  "messaging.tasks.<service>", label=...)`;
+- a create service that validates, then calls `create_send(kind=KIND, account=...,
+  request=<normalized request>, created_by=..., idempotency_key=..., insert=...,
+  units=<sends it counts>, before_insert=...)` (a per-recipient cap goes in
+  before_insert: `lambda: limits.acquire_recipient(account, number)`);
+- a send service `(*, pk, final_attempt=False)` that calls `run_single(KIND, pk, call)`
+  with `call(client, row)` making the vendor call and returning the fields to save;
+- a task in messaging.tasks: `run_with_retries(self, services.<service>, pk)`.
+
 Retries follow vendors/: a send has no idempotency key at the vendor, so the client
 already retried only what provably never reached it. Here a task retries only a
 documented "try again" answer (the vendor said it did nothing); a timeout, a reset or
