@@ -104,17 +104,27 @@ def acquire(account: VendorAccount, count: int = 1, *, now: float | None = None)
     take(account_limits(account), count, now=now)
 
 
+def recipient_limit(account: VendorAccount, number: str, *, limit: int | None = None) -> Limit:
+    """The per-recipient hourly cap on sends to `number` (voice codes: default 5 an hour,
+    SendPolicy.recipient_per_hour); 0 means none."""
+    if limit is None:
+        limit = limits_for(account).recipient_per_hour
+    return Limit(f"rcpt:{account.pk}:{number}", HOUR, limit, f"{limit} an hour to one number")
+
+
 def acquire_recipient(
     account: VendorAccount, number: str, *, limit: int | None = None, now: float | None = None
 ) -> None:
-    """Count one send to `number` against the per-recipient hourly cap (voice codes:
-    default 5 an hour, SendPolicy.recipient_per_hour), or raise RateLimitExceeded."""
-    if limit is None:
-        limit = limits_for(account).recipient_per_hour
-    if limit <= 0:
-        return
-    label = f"{limit} an hour to one number"
-    take([Limit(f"rcpt:{account.pk}:{number}", HOUR, limit, label)], 1, now=now)
+    """Count one send to `number` against its hourly cap, or raise RateLimitExceeded."""
+    take([recipient_limit(account, number, limit=limit)], 1, now=now)
+
+
+def acquire_with(
+    account: VendorAccount, count: int, extra: list[Limit], *, now: float | None = None
+) -> None:
+    """`acquire` and the `extra` limits (e.g. a recipient's cap) in one all-or-nothing
+    check, so a refusal by one counts nothing against the others."""
+    take([*account_limits(account), *extra], count, now=now)
 
 
 def take(limits: list[Limit], count: int = 1, *, now: float | None = None) -> None:

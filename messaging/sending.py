@@ -13,8 +13,8 @@ Adding a kind (messaging.sms is the worked example):
   "messaging.tasks.<service>", label=...)`;
 - a create service that validates, then calls `create_send(kind=KIND, account=...,
   request=<normalized request>, created_by=..., idempotency_key=..., insert=...,
-  units=<sends it counts>, before_insert=...)` (a per-recipient cap goes in
-  before_insert: `lambda: limits.acquire_recipient(account, number)`);
+  units=<sends it counts>, extra_limits=[limits.recipient_limit(account, number)])`
+  (the recipient cap, for voice codes);
 - a send service `(*, pk, final_attempt=False)` that calls `run_single(KIND, pk, call)`
   with `call(client, row)` making the vendor call and returning the fields to save;
 - a task in messaging.tasks: `run_with_retries(self, services.<service>, pk)`.
@@ -28,7 +28,7 @@ vendor", and a redelivered task that finds a call started never calls again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -128,16 +128,17 @@ def create_send(
     idempotency_key: str,
     insert: Callable[[dict[str, Any]], S],
     units: int = 1,
-    before_insert: Callable[[], None] | None = None,
+    extra_limits: Sequence[limits.Limit] = (),
 ) -> tuple[S, bool]:
     """The create use case of every kind: (row, created).
 
-        `request` is the normalized request (its fingerprint tells a retry from a key
-        reuse); `insert(common)` writes the pending row(s), with `common` (vendor_account,
+    `request` is the normalized request (its fingerprint tells a retry from a key
+    reuse); `insert(common)` writes the pending row(s), with `common` (vendor_account,
     created_by, idempotency_key, request_fingerprint) on the Send; `units` is what the
-        send counts against the account's limits. A replay returns the first row and
-        counts nothing. Raises ValidationError, limits.RateLimitExceeded or
-        core.idempotency.IdempotencyConflict; nothing is written or sent then.
+    send counts against the account's limits, checked together with `extra_limits`
+    (a recipient's cap: limits.recipient_limit). A replay returns the first row and
+    counts nothing. Raises ValidationError, limits.RateLimitExceeded or
+    core.idempotency.IdempotencyConflict; nothing is written or sent then.
     """
     check_account(account, kind)
     key = (idempotency_key or "").strip()[: idempotency.MAX_KEY_LENGTH]
@@ -147,9 +148,7 @@ def create_send(
 
     def create() -> S:
         # Counted only for a new row: a replay is free, and a refused send writes nothing.
-        limits.acquire(account, units)
-        if before_insert is not None:
-            before_insert()
+        limits.acquire_with(account, units, list(extra_limits))
         row = insert(
             {
                 "vendor_account": account,

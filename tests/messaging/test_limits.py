@@ -93,6 +93,19 @@ def test_recipient_cap(backend, account):
     limits.acquire_recipient(account, "+8613800000001", now=NOW)
 
 
+def test_a_recipient_cap_taken_with_the_account_limits_is_all_or_nothing(backend, account):
+    SendPolicy.objects.create(vendor_account=account, per_minute=2, recipient_per_hour=5)
+    cap = [limits.recipient_limit(account, "+8613800000001")]
+    limits.acquire_with(account, 2, cap, now=NOW)
+    with pytest.raises(limits.RateLimitExceeded, match="2 a minute"):
+        limits.acquire_with(account, 1, cap, now=NOW)
+    # The refusal by the minute counted nothing against the number's hourly cap.
+    for _ in range(3):
+        limits.acquire_recipient(account, "+8613800000001", now=NOW)
+    with pytest.raises(limits.RateLimitExceeded, match="an hour to one number"):
+        limits.acquire_recipient(account, "+8613800000001", now=NOW)
+
+
 def test_database_windows_are_pruned(settings, account):
     settings.REDIS_URL = ""
     settings.CELERY_BROKER_URL = "sqla+sqlite:///unused.sqlite3"
