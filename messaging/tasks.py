@@ -7,24 +7,13 @@ named after; messaging.sending explains the retry rules. Beat entries (settings)
 
 from celery import shared_task
 
+from core import tasks as core_tasks
 from messaging.sending import MAX_TASK_RETRIES, RetryLater
 
 
 def run_with_retries(task, service, pk: int) -> None:
-    """Call `service`; on RetryLater retry the task after the countdown it asks for.
-
-    Eagerly (the tests' default) Celery cannot schedule a later retry, so the
-    attempts run back to back.
-    """
-    retries = task.request.retries
-    while True:
-        try:
-            service(pk=pk, final_attempt=retries >= task.max_retries)
-            return
-        except RetryLater as exc:
-            if not task.request.is_eager:
-                raise task.retry(countdown=exc.countdown, exc=exc.error) from exc
-            retries += 1
+    """Call the send `service` for row `pk`; on RetryLater retry the task (core.tasks)."""
+    core_tasks.run_with_retries(task, lambda final: service(pk=pk, final_attempt=final), RetryLater)
 
 
 @shared_task(name="messaging.tasks.limit_windows_prune")
