@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "sandbox",
     "privacy",
     "callbacks",
+    "messaging",
 ]
 
 MIDDLEWARE = [
@@ -284,7 +285,25 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "accounts.tasks.sub_accounts_sync_all",
         "schedule": crontab(minute=20, hour=SUB_ACCOUNT_SYNC_HOUR),
     },
+    # Sends pending too long (a lost task) are sent again; a started call is never repeated.
+    "messaging-resolve-stuck-sends": {
+        "task": "messaging.tasks.sends_resolve_stuck",
+        "schedule": 300.0,
+    },
+    # The database send limiter's ended windows (messaging.limits; none with Redis).
+    "messaging-prune-limit-windows": {
+        "task": "messaging.tasks.limit_windows_prune",
+        "schedule": 3600.0,
+    },
 }
+
+# Messaging sends (messaging/limits.py). Defaults for accounts without a SendPolicy row;
+# 0 means no limit. The limiter keeps its counters in Redis when REDIS_URL (or else a
+# redis:// broker) is set, else in the database (the quick start's SQLite).
+REDIS_URL = env.str("REDIS_URL", default="")
+MESSAGING_SENDS_PER_MINUTE = _env_int("MESSAGING_SENDS_PER_MINUTE", 60)
+MESSAGING_SENDS_PER_DAY = _env_int("MESSAGING_SENDS_PER_DAY", 10000)
+MESSAGING_RECIPIENT_SENDS_PER_HOUR = _env_int("MESSAGING_RECIPIENT_SENDS_PER_HOUR", 5)
 
 # Call records and recordings (callbacks/conf.py reads these).
 CALLBACKS_RECORDING_DELAY_SECONDS = _env_int("RECORDING_DELAY_SECONDS", 120)
@@ -325,7 +344,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Several models have a `kind`; name each enum after its model so the schema is valid.
-    "ENUM_NAME_OVERRIDES": {"BindingKindEnum": "privacy.models.kind_choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "BindingKindEnum": "privacy.models.kind_choices",
+        "MessageKindEnum": "messaging.models.Message.Kind",
+        "SendStateEnum": "messaging.models.SendState",
+    },
 }
 
 # Behind a reverse proxy: trust X-Forwarded-Proto/Host so the console rebuilds the URL

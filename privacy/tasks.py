@@ -11,6 +11,8 @@ counted before the call). Beat entries (wired in settings):
 from celery import shared_task
 from django.db import transaction
 
+from core.tasks import run_with_retries
+
 MAX_TASK_RETRIES = 4
 
 
@@ -26,23 +28,12 @@ def send_on_commit(task_name: str, binding_id: int) -> None:
 
 
 def _run_with_retries(task, service, binding_id: int) -> None:
-    """Call `service`; on RetryLater retry the task after the countdown it asks for.
-
-    Eagerly (the tests' default, tests/conftest.py) Celery cannot schedule a later
-    retry, so the attempts run back to back; the vendor client has already backed
-    off inside each one. The quick start has a real worker and retries as production.
-    """
+    """Call `service` for the binding; on RetryLater retry the task (core.tasks)."""
     from privacy.services import RetryLater
 
-    retries = task.request.retries
-    while True:
-        try:
-            service(binding_id=binding_id, final_attempt=retries >= task.max_retries)
-            return
-        except RetryLater as exc:
-            if not task.request.is_eager:
-                raise task.retry(countdown=exc.countdown, exc=exc.error) from exc
-            retries += 1
+    run_with_retries(
+        task, lambda final: service(binding_id=binding_id, final_attempt=final), RetryLater
+    )
 
 
 @shared_task(bind=True, max_retries=MAX_TASK_RETRIES, name="privacy.tasks.binding_bind_at_vendor")

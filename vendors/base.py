@@ -116,6 +116,8 @@ class VendorClient(abc.ABC):
       supports_sub_accounts    `create_sub_account`, `query_sub_accounts`
                         (paged) and `query_sub_account_by_name` exist [False];
       supports_sms, supports_voice_codes  what else the vendor offers [False];
+      sms_max_recipients  numbers one SMS request may carry; the console splits
+                        a larger send into requests of at most this many [1];
       binding_kinds     privacy binding kinds the vendor offers, as specs
                         (vendors.binding_kinds.BindingKindSpec) [()];
       account_settings  keys of the account's `extra` the client reads, with
@@ -137,6 +139,7 @@ class VendorClient(abc.ABC):
     supports_account_status: ClassVar[bool] = False
     supports_sub_accounts: ClassVar[bool] = False
     supports_sms: ClassVar[bool] = False
+    sms_max_recipients: ClassVar[int] = 1
     supports_voice_codes: ClassVar[bool] = False
     binding_kinds: ClassVar[tuple[BindingKindSpec, ...]] = ()
     account_settings: ClassVar[Mapping[str, Setting]] = {}
