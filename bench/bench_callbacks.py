@@ -123,6 +123,45 @@ def cdr_body(taskid: str) -> str:
 
 FORM = "application/x-www-form-urlencoded"
 
+# One normalization process: drains the inbox's queue batch by batch and prints
+# (deliveries, start, end) in wall-clock seconds, start taken after Django's setup.
+DRAIN = (
+    "import json, time\n"
+    "from callbacks.queue import deliveries_normalize\n"
+    "n, start = 0, time.time()\n"
+    "while True:\n"
+    "    k = deliveries_normalize()\n"
+    "    n += k\n"
+    "    if k == 0:\n"
+    "        break\n"
+    "print(json.dumps([n, start, time.time()]))\n"
+)
+RESET = (
+    "from django.db import connection\n"
+    "c = connection.cursor()\n"
+    "c.execute('TRUNCATE callbacks_callevent, callbacks_callrecord CASCADE')\n"
+    "c.execute(\"UPDATE callbacks_delivery SET outcome = 'received' "
+    "WHERE outcome IN ('accepted', 'duplicate')\")\n"
+)
+
+
+def normalization(env: dict[str, str], processes: int) -> dict[str, float]:
+    """Deliveries normalized per second by `processes` drainers sharing the queue."""
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", DRAIN],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    spans = [json.loads(run.communicate()[0].strip().splitlines()[-1]) for run in runs]
+    total = sum(n for n, _, _ in spans)
+    seconds = max(end for _, _, end in spans) - min(start for _, start, _ in spans)
+    return {"deliveries": total, "seconds": seconds, "rate": total / max(seconds, 1e-9)}
+
 
 # ------------------------------------------------------------------ load: wrk
 
@@ -331,7 +370,9 @@ def main() -> None:
     db = f"ccp_bench_callbacks_{os.getpid()}"
     # Persistent connections, as in production (settings' default, stated so an
     # exported DB_CONN_MAX_AGE=0 cannot turn every request into a reconnect).
-    env = server_env(db, DB_CONN_MAX_AGE="60")
+    # Redis as in production: the webhook's bell publishes there (no worker consumes
+    # it here; the normalization phases below drain the queue themselves).
+    env = server_env(db, DB_CONN_MAX_AGE="60", CELERY_BROKER_URL="redis://127.0.0.1:6379/13")
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -408,6 +449,10 @@ def main() -> None:
         results[f"CDR webhook @{args.rate}/s"] = fixed_rate(
             port, webhook, rate=args.rate, seconds=args.seconds, prefix=f"{run_id}-fixed"
         )
+        # Normalization after the ack: the same backlog drained by 1, then 2 processes.
+        drained = {1: normalization(env, 1)}
+        _run([sys.executable, "manage.py", "shell", "-c", RESET], env)
+        drained[2] = normalization(env, 2)
         busy1, total1 = _cpu_times()
         load_after = os.getloadavg()
 
@@ -423,6 +468,9 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        import redis
+
+        redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()  # the unread bells
 
     print(
         f"\nbench_callbacks: gunicorn gthread {args.workers}x{args.threads}, "
@@ -441,11 +489,19 @@ def main() -> None:
             f"{name:<24}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
             f"{r['requests']:>10}{r['non_2xx']:>9}  {r['errors']}"
         )
+    ratio = results["CDR webhook"]["rps"] / max(results["single INSERT"]["rps"], 1e-9)
+    print(f"CDR webhook saturated / single-INSERT view: {ratio:.2f}")
+    for processes, d in drained.items():
+        print(
+            f"normalization, {processes} process(es): {d['rate']:.0f} deliveries/s "
+            f"({d['deliveries']} in {d['seconds']:.1f} s, batches of up to "
+            f"{env.get('NORMALIZE_BATCH', 200)})"
+        )
     print(f"deliveries by outcome: {dict((o, n) for o, n in stored)}; call records: {records}")
     webhook_ok = sum(
         r["requests"] - r["non_2xx"] for n, r in results.items() if n.startswith("CDR")
     )
-    print(f"CDRs answered 2xx in measured phases: {webhook_ok} (each one a committed CallRecord)")
+    print(f"CDRs answered 2xx in measured phases: {webhook_ok} (each one a committed raw row)")
 
 
 if __name__ == "__main__":

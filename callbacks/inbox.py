@@ -1,25 +1,34 @@
-"""The callbacks inbox: receive, authenticate, store and replay vendor deliveries.
+"""The callbacks inbox: receive, authenticate, store, normalize and replay vendor
+deliveries.  The database is the record; the broker only rings the bell.
 
-Pipeline of one delivery (anymail's validate → parse → normalized events,
-dj-stripe's store-the-raw-bytes):
+Arrival (`delivery_receive`, in the webhook request):
 
 1. Authentication (`_authenticate`): the per-account IP allowlist, then the
    vendor client's `authenticate_callback` under its `callback_signature_mode`.
 2. Parsing with the vendor client's `parse_callback` (InvalidPayload only;
    it also refuses implausible times, see vendors.base.check_times).
-   1 and 2 run in memory (`_evaluate`): no network, no database.
-3. `_take` stores the Delivery WITH its outcome, in one transaction that first
-   claims the signed nonce, if any (callbacks.nonces: a nonce already used
-   with another body turns the delivery into rejected_auth); a rejection is
-   then one INSERT; an accepted delivery holds the CallRecord/CallEvent
-   upserts (callbacks.normalize) and the Delivery row, so "accepted", the data
-   and the raw bytes commit together.  The caller answers 2xx only after that
-   commit.
-4. Any exception in 1-3 rolls all of it back, and `_record_failure` (the one
-   failure recorder) keeps the raw row, failed_processing with the traceback;
-   the vendor gets a 5xx so it retries, and `delivery_replay` (page, admin,
-   manage.py replay_deliveries) runs 1-3 again later on the stored row.  If
-   even the raw INSERT fails, the caller answers 503: nothing was acknowledged.
+   1 and 2 run in memory (`_evaluate`): no network, no database, so a bad
+   signature or a malformed body is still answered 401/400 at once.
+3. The raw Delivery is INSERTed, with its rejection or as RECEIVED (queued for
+   normalization); a signed nonce is claimed in the same transaction
+   (callbacks.nonces: a nonce already used with another body turns the
+   delivery into rejected_auth).  The vendor hears 2xx only after that commit,
+   so nothing acknowledged is ever lost.  If the INSERT fails, the caller
+   answers 503: nothing was acknowledged.
+
+Normalization (`deliveries_normalize`, in a worker): claims up to a batch of
+queued deliveries (SELECT ... FOR UPDATE SKIP LOCKED, so workers share the
+queue), parses them again and applies them (callbacks.normalize: any order,
+duplicates once) in ONE transaction, and marks them accepted or duplicate.  A
+batch that fails is redone delivery by delivery under savepoints, so one bad
+delivery is marked failed_processing with its traceback and the rest go on.
+It is started after each arrival (`deliveries_normalize_soon`: coalesced,
+at most one task per process per window) and by a beat sweeper, so a lost
+task, a broker outage or a killed worker delays normalization, never loses it.
+
+Replays (`delivery_replay`: page, admin, manage.py replay_deliveries) run 1-2
+again on a stored row and apply it at once.  Any failure is kept by the one
+failure recorder, `_record_failure`.
 
 A body we will not take at all (too large, unreadable) is kept without its
 bytes by `delivery_refuse`, through the same INSERT.
@@ -29,7 +38,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import traceback as tb
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +51,9 @@ from accounts.models import VendorAccount
 from accounts.selectors import vendor_client
 from callbacks import hotsql, nonces
 from callbacks.models import Delivery
-from callbacks.normalize import _apply, _validate_items
-from callbacks.text import _text
+from callbacks.normalize import _validate_items, apply_delivery
+from callbacks.queue import deliveries_normalize_soon
+from callbacks.text import _text, failure_text
 from callbacks.webhooks import Inbound
 
 logger = logging.getLogger(__name__)
@@ -54,15 +63,34 @@ Items = list[vendors.CallRecordData | vendors.CallEventData]
 
 
 def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> Delivery:
-    """Authenticate, parse and apply a webhook delivery; store it raw with its
-    outcome.  Must run outside atomic().
+    """Authenticate and parse a webhook delivery in memory, then store it raw:
+    queued for normalization (RECEIVED) or with its rejection.  Must run outside
+    atomic().
 
     Raises DatabaseError only when the raw row itself cannot be stored (the
     caller answers 503 and the vendor retries); every other failure is an
     outcome on the returned row.
     """
     delivery = _new_delivery(account, kind, inbound, attempts=1)
-    return _take(delivery, inbound.headers)
+    try:
+        items, claim = _evaluate(delivery, inbound.headers)
+    except Exception as exc:  # our bug in authentication or parsing: keep the bytes
+        return _record_failure(delivery, exc, stored=False)
+    if claim is None:
+        _store(delivery)
+    else:
+        with transaction.atomic():
+            if _nonce_refuses(delivery, claim, replay=False):
+                items = None  # a reused nonce: rejected_auth is set
+            _store(delivery)
+    if items is not None:
+        transaction.on_commit(deliveries_normalize_soon)
+    return delivery
+
+
+def is_queued(delivery: Delivery) -> bool:
+    """Stored and waiting for the normalizer: the vendor may hear 2xx."""
+    return delivery.outcome == Outcome.RECEIVED and delivery.authenticated
 
 
 def delivery_refuse(
@@ -72,7 +100,7 @@ def delivery_refuse(
     unreadable): the row without the body, rejected_invalid with `reason`."""
     delivery = _new_delivery(account, kind, inbound, body_size=size or 0)
     delivery.body = b""
-    _set_outcome(delivery, Outcome.REJECTED_INVALID, reason=reason)
+    delivery.set_outcome(Outcome.REJECTED_INVALID, reason=reason)
     return _store(delivery)
 
 
@@ -90,22 +118,21 @@ def delivery_process(
 
 
 def _take(delivery: Delivery, headers: dict[str, str] | None, skip_auth: bool = False) -> Delivery:
-    """Steps 1-4 for a new delivery (INSERT) or a stored one (UPDATE)."""
-    stored = not delivery._state.adding
+    """Steps 1-2 again for a stored delivery, then apply it at once."""
     try:
         items, claim = _evaluate(delivery, headers, skip_auth)
         if items is None and claim is None:  # rejected: the outcome is set
-            return _save(delivery, stored)
+            return _save(delivery, stored=True)
         with transaction.atomic():
-            if claim is not None and _nonce_refuses(delivery, claim, replay=stored):
-                items = None  # a reused nonce: rejected_auth is set
+            # The stored nonce is checked again: this delivery's own claim has the
+            # same body and passes; a forged body that lost the race stays refused.
+            if claim is not None and _nonce_refuses(delivery, claim, replay=True):
+                items = None
             if items is not None:
-                changed, call_ids = _apply(delivery.vendor_account, items, delivery.received_at)
-                outcome = Outcome.ACCEPTED if changed else Outcome.DUPLICATE
-                _set_outcome(delivery, outcome, call_ids=call_ids)
-            return _save(delivery, stored)
-    except Exception as exc:  # DB errors and our bugs alike: keep the row, vendor retries
-        return _record_failure(delivery, exc, stored=stored)
+                apply_delivery(delivery, items)
+            return _save(delivery, stored=True)
+    except Exception as exc:  # DB errors and our bugs alike: keep the row
+        return _record_failure(delivery, exc, stored=True)
 
 
 def _record_failure(delivery: Delivery, exc: Exception, *, stored: bool) -> Delivery:
@@ -120,8 +147,7 @@ def _record_failure(delivery: Delivery, exc: Exception, *, stored: bool) -> Deli
     UPDATE fails.
     """
     logger.exception("callbacks: a %s delivery failed processing", delivery.vendor)
-    reason = _text(f"{type(exc).__name__}: {exc}", 2000)
-    trace = _text(tb.format_exc(), 20000)
+    reason, trace = failure_text(exc)
     delivery.call_ids = []
     if not stored:
         delivery.pk = None
@@ -165,16 +191,9 @@ def _save(delivery: Delivery, stored: bool) -> Delivery:
     return delivery
 
 
-def _set_outcome(delivery: Delivery, outcome: str, **fields: Any) -> None:
-    delivery.outcome = outcome
-    for name, value in fields.items():
-        setattr(delivery, name, value)
-    delivery.processed_at = timezone.now()
-
-
 def _finish(delivery: Delivery, outcome: str, **fields: Any) -> Delivery:
     """Set the outcome on a stored delivery and save it."""
-    _set_outcome(delivery, outcome, **fields)
+    delivery.set_outcome(outcome, **fields)
     return _save(delivery, stored=True)
 
 
@@ -191,8 +210,7 @@ def _evaluate(
     account = delivery.vendor_account
     client = vendor_client(account=account, offline=True)
     if delivery.kind not in client.callback_kinds:
-        _set_outcome(
-            delivery,
+        delivery.set_outcome(
             Outcome.REJECTED_INVALID,
             reason=f"unknown callback kind {delivery.kind!r} for {account.vendor}; "
             f"expected one of {', '.join(client.callback_kinds)}",
@@ -203,8 +221,7 @@ def _evaluate(
     if not (skip_auth or delivery.authenticated):
         refusal, claim = _authenticate(delivery, client, headers)
         if refusal is not None:
-            _set_outcome(
-                delivery,
+            delivery.set_outcome(
                 Outcome.REJECTED_AUTH,
                 reason=refusal.reason,
                 auth_expected=refusal.expected,
@@ -222,7 +239,7 @@ def _evaluate(
         )
         _validate_items(items)
     except vendors.InvalidPayload as exc:
-        _set_outcome(delivery, Outcome.REJECTED_INVALID, reason=str(exc))
+        delivery.set_outcome(Outcome.REJECTED_INVALID, reason=str(exc))
         return None, claim
     return items, claim
 
@@ -307,8 +324,7 @@ def _nonce_refuses(delivery: Delivery, claim: nonces.NonceClaim, *, replay: bool
         return False
     delivery.authenticated = False
     delivery.signature = Delivery.Signature.NOT_CHECKED
-    _set_outcome(
-        delivery,
+    delivery.set_outcome(
         Outcome.REJECTED_AUTH,
         reason=nonces.REUSED,
         auth_expected="a Nonce not used before within the signature window",

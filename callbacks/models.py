@@ -12,6 +12,7 @@ remembers signed nonces (huawei X-AKSK) while their signature is fresh.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -24,7 +25,9 @@ class Delivery(models.Model):
     """One HTTP delivery to /callbacks/<token>/<kind>/ for a known token."""
 
     class Outcome(models.TextChoices):
-        # Stored, not processed: a failure could not even be recorded (database lost).
+        # Stored, not normalized yet: authenticated and parsed on arrival and waiting
+        # for the normalizer's next batch; or, unauthenticated, a failure that could
+        # not even be recorded (database lost).
         RECEIVED = "received", "Received"
         ACCEPTED = "accepted", "Accepted"
         DUPLICATE = "duplicate", "Duplicate"
@@ -107,6 +110,12 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["outcome", "received_at"], name="callbacks_deliv_outcome"),
             models.Index(fields=["vendor_account", "received_at"], name="callbacks_deliv_account"),
+            # The normalizer's queue: only rows waiting for it, so it stays tiny.
+            models.Index(
+                fields=["id"],
+                name="callbacks_deliv_queued",
+                condition=models.Q(outcome="received", authenticated=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -120,6 +129,13 @@ class Delivery(models.Model):
     @property
     def is_replayable(self) -> bool:
         return self.outcome in self.REPLAYABLE
+
+    def set_outcome(self, outcome: str, **fields: Any) -> None:
+        """Record a processing run's verdict (not saved: PROCESSING_FIELDS are)."""
+        self.outcome = outcome
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.processed_at = timezone.now()
 
 
 OUTCOME_CHOICES = [(o.value, o.value.replace("_", " ")) for o in vendors.CallOutcome]

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 import vendors
 from accounts.models import VendorAccount
 from callbacks import hotsql, recordings
-from callbacks.models import CallEvent, CallRecord
+from callbacks.models import CallEvent, CallRecord, Delivery
 from callbacks.text import _json_safe, _number, _text
 from privacy import selectors as privacy_selectors
 
@@ -246,3 +246,10 @@ def _event_apply(account: VendorAccount, data: vendors.CallEventData, now: datet
         if updates:
             record.save(update_fields=[*updates, "updated_at"])
     return True
+
+
+def apply_delivery(delivery: Delivery, items: list) -> None:
+    """Apply a delivery's parsed items; its outcome says whether anything changed."""
+    changed, call_ids = _apply(delivery.vendor_account, items, delivery.received_at)
+    outcome = Delivery.Outcome.ACCEPTED if changed else Delivery.Outcome.DUPLICATE
+    delivery.set_outcome(outcome, call_ids=call_ids)

@@ -5,6 +5,7 @@ admin, the API, commands and tasks all import `callbacks.services`:
 
 - inbox.py: receive, authenticate, store and replay vendor deliveries (the
   pipeline is described there); nonces.py: the signed nonces it claims;
+  queue.py: the batch normalizer of what arrived, and its coalesced trigger;
 - normalize.py: CallRecord/CallEvent upserts, in any order and more than once;
 - recordings.py: plan, download, sweep and play back recordings (audio.py
   sniffs the bytes);
@@ -22,10 +23,12 @@ from callbacks.inbox import (
     delivery_refuse,
     delivery_replay,
     delivery_replay_many,
+    is_queued,
     replay_summary,
 )
 from callbacks.nonces import callback_nonce_prune
 from callbacks.normalize import Policy
+from callbacks.queue import deliveries_normalize, deliveries_normalize_all
 from callbacks.recordings import (
     DownloadResult,
     call_record_delete,
@@ -41,11 +44,14 @@ __all__ = [
     "Policy",
     "call_record_delete",
     "callback_nonce_prune",
+    "deliveries_normalize",
+    "deliveries_normalize_all",
     "delivery_process",
     "delivery_receive",
     "delivery_refuse",
     "delivery_replay",
     "delivery_replay_many",
+    "is_queued",
     "recording_download",
     "recording_enqueue",
     "recording_playback_log",

@@ -1,10 +1,19 @@
 """Celery tasks of the callbacks app: thin wrappers around services (and recordings).
 
-Beat entries wired in settings.CELERY_BEAT_SCHEDULE: recording_sweep
-(every minute) and callback_nonce_prune (every 10 minutes).
+Beat entries wired in settings.CELERY_BEAT_SCHEDULE: deliveries_normalize (the
+sweeper, every few seconds), recording_sweep (every minute) and
+callback_nonce_prune (every 10 minutes).
 """
 
 from celery import shared_task
+
+
+@shared_task(ignore_result=True)
+def deliveries_normalize() -> int:
+    """Drain the inbox's queue in batches (rung after arrivals; beat sweeps)."""
+    from callbacks import services
+
+    return services.deliveries_normalize_all()
 
 
 @shared_task(ignore_result=True)

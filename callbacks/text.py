@@ -5,6 +5,7 @@ through `_text` (PostgreSQL refuses NUL and lone surrogates), raw dicts through
 
 from __future__ import annotations
 
+import traceback
 from functools import lru_cache
 from typing import Any
 
@@ -61,3 +62,8 @@ def _normalized(raw: str) -> str:
         return normalize_number(raw)
     except ValidationError:
         return raw
+
+
+def failure_text(exc: BaseException) -> tuple[str, str]:
+    """(reason, traceback) of the exception being handled, as a delivery keeps them."""
+    return _text(f"{type(exc).__name__}: {exc}", 2000), _text(traceback.format_exc(), 20000)

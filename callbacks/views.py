@@ -52,9 +52,17 @@ class Answer:
         Outcome.REJECTED_AUTH: 401,
         Outcome.REJECTED_INVALID: 400,
         Outcome.FAILED_PROCESSING: 500,  # the vendor retries; we replay if it gives up
-        Outcome.RECEIVED: 500,  # processing could not even record its failure
+        # Stored and queued for the normalizer: acknowledged.  (Unauthenticated, it
+        # is a failure that could not even be recorded: 500, the vendor retries.)
+        Outcome.RECEIVED: 200,
     }
     # The body of a 2xx is the vendor client's `callback_ack`.
+
+    @classmethod
+    def status(cls, delivery: Delivery) -> int:
+        if delivery.outcome == Outcome.RECEIVED and not services.is_queued(delivery):
+            return 500
+        return cls.STATUS[delivery.outcome]
 
 
 def _plain(status: int, message: str) -> HttpResponse:
@@ -94,7 +102,7 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         logger.exception("callbacks: cannot store a delivery for account %s", account.pk)
         return _plain(503, "temporarily unavailable, retry later")
 
-    status = Answer.STATUS[delivery.outcome]
+    status = Answer.status(delivery)
     if kind not in client_cls.callback_kinds:
         return _plain(404, f"unknown callback kind (delivery {delivery.pk} kept)")
     if status == 200:

@@ -272,6 +272,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "privacy.tasks.bindings_resolve_stuck",
         "schedule": 300.0,
     },
+    # The inbox's sweeper: normalizes deliveries whose bell was lost (broker outage,
+    # killed worker); arrivals ring it themselves, so this is the worst-case lag.
+    "callbacks-normalize-deliveries": {
+        "task": "callbacks.tasks.deliveries_normalize",
+        "schedule": float(_env_int("NORMALIZE_SWEEP_SECONDS", 5, minimum=1)),
+    },
     # Recordings still pending (a broker outage, a lost message) are sent again.
     "callbacks-sweep-pending-recordings": {
         "task": "callbacks.tasks.recording_sweep",
@@ -311,6 +317,10 @@ CALLBACKS_RECORDING_MAX_ATTEMPTS = _env_int("RECORDING_MAX_ATTEMPTS", 8, minimum
 CALLBACKS_RECORDING_BACKOFF_SECONDS = _env_int("RECORDING_BACKOFF_SECONDS", 60, minimum=1)
 CALLBACKS_RECORDING_LINK_LIFETIME_HOURS = _env_int("RECORDING_LINK_LIFETIME_HOURS", 24, minimum=1)
 CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
+# Deliveries normalized per transaction, and the shortest gap between two
+# normalization tasks one web process asks for (callbacks/queue.py).
+CALLBACKS_NORMALIZE_BATCH = _env_int("NORMALIZE_BATCH", 200, minimum=1)
+CALLBACKS_NORMALIZE_WINDOW_SECONDS = _env_int("NORMALIZE_WINDOW_MS", 200, minimum=0) / 1000
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [

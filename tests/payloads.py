@@ -62,12 +62,33 @@ def igw_call_start(account=None, **overrides) -> dict:
     return fields
 
 
+def delivered(response):
+    """What the vendor sees, once the console has normalized what it acknowledged.
+
+    The webhook only stores the raw delivery; a worker normalizes it after the
+    2xx (callbacks/queue.py).  The post_* helpers below run that step in-line so
+    a test reads the call records at once; tests of the queue itself post with
+    `client.post` and drive `deliveries_normalize` themselves.
+    """
+    from callbacks.queue import deliveries_normalize_all  # Django-free importers (bench)
+
+    deliveries_normalize_all()
+    return response
+
+
+def post_raw(client, *args, **kwargs):
+    """`client.post(...)` to a webhook, then normalized as `delivered` says."""
+    return delivered(client.post(*args, **kwargs))
+
+
 def post_form(client, account, kind, fields, **extra):
-    return client.post(
-        url_for(account, kind),
-        data=urlencode(fields),
-        content_type="application/x-www-form-urlencoded",
-        **extra,
+    return delivered(
+        client.post(
+            url_for(account, kind),
+            data=urlencode(fields),
+            content_type="application/x-www-form-urlencoded",
+            **extra,
+        )
     )
 
 
@@ -117,7 +138,9 @@ def post_huawei(client, account, kind, payload, *, sign=True, host="testserver",
     url = url_for(account, kind)
     headers = huawei_headers(account, f"http://{host}{url}") if sign else {}
     headers.update(extra)
-    return client.post(url, data=json.dumps(payload), content_type="application/json", **headers)
+    return delivered(
+        client.post(url, data=json.dumps(payload), content_type="application/json", **headers)
+    )
 
 
 def ccp_hangup(call_sid="call-sid-1", byetype="1", **overrides) -> bytes:
@@ -145,8 +168,8 @@ def ccp_auth(account, mac="EC-55-F9-C7-62-CE", token=None) -> dict:
 def post_ccp(client, account, body, *, auth=True, **extra):
     headers = ccp_auth(account) if auth else {}
     headers.update(extra)
-    return client.post(
-        url_for(account, "cdr"), data=body, content_type="application/xml", **headers
+    return delivered(
+        client.post(url_for(account, "cdr"), data=body, content_type="application/xml", **headers)
     )
 
 
@@ -167,6 +190,11 @@ def cyj_cdr(account, call_id="65445298527236037121523767083120", **overrides) ->
 
 
 def post_json(client, account, kind, payload, **extra):
-    return client.post(
-        url_for(account, kind), data=json.dumps(payload), content_type="application/json", **extra
+    return delivered(
+        client.post(
+            url_for(account, kind),
+            data=json.dumps(payload),
+            content_type="application/json",
+            **extra,
+        )
     )

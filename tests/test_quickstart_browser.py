@@ -46,6 +46,8 @@ def demo(live_server, settings, tmp_path, monkeypatch):
     settings.MEDIA_ROOT = media
     settings.PUBLIC_BASE_URL = live_server.url
     # Short, not zero: the download really is scheduled for later, as in production.
+    # The worker plans it (it normalizes the CDR), so it reads the environment too.
+    monkeypatch.setenv("RECORDING_DELAY_SECONDS", "3")
     settings.CALLBACKS_RECORDING_DELAY_SECONDS = 3
     call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
     # Out of the box: seed_demo lists the sandbox (this server) for recordings.

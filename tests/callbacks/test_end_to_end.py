@@ -189,10 +189,15 @@ def test_cyj_cdr_and_recording_through_its_api(console):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_real_worker_downloads_the_recording(media, console, celery_worker_process):
+def test_real_worker_downloads_the_recording(media, console, monkeypatch, request):
+    # The worker normalizes the CDR and plans the download with ITS settings.
+    monkeypatch.setenv("RECORDING_DELAY_SECONDS", "0")
+    request.getfixturevalue("celery_worker_process")
     account = console("igw")
     sandbox_binding, _ = igw_bound(account)
     sandbox.play_call(binding=sandbox_binding, duration=5)
+    # The webhook acknowledged on the raw row; the worker normalizes it.
+    assert wait_for(lambda: CallRecord.objects.exists())
     record = CallRecord.objects.get()
     assert wait_for(
         lambda: CallRecord.objects.filter(pk=record.pk, recording_status="downloaded").exists()

@@ -1,22 +1,47 @@
-"""The inbox (callbacks/inbox.py) under failure: whatever breaks while a delivery
-is processed, the raw row is kept and the vendor is told to retry."""
+"""The inbox (callbacks/inbox.py) and its queue (callbacks/queue.py): an arrival is
+acknowledged on its raw row and normalized after; whatever breaks, the raw row is
+kept, and nothing is applied twice."""
 
 from unittest import mock
+from urllib.parse import urlencode
 
 import pytest
 from django.db import OperationalError
 
+from callbacks import services
 from callbacks.models import CallEvent, CallRecord, Delivery
 from tests.payloads import (
     igw_call_start,
     igw_cdr,
     post_form,
+    url_for,
 )
 
 pytestmark = pytest.mark.django_db
 
+FORM = "application/x-www-form-urlencoded"
 
-def test_database_error_mid_processing_answers_500_and_writes_nothing(client, igw_account):
+
+def _arrive(client, account, kind, fields):
+    """A delivery acknowledged and queued, not normalized yet."""
+    response = client.post(url_for(account, kind), urlencode(fields), FORM)
+    assert response.status_code == 200
+    return response
+
+
+def test_an_arrival_is_acknowledged_on_its_raw_row_and_normalized_after(client, igw_account):
+    _arrive(client, igw_account, "cdr", igw_cdr(igw_account))
+    delivery = Delivery.objects.get()
+    assert delivery.outcome == Delivery.Outcome.RECEIVED and delivery.authenticated
+    assert not CallRecord.objects.exists()
+    assert services.deliveries_normalize() == 1
+    delivery.refresh_from_db()
+    assert delivery.outcome == Delivery.Outcome.ACCEPTED and delivery.processed_at
+    assert delivery.call_ids == [CallRecord.objects.get().call_id]
+    assert services.deliveries_normalize() == 0
+
+
+def test_database_error_mid_normalization_writes_nothing_and_keeps_the_row(client, igw_account):
     from callbacks import normalize
 
     real = normalize._event_apply
@@ -25,9 +50,9 @@ def test_database_error_mid_processing_answers_500_and_writes_nothing(client, ig
         real(*args, **kwargs)  # the record and the event are written...
         raise OperationalError("server closed the connection unexpectedly")  # ...then this
 
+    _arrive(client, igw_account, "call-start", igw_call_start(igw_account))
     with mock.patch.object(normalize, "_event_apply", explode):
-        response = post_form(client, igw_account, "call-start", igw_call_start(igw_account))
-    assert response.status_code == 500
+        services.deliveries_normalize()
     assert not CallRecord.objects.exists()
     assert not CallEvent.objects.exists()
     delivery = Delivery.objects.get()
@@ -36,19 +61,65 @@ def test_database_error_mid_processing_answers_500_and_writes_nothing(client, ig
     assert "Traceback" in delivery.traceback
     assert b"taskid=task-1" in bytes(delivery.body)
 
-    # The vendor retries once the database is back: accepted, stored once.
-    response = post_form(client, igw_account, "call-start", igw_call_start(igw_account))
-    assert response.status_code == 200
+    # Once the database is back, a replay applies it; a vendor retry is a duplicate.
+    assert services.delivery_replay(delivery=delivery).outcome == Delivery.Outcome.ACCEPTED
+    post_form(client, igw_account, "call-start", igw_call_start(igw_account))
     assert CallEvent.objects.count() == 1
 
 
-def test_bug_in_processing_answers_500(client, igw_account):
+def test_a_bug_fails_its_delivery_and_the_rest_of_the_batch_goes_on(client, igw_account):
     from callbacks import normalize
 
-    with mock.patch.object(normalize, "_cdr_apply", side_effect=KeyError("oops")):
-        response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
-    assert response.status_code == 500
-    assert Delivery.objects.get().outcome == Delivery.Outcome.FAILED_PROCESSING
+    real = normalize._cdr_apply
+
+    def buggy(account, item, received_at):
+        if item.call_id == "task-bad":
+            raise KeyError("oops")
+        return real(account, item, received_at)
+
+    for taskid in ("task-1", "task-bad", "task-2"):
+        _arrive(client, igw_account, "cdr", igw_cdr(igw_account, taskid=taskid))
+    with mock.patch.object(normalize, "_cdr_apply", buggy):
+        assert services.deliveries_normalize() == 3
+    outcomes = list(Delivery.objects.values_list("outcome", flat=True))
+    assert sorted(CallRecord.objects.values_list("call_id", flat=True)) == ["task-1", "task-2"]
+    assert outcomes.count(Delivery.Outcome.ACCEPTED) == 2
+    failed = Delivery.objects.get(outcome=Delivery.Outcome.FAILED_PROCESSING)
+    assert b"task-bad" in bytes(failed.body) and "KeyError" in failed.reason
+
+
+def test_a_batch_that_fails_after_its_upserts_is_redone_not_doubled(client, igw_account):
+    from callbacks import queue
+
+    real, calls = queue._mark, []
+
+    def fail_once(batch):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("connection reset")
+        return real(batch)
+
+    for taskid in ("task-1", "task-2"):
+        _arrive(client, igw_account, "cdr", igw_cdr(igw_account, taskid=taskid))
+    with mock.patch.object(queue, "_mark", fail_once):
+        assert services.deliveries_normalize() == 2
+    assert CallRecord.objects.count() == 2
+    assert set(Delivery.objects.values_list("outcome", flat=True)) == {"accepted"}
+
+
+def test_the_database_gone_for_the_whole_batch_leaves_it_queued(client, igw_account):
+    from callbacks import queue
+
+    _arrive(client, igw_account, "cdr", igw_cdr(igw_account))
+    with (
+        mock.patch.object(queue, "_mark", side_effect=OperationalError("gone")),
+        pytest.raises(OperationalError),
+    ):
+        services.deliveries_normalize()
+    assert not CallRecord.objects.exists()
+    assert Delivery.objects.get().outcome == Delivery.Outcome.RECEIVED
+    assert services.deliveries_normalize() == 1
+    assert CallRecord.objects.count() == 1
 
 
 def test_database_down_before_the_raw_row_answers_503(client, igw_account):
@@ -60,12 +131,16 @@ def test_database_down_before_the_raw_row_answers_503(client, igw_account):
 
 
 def test_database_down_even_for_the_failure_note(client, igw_account):
-    from callbacks import inbox, normalize
+    """A bug while authenticating or parsing, and the database failing again when
+    the failure is noted: the raw row stays received and the vendor retries."""
+    from callbacks import inbox
 
     with (
-        mock.patch.object(normalize, "_cdr_apply", side_effect=OperationalError("gone")),
+        mock.patch("vendors.igw.IgwClient.authenticate_callback", side_effect=RuntimeError("bug")),
         mock.patch.object(inbox, "_finish", side_effect=OperationalError("gone")),
     ):
-        response = post_form(client, igw_account, "cdr", igw_cdr(igw_account))
+        response = client.post(url_for(igw_account, "cdr"), urlencode(igw_cdr(igw_account)), FORM)
     assert response.status_code == 500
-    assert Delivery.objects.get().outcome == Delivery.Outcome.RECEIVED
+    delivery = Delivery.objects.get()
+    assert delivery.outcome == Delivery.Outcome.RECEIVED and not delivery.authenticated
+    assert services.deliveries_normalize() == 0  # not queued: it was never authenticated

@@ -4,6 +4,7 @@ the sweeper, and the cyj recording API."""
 import hashlib
 from datetime import UTC, datetime, timedelta
 from unittest import mock
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.storage import default_storage
@@ -12,7 +13,7 @@ from django.utils import timezone
 from callbacks import recordings, services, tasks
 from callbacks.models import CallRecord
 from tests.callbacks.http_fixture import WAV, Reply, Server
-from tests.payloads import cyj_cdr, igw_cdr, post_form, post_json
+from tests.payloads import cyj_cdr, igw_cdr, post_form, post_json, url_for
 from vendors.types import RecordingInfo
 
 pytestmark = pytest.mark.django_db
@@ -60,11 +61,13 @@ def test_cdr_with_recording_enqueues_a_download_on_commit(
     client, account, server, django_capture_on_commit_callbacks
 ):
     server.routes["/rec/1.wav"] = Reply()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = post_form(
-            client, account, "cdr", igw_cdr(account, recording=server.url("/rec/1.wav"))
-        )
+    fields = igw_cdr(account, recording=server.url("/rec/1.wav"))
+    response = client.post(
+        url_for(account, "cdr"), urlencode(fields), "application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert services.deliveries_normalize() == 1
     assert len(callbacks) == 1
     record = CallRecord.objects.get()
     assert record.recording_status == "downloaded"

@@ -21,6 +21,7 @@ from tests.payloads import (
     post_form,
     post_huawei,
     post_json,
+    post_raw,
     url_for,
 )
 from vendors.igw import RESULT_OUTCOMES
@@ -195,7 +196,8 @@ def test_ccp_hangup(client, ccp_account, byetype, outcome, side):
 
 def test_ccp_json_hangup(client, ccp_account):
     body = json.dumps({"Request": {"action": "Hangup", "callSid": "j1", "byetype": "-2"}})
-    response = client.post(
+    response = post_raw(
+        client,
         url_for(ccp_account, "cdr"),
         data=body,
         content_type="application/json",
@@ -367,7 +369,8 @@ def test_truncated_ccp_xml_is_400(client, ccp_account):
 
 def test_nul_bytes_and_surrogates_do_not_break_storage(client, cyj_account):
     payload = cyj_cdr(cyj_account, Caller="1\u0000832", CallIdentifier="id\ud800x")
-    response = client.post(
+    response = post_raw(
+        client,
         url_for(cyj_account, "cdr"),
         data=json.dumps(payload),  # ensure_ascii keeps the lone surrogate as \ud800
         content_type="application/json",

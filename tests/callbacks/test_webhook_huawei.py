@@ -17,6 +17,7 @@ from tests.payloads import (
     huawei_headers,
     huawei_status,
     post_huawei,
+    post_raw,
     url_for,
 )
 
@@ -77,8 +78,12 @@ def test_huawei_bad_signature_per_mode(client, huawei_account, mode):
     _set_mode(huawei_account, mode)
     url = url_for(huawei_account, "status")
     headers = huawei_headers(huawei_account, f"http://testserver{url}", secret="wrong-secret")
-    response = client.post(
-        url, data=json.dumps(huawei_status("answer")), content_type="application/json", **headers
+    response = post_raw(
+        client,
+        url,
+        data=json.dumps(huawei_status("answer")),
+        content_type="application/json",
+        **headers,
     )
     delivery = Delivery.objects.get()
     if mode in ("require", None):  # require is the default: the document requires X-AKSK
@@ -102,8 +107,12 @@ def test_huawei_stale_signature_is_rejected_when_required(client, huawei_account
     url = url_for(huawei_account, "status")
     old = (datetime.now(UTC) - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = huawei_headers(huawei_account, f"http://testserver{url}", created=old)
-    response = client.post(
-        url, data=json.dumps(huawei_status("answer")), content_type="application/json", **headers
+    response = post_raw(
+        client,
+        url,
+        data=json.dumps(huawei_status("answer")),
+        content_type="application/json",
+        **headers,
     )
     assert response.status_code == 401
     assert "Created" in Delivery.objects.get().reason
@@ -123,8 +132,12 @@ def test_huawei_stale_signature_is_rejected_by_default(client, huawei_account):
     url = url_for(huawei_account, "status")
     old = (datetime.now(UTC) - timedelta(minutes=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = huawei_headers(huawei_account, f"http://testserver{url}", created=old)
-    response = client.post(
-        url, data=json.dumps(huawei_status("answer")), content_type="application/json", **headers
+    response = post_raw(
+        client,
+        url,
+        data=json.dumps(huawei_status("answer")),
+        content_type="application/json",
+        **headers,
     )
     assert response.status_code == 401
     assert "away from now" in Delivery.objects.get().reason
@@ -135,8 +148,12 @@ def test_huawei_push_for_another_app_key_is_rejected(client, huawei_account):
     url = url_for(huawei_account, "status")
     # Correctly signed by the other application, posted to this account's URL.
     headers = huawei_headers(other, f"http://testserver{url}")
-    response = client.post(
-        url, data=json.dumps(huawei_status("answer")), content_type="application/json", **headers
+    response = post_raw(
+        client,
+        url,
+        data=json.dumps(huawei_status("answer")),
+        content_type="application/json",
+        **headers,
     )
     assert response.status_code == 401
     delivery = Delivery.objects.get()
@@ -154,8 +171,11 @@ def test_huawei_nonce_cannot_carry_another_body(client, huawei_account):
     url, headers = _signed(huawei_account)
     genuine = json.dumps(huawei_status("answer", session="genuine"))
     forged = json.dumps(huawei_status("answer", session="forged"))
-    assert client.post(url, genuine, content_type="application/json", **headers).status_code == 200
-    response = client.post(url, forged, content_type="application/json", **headers)
+    assert (
+        post_raw(client, url, genuine, content_type="application/json", **headers).status_code
+        == 200
+    )
+    response = post_raw(client, url, forged, content_type="application/json", **headers)
     assert response.status_code == 401
     refused = Delivery.objects.order_by("-id").first()
     assert refused.outcome == Delivery.Outcome.REJECTED_AUTH
@@ -180,7 +200,7 @@ def test_huawei_replay_of_a_genuine_push_passes_the_nonce_check(client, huawei_a
     url = url_for(huawei_account, "status")
     headers = huawei_headers(huawei_account, f"http://testserver{url}", secret=real)
     body = json.dumps(huawei_status("answer"))
-    assert client.post(url, body, "application/json", **headers).status_code == 401
+    assert post_raw(client, url, body, "application/json", **headers).status_code == 401
     huawei_account.secret = real
     huawei_account.save()
     delivery = services.delivery_replay(delivery=Delivery.objects.get())
@@ -192,8 +212,8 @@ def test_huawei_same_nonce_same_body_is_a_retry(client, huawei_account):
     """A vendor retry that reuses its headers: acknowledged, stored once."""
     url, headers = _signed(huawei_account)
     body = json.dumps(huawei_status("answer"))
-    first = client.post(url, body, content_type="application/json", **headers)
-    again = client.post(url, body, content_type="application/json", **headers)
+    first = post_raw(client, url, body, content_type="application/json", **headers)
+    again = post_raw(client, url, body, content_type="application/json", **headers)
     assert (first.status_code, again.status_code) == (200, 200)
     assert [d.outcome for d in Delivery.objects.order_by("id")] == [
         Delivery.Outcome.ACCEPTED,
@@ -206,18 +226,24 @@ def test_huawei_nonce_is_per_account(client, huawei_account):
     body = json.dumps(huawei_status("answer"))
     url_a, headers_a = _signed(huawei_account, nonce="ABC123")
     url_b, headers_b = _signed(other, nonce="ABC123")
-    assert client.post(url_a, body, content_type="application/json", **headers_a).status_code == 200
-    assert client.post(url_b, body, content_type="application/json", **headers_b).status_code == 200
+    assert (
+        post_raw(client, url_a, body, content_type="application/json", **headers_a).status_code
+        == 200
+    )
+    assert (
+        post_raw(client, url_b, body, content_type="application/json", **headers_b).status_code
+        == 200
+    )
 
 
 def test_huawei_verify_mode_records_a_reused_nonce_but_accepts(client, huawei_account):
     _set_mode(huawei_account, "verify")
     url, headers = _signed(huawei_account)
-    client.post(
-        url, json.dumps(huawei_status("answer", session="a")), "application/json", **headers
+    post_raw(
+        client, url, json.dumps(huawei_status("answer", session="a")), "application/json", **headers
     )
-    response = client.post(
-        url, json.dumps(huawei_status("answer", session="b")), "application/json", **headers
+    response = post_raw(
+        client, url, json.dumps(huawei_status("answer", session="b")), "application/json", **headers
     )
     assert response.status_code == 200
     second = Delivery.objects.order_by("-id").first()
@@ -226,22 +252,22 @@ def test_huawei_verify_mode_records_a_reused_nonce_but_accepts(client, huawei_ac
     assert "Nonce already used" in second.reason
 
 
-def test_huawei_failed_processing_does_not_spend_the_nonce(client, huawei_account):
+def test_huawei_an_arrival_that_cannot_be_stored_does_not_spend_the_nonce(client, huawei_account):
     url, headers = _signed(huawei_account)
     body = json.dumps(huawei_status("answer"))
-    with mock.patch("callbacks.inbox._apply", side_effect=OperationalError("db hiccup")):
-        assert client.post(url, body, "application/json", **headers).status_code == 500
+    with mock.patch("callbacks.inbox._store", side_effect=OperationalError("db hiccup")):
+        assert client.post(url, body, "application/json", **headers).status_code == 503
     assert not CallbackNonce.objects.exists()
     # The vendor's retry with the same headers goes through.
-    assert client.post(url, body, "application/json", **headers).status_code == 200
+    assert post_raw(client, url, body, "application/json", **headers).status_code == 200
 
 
 def test_huawei_rejected_invalid_push_still_spends_its_nonce(client, huawei_account):
     url, headers = _signed(huawei_account)
     bad = json.dumps(huawei_status("answer", ts="9999-12-31 23:59:59"))
-    assert client.post(url, bad, "application/json", **headers).status_code == 400
+    assert post_raw(client, url, bad, "application/json", **headers).status_code == 400
     good = json.dumps(huawei_status("answer"))
-    assert client.post(url, good, "application/json", **headers).status_code == 401
+    assert post_raw(client, url, good, "application/json", **headers).status_code == 401
 
 
 def test_expired_nonces_are_pruned(huawei_account):
@@ -266,7 +292,8 @@ def test_huawei_signature_over_the_public_url_behind_a_proxy(client, huawei_acco
     settings.ALLOWED_HOSTS = ["console.example.com", "testserver"]
     url = url_for(huawei_account, "status")
     headers = huawei_headers(huawei_account, f"https://console.example.com{url}")
-    response = client.post(
+    response = post_raw(
+        client,
         url,
         data=json.dumps(huawei_status("answer")),
         content_type="application/json",
@@ -285,7 +312,8 @@ def test_huawei_proxy_headers_are_not_trusted_without_the_setting(client, huawei
     settings.ALLOWED_HOSTS = ["console.example.com", "testserver"]
     url = url_for(huawei_account, "status")
     headers = huawei_headers(huawei_account, f"https://console.example.com{url}")
-    response = client.post(
+    response = post_raw(
+        client,
         url,
         data=json.dumps(huawei_status("answer")),
         content_type="application/json",
@@ -312,8 +340,8 @@ def test_huawei_x_aksk_is_stored_for_replays(client, huawei_account):
 )
 def test_malformed_huawei_bodies_are_400(client, huawei_account, body):
     _set_mode(huawei_account, "off")
-    response = client.post(
-        url_for(huawei_account, "status"), data=body, content_type="application/json"
+    response = post_raw(
+        client, url_for(huawei_account, "status"), data=body, content_type="application/json"
     )
     assert response.status_code == 400
     assert Delivery.objects.get().outcome == Delivery.Outcome.REJECTED_INVALID

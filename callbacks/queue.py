@@ -1,0 +1,166 @@
+"""The inbox's queue: deliveries stored RECEIVED on arrival, normalized here in
+batches by workers (see callbacks/inbox.py for the whole pipeline).
+
+`deliveries_normalize` claims a batch with SELECT ... FOR UPDATE SKIP LOCKED
+(workers share the queue without waiting on each other; a no-op on SQLite, where
+writes are serialized anyway), applies every delivery in ONE transaction and
+marks them with one UPDATE.  If the batch fails, it is rolled back and redone
+delivery by delivery under savepoints: the bad one is marked failed_processing,
+the rest are applied.  If the database itself fails, everything rolls back and
+the rows stay queued for the next run: a lost batch is redone, never doubled
+(the upserts are idempotent, and the rows are marked in the same transaction).
+
+`deliveries_normalize_soon` rings the bell after an arrival commits: at most
+one task per process per window (the first at once, later ones trailing), so
+a burst of CDRs makes a few tasks, not one per CDR.  The beat sweeper runs the
+same task, so a lost message, a broker outage or a killed worker only delays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+import vendors
+from accounts.selectors import vendor_client
+from callbacks.models import Delivery
+from callbacks.normalize import _validate_items, apply_delivery
+from callbacks.text import failure_text
+
+logger = logging.getLogger(__name__)
+
+Outcome = Delivery.Outcome
+
+_MARKED = ["outcome", "reason", "traceback", "call_ids", "processed_at"]
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "CALLBACKS_NORMALIZE_BATCH", 200))
+
+
+def deliveries_normalize(*, limit: int | None = None) -> int:
+    """Normalize up to `limit` queued deliveries; how many were taken."""
+    limit = limit or batch_size()
+    try:
+        with transaction.atomic():
+            batch = _claim(limit)
+            for delivery in batch:
+                _normalize(delivery, isolated=False)
+            _mark(batch)
+            return len(batch)
+    except Exception:
+        logger.warning("callbacks: a normalization batch failed; redoing it one by one")
+    with transaction.atomic():
+        batch = _claim(limit)
+        for delivery in batch:
+            _normalize(delivery, isolated=True)
+        _mark(batch)
+        return len(batch)
+
+
+def deliveries_normalize_all(*, budget_seconds: float = 5.0) -> int:
+    """Drain the queue batch after batch for up to `budget_seconds`; how many.
+    Rings again if the queue is still full when the budget runs out."""
+    deadline = time.monotonic() + budget_seconds
+    done = 0
+    limit = batch_size()
+    while True:
+        taken = deliveries_normalize(limit=limit)
+        done += taken
+        if taken < limit:
+            return done
+        if time.monotonic() >= deadline:
+            deliveries_normalize_soon()
+            return done
+
+
+def _claim(limit: int) -> list[Delivery]:
+    return list(
+        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(outcome=Outcome.RECEIVED, authenticated=True)
+        .select_related("vendor_account")
+        .order_by("id")[:limit]
+    )
+
+
+def _normalize(delivery: Delivery, *, isolated: bool) -> None:
+    """Parse and apply one claimed delivery, setting its outcome (not saved).
+    `isolated`: under a savepoint, a failure marks this delivery alone."""
+    try:
+        items = _parse(delivery)
+    except vendors.InvalidPayload as exc:  # parsed on arrival: only if the parser changed
+        delivery.set_outcome(Outcome.REJECTED_INVALID, reason=str(exc))
+        return
+    except Exception as exc:  # our bug: the row must not block the queue
+        _failed(delivery, exc)
+        return
+    if not isolated:
+        apply_delivery(delivery, items)
+        return
+    try:
+        with transaction.atomic():
+            apply_delivery(delivery, items)
+    except Exception as exc:
+        _failed(delivery, exc)
+
+
+def _parse(delivery: Delivery) -> list:
+    client = vendor_client(account=delivery.vendor_account, offline=True)
+    items = client.parse_callback(
+        delivery.kind,
+        body=bytes(delivery.body),
+        content_type=delivery.content_type,
+        now=delivery.received_at,
+    )
+    _validate_items(items)
+    return items
+
+
+def _failed(delivery: Delivery, exc: Exception) -> None:
+    logger.exception("callbacks: delivery %s failed normalization", delivery.pk)
+    reason, trace = failure_text(exc)
+    delivery.set_outcome(Outcome.FAILED_PROCESSING, reason=reason, traceback=trace, call_ids=[])
+
+
+def _mark(batch: list[Delivery]) -> None:
+    if batch:
+        Delivery.objects.bulk_update(batch, _MARKED)
+
+
+# ---------------------------------------------------------------------- the bell
+
+_lock = threading.Lock()
+_due = float("-inf")  # when this process's latest task is due (time.monotonic)
+
+
+def window_seconds() -> float:
+    return float(getattr(settings, "CALLBACKS_NORMALIZE_WINDOW_SECONDS", 0.2))
+
+
+def deliveries_normalize_soon() -> None:
+    """Make sure a normalization task runs after now.
+
+    A task already due later will see what committed before it: nothing to do.
+    Else one is sent at once, or (within a window of the last) with a countdown
+    to the window's end.  A broker outage is logged, not raised: the rows are
+    queued in the database and the beat sweeper takes them.
+    """
+    from callbacks.tasks import deliveries_normalize as task
+
+    global _due
+    now = time.monotonic()
+    with _lock:
+        # Eager (tests, no broker): a task runs at once, not when due, so none waits.
+        if _due > now and not task.app.conf.task_always_eager:
+            return
+        window = window_seconds()
+        countdown = max(0.0, _due + window - now)
+        _due = now + countdown
+    try:
+        task.apply_async(countdown=countdown or None, retry=False)
+    except Exception:
+        logger.warning("callbacks: cannot ring the normalizer; the sweeper will")
