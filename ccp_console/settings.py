@@ -272,6 +272,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Signed callback nonces past their window are useless: keep the table small.
     "callbacks-prune-nonces": {"task": "callbacks.tasks.callback_nonce_prune", "schedule": 600.0},
+    # Background CSV exports' files past their lifetime are deleted.
+    "callbacks-expire-exports": {
+        "task": "callbacks.tasks.call_record_export_expire",
+        "schedule": 3600.0,
+    },
 }
 
 # Call records and recordings (callbacks/conf.py reads these).
@@ -280,6 +285,8 @@ CALLBACKS_RECORDING_MAX_ATTEMPTS = _env_int("RECORDING_MAX_ATTEMPTS", 8, minimum
 CALLBACKS_RECORDING_BACKOFF_SECONDS = _env_int("RECORDING_BACKOFF_SECONDS", 60, minimum=1)
 CALLBACKS_RECORDING_LINK_LIFETIME_HOURS = _env_int("RECORDING_LINK_LIFETIME_HOURS", 24, minimum=1)
 CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
+CALLBACKS_EXPORT_BACKGROUND_ROWS = _env_int("EXPORT_BACKGROUND_ROWS", 100_000, minimum=0)
+CALLBACKS_EXPORT_FILE_HOURS = _env_int("EXPORT_FILE_HOURS", 24, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
