@@ -26,7 +26,7 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -110,12 +110,15 @@ def cell(value: object) -> str:
     return text
 
 
-def when(value: datetime | None) -> str:
-    """A CSV time in TIME_ZONE, as the pages show it, with the offset spelled out."""
+def when(value: datetime | None, zone: tzinfo | None = None) -> str:
+    """A CSV time in TIME_ZONE, as the pages show it, with the offset spelled out.
+    `zone` saves looking the current zone up per value (exports pass it)."""
     if value is None:
         return ""
     try:
-        return timezone.localtime(value).isoformat(timespec="seconds")
+        return value.astimezone(zone or timezone.get_current_timezone()).isoformat(
+            timespec="seconds"
+        )
     except (OverflowError, ValueError):  # a stored 9999-12-31 cannot move east of UTC
         return value.isoformat(timespec="seconds")
 
@@ -124,6 +127,7 @@ def row_formatter(user) -> Callable[[tuple], list]:
     """A function turning one `_FIELDS` tuple into the CSV cells `user` may see."""
     number = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_number(value, user)))
     text = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_text(value, user)))
+    zone = timezone.get_current_timezone()
 
     def cells(r: tuple) -> list:
         return [
@@ -131,17 +135,17 @@ def row_formatter(user) -> Callable[[tuple], list]:
             cell(r[1]),
             cell(r[2]),
             cell(r[3]),
-            when(r[4]),
+            when(r[4], zone),
             number(r[5]),
             number(r[6]),
             number(r[7]),
             r[8] or "pending",
             cell(r[9]),
             text(r[10]),
-            when(r[11]),
-            when(r[12]),
-            when(r[13]),
-            when(r[14]),
+            when(r[11], zone),
+            when(r[12], zone),
+            when(r[13], zone),
+            when(r[14], zone),
             r[15],
             r[16],
             r[17],
