@@ -81,6 +81,8 @@ def _count(database: str) -> int:
 
     try:
         with psycopg.connect(f"{PG}/{database}") as conn:
+            # A database still being generated holds its table locked: not ready.
+            conn.execute("SET lock_timeout = '2s'")
             return conn.execute("SELECT count(*) FROM callbacks_callrecord").fetchone()[0]
     except psycopg.Error:
         return 0

@@ -65,28 +65,9 @@ CSV_COLUMNS = (
     "recording_status",
     "binding_id",
 )
-# What each batch reads: tuples, not model instances (a third of the time per row).
-_FIELDS = (
-    "id",
-    "vendor_account__name",
-    "vendor",
-    "call_id",
-    "call_at",
-    "caller",
-    "callee",
-    "x_number",
-    "outcome",
-    "raw_code",
-    "raw_text",
-    "begin_at",
-    "ring_at",
-    "answer_at",
-    "release_at",
-    "duration",
-    "release_side",
-    "recording_status",
-    "binding_id",
-)
+# What each batch reads, column for column: tuples, not model instances (a third of
+# the time per row).
+_FIELDS = tuple("vendor_account__name" if c == "vendor_account" else c for c in CSV_COLUMNS)
 _ID, _CALL_AT = _FIELDS.index("id"), _FIELDS.index("call_at")
 # Query parameters that are not filters (the list's page number).
 _NOT_FILTERS = ("page",)

@@ -13,22 +13,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from tests.callbacks.test_exports import T0
+from tests.callbacks.test_exports import T0, media  # noqa: F401 - set before the worker
 from tests.core.test_layout_browser import browser  # noqa: F401 - the Chromium fixture
 from tests.factories import ReviewedCallFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path("/tmp/shots-exports")
-
-
-@pytest.fixture
-def media(tmp_path, settings, monkeypatch):
-    # Before the worker starts (fixture order), so it writes where the page reads.
-    root = tmp_path / "media"
-    monkeypatch.setenv("MEDIA_ROOT", str(root))
-    settings.MEDIA_ROOT = root
-    return root
 
 
 def _shoot(driver, name: str) -> None:
@@ -53,7 +44,7 @@ def test_background_export_from_the_list_page(
     live_server,
     client,
     settings,
-    media,
+    media,  # noqa: F811
     igw_account,
     celery_worker_process,
 ):
