@@ -37,6 +37,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from callbacks import conf, selectors
+from callbacks.filters import CallRecordFilter
 from callbacks.models import CallRecord, CallRecordExport
 from core.phones import display_number, display_text, mask_numbers_in_text, may_see_full_numbers
 
@@ -69,8 +70,6 @@ CSV_COLUMNS = (
 # the time per row).
 _FIELDS = tuple("vendor_account__name" if c == "vendor_account" else c for c in CSV_COLUMNS)
 _ID, _CALL_AT = _FIELDS.index("id"), _FIELDS.index("call_at")
-# Query parameters that are not filters (the list's page number).
-_NOT_FILTERS = ("page",)
 # Distinct numbers (and texts) whose display is remembered during one export: phone
 # number parsing costs ~30 µs, and X numbers and parties repeat. Bounded: flat memory.
 _DISPLAY_CACHE = 100_000
@@ -177,12 +176,13 @@ def csv_chunks(records: QuerySet[CallRecord], *, user) -> Iterator[tuple[str, in
 
 
 def export_filters(query: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The list page's query string as stored on the audit row: {name: [values]}."""
+    """The list page's filters as stored on the audit row: {name: [values]}. Other
+    parameters (the page number, anything unknown) filter nothing and are not kept."""
     getlist = getattr(query, "getlist", None)
     return {
         key: getlist(key) if getlist else [str(query[key])]
         for key in query
-        if key not in _NOT_FILTERS
+        if key in CallRecordFilter.base_filters
     }
 
 

@@ -145,7 +145,8 @@ def test_export_csv_leaves_plain_text_alone(staff_client, igw_account):
 def test_inline_export_is_audited_with_its_filter_and_rows(staff_client, staff_user, calls):
     ReviewedCallFactory(vendor_account=calls[0].vendor_account, call_id="b", outcome="busy")
     response = staff_client.get(
-        reverse("callbacks:call_record_export"), {"outcome": "answered", "page": "3"}
+        reverse("callbacks:call_record_export"),
+        {"outcome": "answered", "page": "3", "unknown": "1\x00"},
     )
     export = CallRecordExport.objects.get()
     assert (export.mode, export.status) == ("inline", "queued")  # streaming has not begun
@@ -157,7 +158,7 @@ def test_inline_export_is_audited_with_its_filter_and_rows(staff_client, staff_u
         staff_user,
         "staff",
     )
-    assert export.filters == {"outcome": ["answered"]}  # the page number is no filter
+    assert export.filters == {"outcome": ["answered"]}  # only filters are kept
     assert export.full_numbers is False and export.finished_at is not None
 
 
