@@ -151,12 +151,33 @@ def record_batches(records: QuerySet[CallRecord], *, batch_size: int) -> Iterato
         if after is not None:
             at, pk = after
             page = ordered.filter(call_at__gte=at).filter(Q(call_at__gt=at) | Q(id__gt=pk))
-        batch = list(page[:batch_size])
+        batch = _fetch(page[:batch_size])
         if batch:
             yield batch
         if len(batch) < batch_size:
             return
         after = (batch[-1][_CALL_AT], batch[-1][_ID])
+
+
+def _fetch(rows: QuerySet) -> list[tuple]:
+    """The tuples of a values_list queryset, on PostgreSQL ten times faster.
+
+    Django loads every timestamptz through a Python subclass of psycopg's loader that
+    only sets UTC as the zone; psycopg's own (C) loader gives the same instant, aware,
+    in the session's zone (UTC too). Five times a row, a million rows: it matters.
+    """
+    if connection.vendor != "postgresql":
+        return list(rows)
+    from psycopg import postgres, pq
+
+    oid = postgres.types["timestamptz"].oid
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.cursor.adapters.register_loader(
+            oid, postgres.adapters.get_loader(oid, pq.Format.TEXT)
+        )
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def csv_chunks(records: QuerySet[CallRecord], *, user) -> Iterator[tuple[str, int]]:

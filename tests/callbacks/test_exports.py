@@ -80,6 +80,21 @@ def test_a_full_last_batch_costs_one_empty_query(calls, django_assert_num_querie
         assert len(list(exports.record_batches(CallRecord.objects.all(), batch_size=4))) == 3
 
 
+def test_fast_fetch_gives_what_the_orm_gives(calls, igw_account):
+    # Times at the edges of the zone's day and a far one (a vendor's 9999-12-31).
+    ReviewedCallFactory(vendor_account=igw_account, call_id="late", call_at=T0.replace(hour=23))
+    ReviewedCallFactory(
+        vendor_account=igw_account,
+        call_id="far",
+        call_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        answer_at=datetime(2024, 3, 1, 10, 0, 1, 123456, tzinfo=UTC),
+    )
+    rows = CallRecord.objects.order_by("call_at", "id").values_list(*exports._FIELDS)
+    fetched = exports._fetch(rows)
+    assert fetched == list(rows) and len(fetched) == 14
+    assert [exports.when(r[4]) for r in fetched] == [exports.when(r[4]) for r in rows]
+
+
 def test_the_stream_is_one_piece_per_batch(calls, settings):
     settings.CALLBACKS_EXPORT_BATCH_ROWS = 5
     pieces = list(exports.csv_chunks(CallRecord.objects.all(), user=None))
