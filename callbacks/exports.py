@@ -107,20 +107,22 @@ def row_formatter(user) -> Callable[[tuple], list]:
     """A function turning one `_FIELDS` tuple into the CSV cells `user` may see."""
     number = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_number(value, user)))
     text = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_text(value, user)))
+    # Account names, vendor codes and raw result codes: few values, many rows.
+    few = lru_cache(maxsize=4096)(cell)
     zone = timezone.get_current_timezone()
 
     def cells(r: tuple) -> list:
         return [
             r[0],
-            cell(r[1]),
-            cell(r[2]),
+            few(r[1]),
+            few(r[2]),
             cell(r[3]),
             when(r[4], zone),
             number(r[5]),
             number(r[6]),
             number(r[7]),
             r[8] or "pending",
-            cell(r[9]),
+            few(r[9]),
             text(r[10]),
             when(r[11], zone),
             when(r[12], zone),
