@@ -31,6 +31,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "callbacks.view_delivery",
         "callbacks.replay_delivery",
         "callbacks.play_recording",
+        "callbacks.view_callrecordexport",  # the export audit
         "sandbox.view_sandboxcall",
         "messaging.view_message",
         "messaging.add_message",

@@ -12,7 +12,13 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from callbacks import selectors, services
-from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
+from callbacks.models import (
+    CallEvent,
+    CallRecord,
+    CallRecordExport,
+    Delivery,
+    RecordingPlayback,
+)
 from callbacks.templatetags.callback_times import moment
 
 
@@ -174,3 +180,22 @@ class RecordingPlaybackAdmin(ReadOnlyAdmin):
     list_filter = ("status_code",)
     search_fields = ("username",)
     date_hierarchy = "at"
+
+
+@admin.register(CallRecordExport)
+class CallRecordExportAdmin(ReadOnlyAdmin):
+    """The export audit; files are reached from the console's export page, by their owner."""
+
+    list_display = (
+        "id",
+        "created_at",
+        "username",
+        "mode",
+        "status",
+        "rows_written",
+        "full_numbers",
+    )
+    list_filter = ("mode", "status", "full_numbers")
+    search_fields = ("username",)
+    date_hierarchy = "created_at"
+    exclude = ("file",)

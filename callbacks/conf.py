@@ -66,3 +66,23 @@ def recording_sweep_grace_seconds() -> int:
 def trusted_proxy_hops() -> int:
     """How many reverse proxies append to X-Forwarded-For in front of us (TRUSTED_PROXY)."""
     return _get("TRUSTED_PROXY_HOPS", 1)
+
+
+def export_background_rows() -> int:
+    """An export estimated above this many rows runs in the background into a file."""
+    return _get("CALLBACKS_EXPORT_BACKGROUND_ROWS", 100_000)
+
+
+def export_batch_rows() -> int:
+    """Rows per keyset batch: one query each, so memory stays flat whatever the total."""
+    return max(_get("CALLBACKS_EXPORT_BATCH_ROWS", 5000), 1)
+
+
+def export_file_hours() -> int:
+    """A background export's file is deleted this long after it is written."""
+    return _get("CALLBACKS_EXPORT_FILE_HOURS", 24)
+
+
+def export_stale_minutes() -> int:
+    """A running export not heard of for this long died with its process: failed."""
+    return _get("CALLBACKS_EXPORT_STALE_MINUTES", 30)

@@ -5,7 +5,8 @@ delivery to a known webhook token, with the outcome of processing it, committed
 in the same transaction as the rows it produced (or alone, as a rejection or a
 failure) before the vendor gets any answer.  CallRecord and CallEvent are the normalized facts,
 stored once whatever the number of deliveries thanks to unique constraints.
-RecordingPlayback audits every request to the playback view.  CallbackNonce
+RecordingPlayback audits every request to the playback view; CallRecordExport
+audits every CSV export (and holds a background export's file).  CallbackNonce
 remembers signed nonces (huawei X-AKSK) while their signature is fresh.
 """
 
@@ -322,3 +323,87 @@ class CallbackNonce(models.Model):
 
     def __str__(self) -> str:
         return f"nonce of account {self.vendor_account_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class CallRecordExport(models.Model):
+    """Audit of one CSV export of call records, and the file of a background one.
+
+    Every export gets a row (who, which filter, when, how many rows, inline or
+    background, how it ended). A background export's file lives in the default
+    storage until `expires_at`; a beat task deletes it then (callbacks.exports).
+    """
+
+    class Mode(models.TextChoices):
+        INLINE = "inline", "Inline (streamed)"
+        BACKGROUND = "background", "Background (file)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        # An inline download the client abandoned before its last row.
+        INTERRUPTED = "interrupted", "Interrupted"
+        EXPIRED = "expired", "Expired (file deleted)"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    username = models.CharField(max_length=150)  # kept if the user is deleted
+    # The query string as the list page had it: {name: [values]} (repeatable keys).
+    filters = models.JSONField(default=dict, blank=True)
+    # Whether the rows hold whole numbers (the user had view_full_numbers then): the
+    # file is refused to them later if they lose that permission.
+    full_numbers = models.BooleanField(default=False)
+    mode = models.CharField(max_length=12, choices=Mode.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    estimated_rows = models.BigIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    file = models.FileField(max_length=300, blank=True, default="")
+    file_size = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="callbacks_export_user"),
+            models.Index(fields=["status", "expires_at"], name="callbacks_export_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} by {self.username} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    def filter_query(self):
+        """The stored filter as the QueryDict the list page had."""
+        from django.http import QueryDict
+
+        query = QueryDict(mutable=True)
+        for key, values in self.filters.items():
+            query.setlist(key, list(values))
+        return query
+
+    @property
+    def query(self) -> str:
+        """The stored filter as a query string (links back to the list page)."""
+        return self.filter_query().urlencode()
+
+    @property
+    def is_downloadable(self) -> bool:
+        done = self.status == self.Status.DONE
+        return done and self.mode == self.Mode.BACKGROUND and bool(self.file)
+
+    @property
+    def percent(self) -> int:
+        """Progress against the estimate, capped: estimates are approximate."""
+        if not self.estimated_rows:
+            return 0
+        return min(99, int(100 * self.rows_written / self.estimated_rows))

@@ -16,7 +16,7 @@ from django.utils import timezone
 import vendors
 from callbacks import conf
 from callbacks.filters import CallRecordFilter, DeliveryFilter
-from callbacks.models import CallEvent, CallRecord, Delivery
+from callbacks.models import CallEvent, CallRecord, CallRecordExport, Delivery
 from core import filters as core_filters
 
 # Events that prove a call happened, so its missing CDR is worth chasing.
@@ -138,3 +138,12 @@ def delivery_shown_auth(delivery: Delivery) -> tuple[str, str]:
     return cls.shown_callback_text(delivery.auth_expected), cls.shown_callback_text(
         delivery.auth_received
     )
+
+
+def call_record_export_list(*, user) -> QuerySet[CallRecordExport]:
+    """The export audit: every export for holders of callbacks.view_callrecordexport,
+    the user's own otherwise."""
+    exports = CallRecordExport.objects.defer("error")
+    if user.has_perm("callbacks.view_callrecordexport"):
+        return exports
+    return exports.filter(user=user)

@@ -9,13 +9,15 @@ admin, the API, commands and tasks all import `callbacks.services`:
 - normalize.py: CallRecord/CallEvent upserts, in any order and more than once;
 - recordings.py: plan, download, sweep and play back recordings (audio.py
   sniffs the bytes);
-- text.py: text hygiene for what vendors send.
+- text.py: text hygiene for what vendors send;
+- exports.py: CSV exports of call records, streamed or written in the background.
 
 The hot path's SQL is in hotsql.py (why: its docstring).
 """
 
 from __future__ import annotations
 
+from callbacks.exports import export_expire, export_start, export_stream, export_write
 from callbacks.inbox import (
     NOT_REPLAYABLE,
     delivery_process,
@@ -51,6 +53,10 @@ __all__ = [
     "delivery_refuse",
     "delivery_replay",
     "delivery_replay_many",
+    "export_expire",
+    "export_start",
+    "export_stream",
+    "export_write",
     "is_queued",
     "recording_download",
     "recording_enqueue",

@@ -1,8 +1,8 @@
 """Celery tasks of the callbacks app: thin wrappers around services (and recordings).
 
 Beat entries wired in settings.CELERY_BEAT_SCHEDULE: deliveries_normalize (the
-sweeper, every few seconds), recording_sweep (every minute) and
-callback_nonce_prune (every 10 minutes).
+sweeper, every few seconds), recording_sweep (every minute), callback_nonce_prune
+(every 10 minutes) and call_record_export_expire (hourly).
 """
 
 from celery import shared_task
@@ -42,3 +42,19 @@ def callback_nonce_prune() -> int:
     from callbacks import services
 
     return services.callback_nonce_prune()
+
+
+@shared_task(ignore_result=True)
+def call_record_export_write(export_id: int) -> str:
+    """Write one background CSV export into storage, with progress on its audit row."""
+    from callbacks import services
+
+    return services.export_write(export_id=export_id).status
+
+
+@shared_task(ignore_result=True)
+def call_record_export_expire() -> int:
+    """Beat, hourly: delete expired export files; fail exports whose process died."""
+    from callbacks import services
+
+    return services.export_expire()

@@ -1,4 +1,5 @@
-"""Views of the callbacks app: the vendor webhook, the review pages, recording playback.
+"""Views of the callbacks app: the vendor webhook, the review pages, CSV exports,
+recording playback.
 
 Thin on purpose: the webhook hands an `Inbound` to services.delivery_receive
 and maps the stored outcome to a status code; pages read through selectors.
@@ -6,14 +7,13 @@ and maps the stored outcome to a status code; pages read through selectors.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError
 from django.http import (
     FileResponse,
@@ -24,18 +24,17 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 import vendors
 from accounts.models import VendorAccount
-from callbacks import hotsql, selectors, services, webhooks
-from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
+from callbacks import exports, hotsql, selectors, services, webhooks
+from callbacks.models import OUTCOME_CHOICES, CallRecord, CallRecordExport, Delivery
 from core.decorators import require_perm
 from core.filters import list_or_errors, page_errors
 from core.pagination import paginate
-from core.phones import display_number, display_text
+from core.phones import display_text
 from core.views import confirm_page
 
 logger = logging.getLogger(__name__)
@@ -145,104 +144,70 @@ def call_record_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-# OWASP's list of characters that start a formula. Tab and CR count on their own.
-_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not execute (CSV injection).
-
-    Spreadsheets skip leading spaces (including no-break and other Unicode spaces)
-    before reading a formula, so the check looks at the first non-space character.
-    """
-    text = "" if value is None else str(value)
-    if text.startswith(_CSV_FORMULA_START) or text.lstrip().startswith(_CSV_FORMULA_START):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-CSV_COLUMNS = (
-    "id",
-    "vendor_account",
-    "vendor",
-    "call_id",
-    "call_at",
-    "caller",
-    "callee",
-    "x_number",
-    "outcome",
-    "raw_code",
-    "raw_text",
-    "begin_at",
-    "ring_at",
-    "answer_at",
-    "release_at",
-    "duration",
-    "release_side",
-    "recording_status",
-    "binding_id",
-)
-
-
-def _when(value: datetime | None) -> str:
-    """A CSV time in TIME_ZONE, as the pages show it, with the offset spelled out."""
-    if value is None:
-        return ""
-    try:
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    except (OverflowError, ValueError):  # a stored 9999-12-31 cannot move east of UTC
-        return value.isoformat(timespec="seconds")
-
-
 @require_perm("callbacks.view_callrecord", "callbacks.export_callrecord")
 def call_record_export(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    """The list's rows as CSV: streamed now, or a background file past the threshold."""
     try:
-        records = selectors.call_record_list(filters=request.GET, user=user)
+        export = services.export_start(user=request.user, filters=request.GET)
     except ValidationError as exc:
         # Never a silent export of everything: say which filter is unusable.
         return _plain(400, "\n".join(page_errors(exc)))
-    records = records.order_by("call_at", "id")
-    writer = csv.writer(_Echo())
-
-    def rows() -> Iterator[str]:
-        yield "\ufeff"  # Excel opens UTF-8 CSV correctly only with a BOM
-        yield writer.writerow(CSV_COLUMNS)
-        for r in records.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    _cell(v)
-                    for v in (
-                        r.pk,
-                        r.vendor_account.name,
-                        r.vendor,
-                        r.call_id,
-                        _when(r.call_at),
-                        display_number(r.caller, user),
-                        display_number(r.callee, user),
-                        display_number(r.x_number, user),
-                        r.outcome or "pending",
-                        r.raw_code,
-                        display_text(r.raw_text, user),
-                        _when(r.begin_at),
-                        _when(r.ring_at),
-                        _when(r.answer_at),
-                        _when(r.release_at),
-                        r.duration,
-                        r.release_side,
-                        r.recording_status,
-                        r.binding_id or "",
-                    )
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    if export.mode == CallRecordExport.Mode.BACKGROUND:
+        return redirect("callbacks:export_detail", pk=export.pk)
+    response = StreamingHttpResponse(
+        services.export_stream(export=export), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = 'attachment; filename="call-records.csv"'
+    return response
+
+
+def _export_for(request: HttpRequest, pk: int) -> CallRecordExport:
+    """An export the user may look at (theirs, or any with the audit permission)."""
+    return get_object_or_404(selectors.call_record_export_list(user=request.user), pk=pk)
+
+
+def _export_context(request: HttpRequest, export: CallRecordExport) -> dict:
+    return {"export": export, "may_download": exports.export_may_download(export, request.user)}
+
+
+@login_required
+def export_list(request: HttpRequest) -> HttpResponse:
+    """The export audit (everyone's with callbacks.view_callrecordexport, else one's own)."""
+    user = request.user
+    if not user.has_perm("callbacks.view_callrecordexport") and not user.has_perm(
+        "callbacks.export_callrecord"
+    ):
+        raise PermissionDenied
+    exports_page = paginate(request, selectors.call_record_export_list(user=user))
+    return render(request, "callbacks/export_list.html", {"page": exports_page})
+
+
+@login_required
+def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    export = _export_for(request, pk)
+    return render(request, "callbacks/export_detail.html", _export_context(request, export))
+
+
+@login_required
+def export_state(request: HttpRequest, pk: int) -> HttpResponse:
+    """Fragment for polling: status, progress, and the download link once ready."""
+    export = _export_for(request, pk)
+    return render(request, "callbacks/_export_state.html", _export_context(request, export))
+
+
+@require_perm("callbacks.view_callrecord", "callbacks.export_callrecord")
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """A background export's file, to the user who asked for it only."""
+    export = get_object_or_404(CallRecordExport, pk=pk)
+    if not exports.export_may_download(export, request.user):
+        raise Http404("No such export file")
+    response = FileResponse(
+        export.file.open("rb"),
+        as_attachment=True,
+        filename=f"call-records-{export.pk}.csv",
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -301,6 +301,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "messaging.tasks.limit_windows_prune",
         "schedule": 3600.0,
     },
+    # Background CSV exports' files past their lifetime are deleted.
+    "callbacks-expire-exports": {
+        "task": "callbacks.tasks.call_record_export_expire",
+        "schedule": 3600.0,
+    },
 }
 
 # Messaging sends (messaging/limits.py). Defaults for accounts without a SendPolicy row;
@@ -321,6 +326,8 @@ CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
 # normalization tasks one web process asks for (callbacks/queue.py).
 CALLBACKS_NORMALIZE_BATCH = _env_int("NORMALIZE_BATCH", 200, minimum=1)
 CALLBACKS_NORMALIZE_WINDOW_SECONDS = _env_int("NORMALIZE_WINDOW_MS", 200, minimum=0) / 1000
+CALLBACKS_EXPORT_BACKGROUND_ROWS = _env_int("EXPORT_BACKGROUND_ROWS", 100_000, minimum=0)
+CALLBACKS_EXPORT_FILE_HOURS = _env_int("EXPORT_FILE_HOURS", 24, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [

@@ -48,12 +48,29 @@ def normalize_into(raw: str, *, field: str, errors: dict[str, list[str]]) -> str
         return ""
 
 
+# "+86" and digits that China's national-prefix rule (a leading 0, or a carrier code
+# such as 17951) cannot strip: phonenumbers.parse would return exactly these digits
+# as the national number. Building the number directly skips ~20 µs of parsing, which
+# CSV exports pay for every distinct number of a million rows.
+_CN_E164 = re.compile(r"\+86(\d{2,15})")
+_CN_STRIPPABLE = re.compile(
+    phonenumbers.PhoneMetadata.metadata_for_region("CN").national_prefix_for_parsing
+)
+
+
+def _parse(e164: str) -> phonenumbers.PhoneNumber:
+    match = _CN_E164.fullmatch(e164)
+    if match and not _CN_STRIPPABLE.match(match.group(1)):
+        return phonenumbers.PhoneNumber(country_code=86, national_number=int(match.group(1)))
+    return phonenumbers.parse(e164, DEFAULT_REGION)
+
+
 def national_number(e164: str) -> str:
     """The digits a Chinese vendor expects: 13800138000, or 075528000001 for fixed lines."""
     if not e164:
         return ""
     try:
-        parsed = phonenumbers.parse(e164, DEFAULT_REGION)
+        parsed = _parse(e164)
     except phonenumbers.NumberParseException:
         return e164
     if parsed.country_code != 86:

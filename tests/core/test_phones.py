@@ -154,3 +154,29 @@ def test_normalize_into_gathers_the_reason_under_the_field():
     assert errors["a_number"][0] == "earlier"
     assert "'12' is not a valid number" in errors["a_number"][1]
     assert errors["b_number"] == ["Enter a phone number."]
+
+
+def _parsed_national_number(e164: str) -> str:
+    """national_number as it was before its fast path: always phonenumbers.parse."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(e164, "CN")
+    except phonenumbers.NumberParseException:
+        return e164
+    if parsed.country_code != 86:
+        return e164
+    digits = str(parsed.national_number)
+    mobile = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
+    return digits if mobile else "0" + digits
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["", "0", "1", "11", "12", "13", "17", "179", "1795", "10", "2", "7", "9"]),
+    st.text(alphabet="0123456789", min_size=0, max_size=14),
+)
+def test_national_number_fast_path_agrees_with_parsing(prefix, rest):
+    # Carrier codes (1795x, 11xx, 12xx) and a leading 0 are what parsing strips.
+    e164 = "+86" + prefix + rest
+    assert national_number(e164) == _parsed_national_number(e164)
