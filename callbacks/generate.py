@@ -276,39 +276,63 @@ class Recording:
     size: int
 
 
-def call_values(
-    pk: int, t: float, account: Account, rng: random.Random, recording: Recording, callers: int
-) -> list:
-    """One call's CALL_COLUMNS values (times as epoch seconds)."""
+# How many distinct call shapes (outcome, times, parties) each account draws from:
+# rows pick one at random, so a row costs a few microseconds, not dozens of draws.
+SHAPES = 20_000
+
+
+def call_shapes(account: Account, rng: random.Random, *, count: int, callers: int) -> list[tuple]:
+    """`count` random calls of the account, times as offsets from the call's start:
+    (outcome, code, meaning, ring, answer, release, cdr, duration, side, pending,
+    recorded, binding, vendor binding id, caller, callee, x)."""
     rand = rng.random
-    outcome = _OUTCOME_SLOTS[int(rand() * len(_OUTCOME_SLOTS))]
-    pending = rand() < PENDING_SHARE
-    ring = t + 1 + rand() * 3 if outcome in _RINGS else None
-    answer = None
-    duration = 0
-    if outcome is Outcome.ANSWERED:
-        answer = ring + 2 + rand() * 18
-        duration = int(min(3600, max(1, rng.lognormvariate(4.1, 1.0))))
-        release = answer + duration
-    else:
-        release = (ring or t) + 1 + rand() * (39 if ring else 2)
-    code, meaning = _code(account, outcome.value, rand) if not pending else ("", "")
-    binding, vid, x = None, "", account.pool[int(rand() * len(account.pool))][1]
-    caller, callee = _mobile(rng, callers), _mobile(rng)
-    if account.bindings and rand() < 0.9:
-        binding, vid, caller, callee, x = account.bindings[int(rand() * len(account.bindings))]
-    recorded = outcome is Outcome.ANSWERED and not pending and rand() < RECORDING_SHARE
+    shapes = []
+    for _ in range(count):
+        outcome = _OUTCOME_SLOTS[int(rand() * len(_OUTCOME_SLOTS))]
+        pending = rand() < PENDING_SHARE
+        ring = 1 + rand() * 3 if outcome in _RINGS else None
+        answer = None
+        duration = 0
+        if outcome is Outcome.ANSWERED:
+            answer = ring + 2 + rand() * 18
+            duration = int(min(3600, max(1, rng.lognormvariate(4.1, 1.0))))
+            release = answer + duration
+        else:
+            release = (ring or 0) + 1 + rand() * (39 if ring else 2)
+        code, meaning = _code(account, outcome.value, rand) if not pending else ("", "")
+        binding, vid, x = None, "", account.pool[int(rand() * len(account.pool))][1]
+        caller, callee = _mobile(rng, callers), _mobile(rng)
+        if account.bindings and rand() < 0.9:
+            binding, vid, caller, callee, x = account.bindings[int(rand() * len(account.bindings))]
+        shape = (
+            "" if pending else outcome.value, code, meaning, ring, answer, release,
+            None if pending else release + 1 + rand() * 89, 0 if pending else duration,
+            "" if pending else _side(outcome, rand), pending,
+            outcome is Outcome.ANSWERED and not pending and rand() < RECORDING_SHARE,
+            binding, vid, caller, callee, x,
+        )  # fmt: skip
+        shapes.append(shape)
+    return shapes
+
+
+def call_values(pk: int, t: float, account: Account, shape: tuple, recording: Recording) -> list:
+    """One call's CALL_COLUMNS values (times as epoch seconds) from its shape."""
+    (outcome, code, meaning, ring, answer, release, cdr, duration, side, pending, recorded,
+     binding, vid, caller, callee, x) = shape  # fmt: skip
+    release += t
     return [
         pk, account.pk, account.vendor, f"gen{account.pk}-{pk:010d}", binding, vid,
-        caller, callee, x, "" if pending else outcome.value, code, meaning,
-        t, ring, answer, release, t, 0 if pending else duration,
-        "" if pending else _side(outcome, rand),
-        not pending, None if pending else release + 1 + rand() * 89, t, release,
+        caller, callee, x, outcome, code, meaning,
+        t, None if ring is None else t + ring, None if answer is None else t + answer,
+        release, t, duration, side, not pending, None if cdr is None else t + cdr, t, release,
         f"https://generated.invalid/rec/{pk}.wav" if recorded else "",
-        _DOWNLOADED if recorded else CallRecord.RecordingStatus.NONE.value,
+        _DOWNLOADED if recorded else _NO_RECORDING,
         recording.name if recorded else "", recording.size if recorded else None,
         "audio/wav" if recorded else "", 1 if recorded else 0,
     ]  # fmt: skip
+
+
+_NO_RECORDING = CallRecord.RecordingStatus.NONE.value
 
 
 def _code(account: Account, outcome: str, rand) -> tuple[str, str]:
@@ -370,11 +394,13 @@ class Table:
         self.suffix = "".join("\t" + _text(v) for v in self.rest.values())
 
     def write(self, cursor, rows: list[list]) -> None:
+        postgres = connection.vendor == "postgresql"
+        convert = _stamp if postgres else _moment
         for row in rows:
             for i in self.times:
                 if row[i] is not None:
-                    row[i] = datetime.fromtimestamp(row[i], UTC)
-        if connection.vendor != "postgresql":
+                    row[i] = convert(row[i])
+        if not postgres:
             objs = [
                 self.model(**dict(zip(self.columns, r, strict=True)), **self.rest) for r in rows
             ]
@@ -386,6 +412,24 @@ class Table:
         lines = ["\t".join(["\\N" if v is None else str(v) for v in row]) + suffix for row in rows]
         with cursor.copy(self.sql) as copy:
             copy.write("".join(lines))
+
+
+_MINUTES: dict[int, str] = {}
+
+
+def _stamp(t: float) -> str:
+    """Epoch seconds as PostgreSQL timestamptz text, fast (a cache of minute prefixes)."""
+    minute = int(t // 60)
+    prefix = _MINUTES.get(minute)
+    if prefix is None:
+        moment = datetime.fromtimestamp(minute * 60, UTC)
+        prefix = _MINUTES[minute] = moment.strftime("%Y-%m-%d %H:%M:")
+    micros = int((t - minute * 60) * 1_000_000)
+    return f"{prefix}{micros // 1_000_000:02d}.{micros % 1_000_000:06d}+00"
+
+
+def _moment(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
 
 
 def _text(value) -> str:
@@ -446,6 +490,8 @@ def generate(options: Options) -> dict[str, int]:
         make_bindings(account, count=per_account, start=start, rng=rng)
     recording = Recording(*sample_recording())
     callers = max(options.count // 20, 100)
+    n = min(SHAPES, options.count)
+    shapes = [call_shapes(a, rng, count=n, callers=callers) for a in accounts]
     records, events = Table(CallRecord, CALL_COLUMNS), Table(CallEvent, EVENT_COLUMNS)
     totals = {"records": 0, "events": 0}
     postgres = connection.vendor == "postgresql"
@@ -458,7 +504,7 @@ def generate(options: Options) -> dict[str, int]:
         with bare_tables(cursor, TABLES, options.progress) if bare else _nothing():
             times = call_times(count=options.count, start=start, days=options.days, rng=rng)
             while True:
-                chunk = _chunk(times, next_id, accounts, rng, recording, callers)
+                chunk = _chunk(times, next_id, accounts, shapes, rng, recording)
                 if not chunk:
                     break
                 next_id += len(chunk)
@@ -491,11 +537,14 @@ def generate(options: Options) -> dict[str, int]:
     return totals
 
 
-def _chunk(times, next_id, accounts, rng, recording, callers) -> list[list]:
+def _chunk(times, next_id, accounts, shapes, rng, recording) -> list[list]:
     rows = []
+    rand = rng.random
+    n_accounts, n_shapes = len(accounts), len(shapes[0])
     for at in times:
-        account = rng.choice(accounts)
-        rows.append(call_values(next_id + len(rows), at, account, rng, recording, callers))
+        which = int(rand() * n_accounts)
+        shape = shapes[which][int(rand() * n_shapes)]
+        rows.append(call_values(next_id + len(rows), at, accounts[which], shape, recording))
         if len(rows) >= CHUNK:
             break
     return rows
