@@ -255,10 +255,18 @@ def call_record_detail(request: HttpRequest, pk: int) -> HttpResponse:
         record = selectors.call_record_get(pk=pk)
     except CallRecord.DoesNotExist:
         raise Http404("No such call record") from None
+    events = list(selectors.call_event_list(record=record))
+    operator = request.user.has_perm("callbacks.view_delivery")
     return render(
         request,
         "callbacks/call_record_detail.html",
-        {"record": record, "events": selectors.call_event_list(record=record)},
+        {
+            "record": record,
+            "events": events,
+            "timeline": selectors.call_timeline(record=record, events=events),
+            "result_meaning": selectors.call_result_meaning(record=record),
+            "deliveries": selectors.call_record_deliveries(record=record) if operator else None,
+        },
     )
 
 
