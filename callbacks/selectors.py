@@ -249,8 +249,8 @@ def call_record_deliveries(*, record: CallRecord) -> list[Delivery]:
     qs = (
         Delivery.objects.filter(
             vendor_account_id=record.vendor_account_id,
-            received_at__gte=record.call_at - DELIVERY_LEAD,
-            received_at__lte=max(record.updated_at, record.call_at) + timedelta(minutes=5),
+            received_at__gte=_shifted(record.call_at, -DELIVERY_LEAD),
+            received_at__lte=_shifted(max(record.updated_at, record.call_at), timedelta(minutes=5)),
         )
         .defer("body", "traceback", "headers")
         .order_by("received_at", "id")
@@ -259,3 +259,12 @@ def call_record_deliveries(*, record: CallRecord) -> list[Delivery]:
         return list(qs.filter(call_ids__contains=[record.call_id])[:100])
     # SQLite has no JSON containment lookup: the window is small, filter here.
     return [d for d in qs[:1000] if record.call_id in (d.call_ids or [])][:100]
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, or `moment` itself at the ends of the calendar (a stored
+    9999-12-31 cannot move later)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return moment
