@@ -40,14 +40,14 @@ def call_record_list(
 
 
 def call_record_page(
-    *, filters: Mapping[str, Any] | None = None, user=None, size: int = pagination.PAGE_SIZE
+    *, filters: Mapping[str, Any] | None = None, user=None, size: int | None = None
 ) -> tuple[pagination.KeysetPage, int]:
     """One keyset page of the call records matching `filters` (their `cursor` says
     where it starts) and about how many match; raises ValidationError naming any
     unusable filter or cursor."""
     records = call_record_list(filters=filters, user=user)
     cursor = (filters or {}).get(pagination.CURSOR_PARAM) or None
-    page = pagination.keyset_page(records, cursor=cursor, size=size)
+    page = pagination.keyset_page(records, cursor=cursor, size=size or pagination.PAGE_SIZE)
     return page, pagination.about(pagination.estimated_count(records))
 
 

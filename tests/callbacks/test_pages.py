@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,13 @@ from django.utils import timezone
 from callbacks.models import CallEvent, CallRecord, Delivery, RecordingPlayback
 from callbacks.views import CSV_COLUMNS
 from tests.callbacks.http_fixture import WAV
-from tests.factories import BindingFactory, ReviewedCallFactory, UserFactory
+from tests.factories import (
+    BindingFactory,
+    CallEventFactory,
+    DeliveryFactory,
+    ReviewedCallFactory,
+    UserFactory,
+)
 from tests.payloads import (
     igw_call_start,
     igw_cdr,
@@ -498,3 +505,47 @@ def test_pages_and_csv_write_times_alike_in_the_console_zone(client, staff_user,
     assert row[header.index("call_at")] == "2026-11-30T05:25:00+08:00"
     assert row[header.index("begin_at")] == "2026-11-30T05:25:00+08:00"
     assert "+00:00" not in body
+
+
+def test_list_pages_follow_next_and_previous_links(staff_client, igw_account, monkeypatch):
+    from core import pagination
+
+    monkeypatch.setattr(pagination, "PAGE_SIZE", 2)
+    for i in range(5):
+        ReviewedCallFactory(vendor_account=igw_account, call_id=f"c{i}", duration=i)
+    url = reverse("callbacks:call_record_list")
+    seen, query = [], "sort=-duration"
+    while query is not None:
+        response = staff_client.get(f"{url}?{query}")
+        seen += [r.call_id for r in response.context["page"]]
+        found = re.search(r'href="\?([^"]+)" rel="next"', response.content.decode())
+        query = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == ["c4", "c3", "c2", "c1", "c0"]
+    assert "sort=-duration" in response.content.decode()  # the filter state stays in links
+    assert 'rel="prev"' in response.content.decode()
+
+
+def test_detail_timeline_from_events_with_post_dial_delay(staff_client, igw_account):
+    record = ReviewedCallFactory(vendor_account=igw_account)
+    start = record.call_at
+    for kind, seconds in (("call_start", 0), ("alerting", 2.5), ("answer", 9), ("disconnect", 69)):
+        CallEventFactory(
+            call_record=record, kind=kind, occurred_at=start + timedelta(seconds=seconds)
+        )
+    html = staff_client.get(reverse("callbacks:call_record_detail", args=[record.pk])).content
+    text = " ".join(re.sub(r"<[^>]+>", " ", html.decode()).split())
+    assert "+2.5 s Ringing" in text and "+69.0 s Released" in text
+    assert "Post-dial delay: 2.5 s · ringing: 6.5 s · talk: 60.0 s" in text
+
+
+def test_deliveries_of_a_call_are_shown_to_operators_only(operator_client, staff_user, igw_account):
+    from django.test import Client
+
+    staff_client = Client()
+    staff_client.force_login(staff_user)
+    record = ReviewedCallFactory(vendor_account=igw_account, call_at=timezone.now())
+    mine = DeliveryFactory(vendor_account=igw_account, call_ids=[record.call_id])
+    DeliveryFactory(vendor_account=igw_account, call_ids=["another"])
+    url = reverse("callbacks:call_record_detail", args=[record.pk])
+    assert [d.pk for d in operator_client.get(url).context["deliveries"]] == [mine.pk]
+    assert staff_client.get(url).context["deliveries"] is None
