@@ -48,7 +48,7 @@ def call_record_page(
     records = call_record_list(filters=filters, user=user)
     cursor = (filters or {}).get(pagination.CURSOR_PARAM) or None
     page = pagination.keyset_page(records, cursor=cursor, size=size or pagination.PAGE_SIZE)
-    return page, pagination.about(pagination.estimated_count(records))
+    return page, pagination.page_estimate(page, pagination.estimated_count(records))
 
 
 def call_record_get(*, pk: int) -> CallRecord:

@@ -156,6 +156,14 @@ def estimated_count(queryset: QuerySet) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def page_estimate(page: KeysetPage, estimate: int) -> int:
+    """The estimate a page shows: exact when the page is the whole list, never fewer
+    than the rows on screen, else `estimate` rounded (see `about`)."""
+    if page.next_cursor is None and page.previous_cursor is None:
+        return len(page.rows)
+    return max(about(estimate), len(page.rows))
+
+
 def about(count: int) -> int:
     """`count` to two significant figures: an estimate should not look exact."""
     if count < 100:
@@ -181,7 +189,7 @@ class KeysetPagination(BasePagination):
             )
         except ValidationError as exc:
             raise ApiValidationError(exc.message_dict) from None
-        self.estimate = about(estimated_count(queryset))
+        self.estimate = page_estimate(self.page, estimated_count(queryset))
         return self.page.rows
 
     def _link(self, cursor: str | None) -> str | None:
