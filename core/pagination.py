@@ -96,11 +96,16 @@ def decode_cursor(queryset: QuerySet, cursor: str) -> tuple[list[Any], bool]:
             raise problem
         fields = [queryset.model._meta.get_field(name) for name, _ in keys]
         values = [field.to_python(value) for field, value in zip(fields, raw, strict=True)]
-        if any(value is None for value in values):
+        if any(value is None or _out_of_range(value) for value in values):
             raise problem
     except (ValueError, TypeError, KeyError, binascii.Error, ValidationError):
         raise problem from None
     return values, backwards
+
+
+def _out_of_range(value: Any) -> bool:
+    """A value the database would refuse (a 500, not a field error): beyond bigint."""
+    return isinstance(value, int) and not -(2**63) <= value < 2**63
 
 
 def keyset_page(queryset: QuerySet, *, cursor: str | None, size: int = PAGE_SIZE) -> KeysetPage:

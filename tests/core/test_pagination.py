@@ -59,6 +59,8 @@ def test_the_model_ordering_is_used_when_the_queryset_has_none():
         pagination.encode_cursor(["not a time", 3]),
         pagination.encode_cursor(["2026-01-01T00:00:00+00:00"]),  # one key short
         pagination.encode_cursor(["2026-01-01T00:00:00+00:00", None]),
+        pagination.encode_cursor(["2026-01-01T00:00:00+00:00", 10**30]),
+        pagination.encode_cursor(["2026-02-30T00:00:00+00:00", 1]),
         "\x00",
         "x" * 600,
     ],
