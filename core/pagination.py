@@ -214,6 +214,7 @@ class KeysetPagination(BasePagination):
         )
 
     def get_paginated_response_schema(self, schema):
+        page = "http://console.example/api/v1/call-records/?outcome=answered"
         link = {"type": "string", "nullable": True, "format": "uri"}
         return {
             "type": "object",
@@ -221,13 +222,14 @@ class KeysetPagination(BasePagination):
             "properties": {
                 "next": {
                     **link,
-                    "example": "http://console.example/api/v1/call-records/?cursor=eyJrIjpb…",
+                    "example": f"{page}&cursor=eyJrIjpbIjIwMjYtMTEtMzBUMDI6MDI6MTFaIiw5ODEyNzM0XSwi"
+                    "YiI6MH0",
                 },
-                "previous": link,
-                "first": {**link, "nullable": False},
+                "previous": {**link, "example": None},
+                "first": {**link, "nullable": False, "example": page},
                 "estimated_count": {
                     "type": "integer",
-                    "example": 9800000,
+                    "example": 6200000,
                     "description": "About how many rows match (planner estimate, not a count).",
                 },
                 "results": schema,
