@@ -10,8 +10,10 @@ storage, shared).
 Rows are written in call-time order with explicit ids.  On PostgreSQL they go
 through COPY (psycopg's `cursor.copy`); for a large load the tables' secondary
 indexes and foreign keys are dropped first and rebuilt after, in the same
-transaction (a failure leaves the tables as they were).  Elsewhere (the quick
-start's SQLite) they go in bulk_create batches.
+transaction (a failure leaves the tables as they were).  Dropping the foreign keys
+locks the tables they point at (vendor accounts, bindings) until the load commits:
+run a large load on a database nobody is using.  Elsewhere (the quick start's
+SQLite) rows go in bulk_create batches.
 """
 
 from __future__ import annotations
