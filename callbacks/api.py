@@ -1,7 +1,8 @@
 """REST API for call records: GET /api/v1/call-records/ and /api/v1/call-records/{id}/.
 
-Read-only; numbers, and numbers inside vendor texts, are masked like on the pages
-unless the user holds accounts.view_full_numbers (core.serializers).  Filters are
+Read-only, in keyset pages (core.pagination.KeysetPagination).  Numbers, and numbers
+inside vendor texts, are masked like on the pages unless the user holds
+accounts.view_full_numbers (core.serializers).  Filters are
 callbacks.filters.CallRecordFilter, as on the page and the CSV export.
 """
 
@@ -9,10 +10,12 @@ from datetime import UTC
 
 from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from callbacks.filters import CallRecordFilter
 from callbacks.models import CallEvent, CallRecord
+from core.pagination import KeysetPagination
 from core.serializers import MaskedNumberField, MaskedTextField
 
 
@@ -88,6 +91,58 @@ class CallRecordSerializer(_SafeTimes):
         ]
 
 
+_EXAMPLE_RECORD = {
+    "id": 9812734,
+    "vendor_account": 3,
+    "vendor": "igw",
+    "call_id": "c-20261130-000184",
+    "binding": 55120,
+    "vendor_binding_id": "S2026113000012",
+    "caller": "+86138****5678",
+    "callee": "+86139****4321",
+    "x_number": "+86170****0001",
+    "outcome": "answered",
+    "raw_code": "answered",
+    "raw_text": "呼叫成功",
+    "call_at": "2026-11-30T10:02:11+08:00",
+    "begin_at": "2026-11-30T10:02:11+08:00",
+    "ring_at": "2026-11-30T10:02:13+08:00",
+    "answer_at": "2026-11-30T10:02:19+08:00",
+    "release_at": "2026-11-30T10:04:03+08:00",
+    "duration": 104,
+    "release_side": "callee",
+    "user_data": "",
+    "has_cdr": True,
+    "recording_status": "downloaded",
+    "has_recording": True,
+    "events": [
+        {
+            "kind": "alerting",
+            "occurred_at": "2026-11-30T10:02:13+08:00",
+            "caller": "+86138****5678",
+            "callee": "+86139****4321",
+            "x_number": "+86170****0001",
+            "state_code": "",
+            "state_text": "",
+        }
+    ],
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Call records, newest first, by keyset pages",
+        description="Filters as on the list page and the CSV export (`number`: a complete "
+        "number, exact; `q`: digits of one with accounts.view_full_numbers). Follow `next` "
+        "for the following page: its `cursor` is opaque. `estimated_count` is the planner's "
+        "estimate, not a count.",
+        examples=[OpenApiExample("A page of calls", value=_EXAMPLE_RECORD, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="One call record with its status events",
+        examples=[OpenApiExample("A call", value=_EXAMPLE_RECORD, response_only=True)],
+    ),
+)
 class CallRecordViewSet(viewsets.ReadOnlyModelViewSet):
     """Call records (CDRs and the events received for each call)."""
 
@@ -96,3 +151,5 @@ class CallRecordViewSet(viewsets.ReadOnlyModelViewSet):
     # The list page's and the CSV export's filter set: same parameters, same search rule.
     filter_backends = [DjangoFilterBackend]
     filterset_class = CallRecordFilter
+    # Seek pages: OFFSET and COUNT(*) would read millions of rows deep in the list.
+    pagination_class = KeysetPagination

@@ -2,20 +2,91 @@
 one) and deliveries."""
 
 import django_filters
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 
 from accounts.models import vendor_choices
 from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
 from core import filters
+from core.phones import normalize_number
+
+
+def matching_ids_first(qs, match: Q):
+    """`qs` narrowed to the calls `match` selects, planned as "find those few first".
+
+    A number's calls are few, but the planner cannot know it for the X-number column
+    (a few hundred distinct values, so any one looks like 40,000 rows of ten million):
+    it would walk the call-time index backwards, filtering, through millions of rows
+    for one page.  On PostgreSQL the ids are collected first (ARRAY(subquery) is run
+    once, through the number indexes), and the page is taken among them.
+    """
+    if connection.vendor != "postgresql":
+        return qs.filter(match)
+    inner = CallRecord.objects.filter(match).values("pk").order_by()
+    sql, params = inner.query.sql_with_params()
+    table = connection.ops.quote_name(CallRecord._meta.db_table)
+    return qs.filter(
+        RawSQL(f'{table}."id" = ANY(ARRAY({sql}))', params, output_field=BooleanField())  # noqa: S611 (Django-compiled SQL, parameters bound)
+    )
 
 
 class CallSearchFilter(filters.NumberSearchFilter):
     """`q`: a number (see NumberSearchFilter) or, failing that, an exact call id."""
 
+    def filter(self, qs, value):
+        if value and not self.parent.may_see_full_numbers:
+            try:
+                number = normalize_number(value)
+            except ValidationError:
+                return self.fallback(qs, value.strip())
+            return matching_ids_first(qs, _any_party(number))
+        digits = "".join(ch for ch in value or "" if ch.isascii() and ch.isdigit()).lstrip("0")
+        if len(digits) >= RARE_FRAGMENT_DIGITS:
+            # Few calls share six digits: find them first through the trigram index.
+            # Shorter fragments match many calls, met soon walking back in time.
+            match = Q()
+            for field in NUMBER_FIELDS:
+                match |= Q(**{f"{field}__contains": digits})
+            return matching_ids_first(qs, match)
+        return super().filter(qs, value)
+
     def fallback(self, qs, value: str):
         return qs.filter(call_id=value)
 
 
+def _any_party(number: str) -> Q:
+    match = Q()
+    for field in NUMBER_FIELDS:
+        match |= Q(**{field: number})
+    return match
+
+
+# The list's sort orders: each ends with the id, so a keyset (core.pagination) can seek.
+SORTS = {
+    "-call_at": ("-call_at", "-id"),
+    "call_at": ("call_at", "id"),
+    "-duration": ("-duration", "-id"),
+    "duration": ("duration", "id"),
+}
+SORT_CHOICES = [
+    ("-call_at", "newest first"),
+    ("call_at", "oldest first"),
+    ("-duration", "longest first"),
+    ("duration", "shortest first"),
+]
+NUMBER_FIELDS = ("caller", "callee", "x_number")
+# A shorter fragment matches a large share of ten million calls and no trigram
+# index can serve it (pg_trgm needs three characters).
+MIN_FRAGMENT_DIGITS = 3
+RARE_FRAGMENT_DIGITS = 6
+MAX_DURATION = 10**7  # seconds; a bound so no value overflows the column
+
+
 class CallRecordFilter(filters.ConsoleFilterSet):
+    """The call-record filters of the list page, the CSV export and the API."""
+
     vendor_account = filters.IdFilter(help_text="Vendor account id.")
     vendor = django_filters.ChoiceFilter(choices=vendor_choices)  # read per request
     outcome = django_filters.ChoiceFilter(
@@ -32,27 +103,77 @@ class CallRecordFilter(filters.ConsoleFilterSet):
         end=True,
         help_text="Date (inclusive) or ISO 8601 datetime.",
     )
+    number = filters.PhoneNumberFilter(
+        method="filter_number",
+        help_text="A complete number (any accepted form, e.g. 13812345678 or +86 138 1234 "
+        "5678): calls where it is the caller, the callee or the X number.",
+    )
     q = CallSearchFilter(
-        number_fields=("caller", "callee", "x_number"),
+        number_fields=NUMBER_FIELDS,
         max_length=256,
-        help_text="A number (digits of it with accounts.view_full_numbers, otherwise the "
-        "complete number) or a call id.",
+        help_text="A number (digits of it, at least 3, with accounts.view_full_numbers; "
+        "otherwise the complete number) or a call id.",
+    )
+    duration_min = filters.BoundedIntegerFilter(
+        field_name="duration",
+        lookup_expr="gte",
+        min_value=0,
+        max_value=MAX_DURATION,
+        help_text="Talk time at least this many seconds.",
+    )
+    duration_max = filters.BoundedIntegerFilter(
+        field_name="duration",
+        lookup_expr="lte",
+        min_value=0,
+        max_value=MAX_DURATION,
+        help_text="Talk time at most this many seconds.",
+    )
+    release_side = django_filters.ChoiceFilter(
+        choices=[*[c for c in CallRecord.ReleaseSide.choices if c[0]], ("unknown", "Unknown")],
+        method="filter_release_side",
+        help_text="Who hung up.",
     )
     has_recording = django_filters.BooleanFilter(method="filter_has_recording")
     binding = filters.IdFilter(help_text="Binding id.")
+    sort = django_filters.ChoiceFilter(
+        choices=SORT_CHOICES,
+        method="filter_sort",
+        help_text="Order of the list (default -call_at, newest first).",
+    )
 
     class Meta:
         model = CallRecord
         fields: list[str] = []
 
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if valid and self.may_see_full_numbers:
+            q = self.form.cleaned_data.get("q") or ""
+            digits = sum(ch.isascii() and ch.isdigit() for ch in q)
+            if 0 < digits < MIN_FRAGMENT_DIGITS:
+                self.form.add_error(
+                    "q", f"Give at least {MIN_FRAGMENT_DIGITS} digits of a number to search for."
+                )
+                return False
+        return valid
+
     def filter_outcome(self, qs, name, value):
         return qs.filter(outcome="" if value == "pending" else value)
+
+    def filter_number(self, qs, name, value):
+        return matching_ids_first(qs, _any_party(value))
+
+    def filter_release_side(self, qs, name, value):
+        return qs.filter(release_side="" if value == "unknown" else value)
 
     def filter_has_recording(self, qs, name, value):
         downloaded = CallRecord.RecordingStatus.DOWNLOADED
         if value:
             return qs.filter(recording_status=downloaded)
         return qs.exclude(recording_status=downloaded)
+
+    def filter_sort(self, qs, name, value):
+        return qs.order_by(*SORTS[value])
 
 
 class DeliveryFilter(filters.ConsoleFilterSet):

@@ -227,6 +227,14 @@ class CallRecord(models.Model):
                 fields=["recording_status", "recording_next_at"], name="callbacks_record_rec"
             ),
             models.Index(fields=["has_cdr", "first_seen_at"], name="callbacks_record_gap"),
+            # The list's keyset on duration: ties are many (every unanswered call is 0 s),
+            # so id must be in the index for a seek to skip them.
+            models.Index(fields=["duration", "id"], name="callbacks_record_dur"),
+            # A complete number matches exactly on these; fragments use the pg_trgm GIN
+            # index made by migration 0003 (PostgreSQL only).
+            models.Index(fields=["caller"], name="callbacks_record_caller"),
+            models.Index(fields=["callee"], name="callbacks_record_callee"),
+            models.Index(fields=["x_number"], name="callbacks_record_x"),
         ]
 
     def __str__(self) -> str:

@@ -7,9 +7,11 @@ ValidationError naming it (a 400 in the API, a form error on a page).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -18,6 +20,7 @@ from callbacks import conf
 from callbacks.filters import CallRecordFilter, DeliveryFilter
 from callbacks.models import CallEvent, CallRecord, CallRecordExport, Delivery
 from core import filters as core_filters
+from core import pagination
 
 # Events that prove a call happened, so its missing CDR is worth chasing.
 GAP_EVENT_KINDS = ("call_start", "answer")
@@ -36,8 +39,22 @@ def call_record_list(
     )
 
 
+def call_record_page(
+    *, filters: Mapping[str, Any] | None = None, user=None, size: int | None = None
+) -> tuple[pagination.KeysetPage, int]:
+    """One keyset page of the call records matching `filters` (their `cursor` says
+    where it starts) and about how many match; raises ValidationError naming any
+    unusable filter or cursor."""
+    records = call_record_list(filters=filters, user=user)
+    cursor = (filters or {}).get(pagination.CURSOR_PARAM) or None
+    page = pagination.keyset_page(records, cursor=cursor, size=size or pagination.PAGE_SIZE)
+    return page, pagination.page_estimate(page, pagination.estimated_count(records))
+
+
 def call_record_get(*, pk: int) -> CallRecord:
-    return CallRecord.objects.select_related("vendor_account", "binding").get(pk=pk)
+    return CallRecord.objects.select_related("vendor_account", "binding", "binding__x_number").get(
+        pk=pk
+    )
 
 
 def call_event_list(*, record: CallRecord) -> QuerySet[CallEvent]:
@@ -147,3 +164,114 @@ def call_record_export_list(*, user) -> QuerySet[CallRecordExport]:
     if user.has_perm("callbacks.view_callrecordexport"):
         return exports
     return exports.filter(user=user)
+# --------------------------------------------------------------------- call detail
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    """A moment of a call: what happened, when, and how long after the call began."""
+
+    label: str
+    at: datetime
+    offset: float  # seconds since the first moment
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    steps: list[TimelineStep]
+    # Seconds, None when the moments to measure them are unknown.
+    post_dial_delay: float | None
+    ring_time: float | None
+    talk_time: float | None
+
+
+_EVENT_LABELS = {
+    CallEvent.Kind.CALL_START: "Call started",
+    CallEvent.Kind.CALLOUT: "Called out",
+    CallEvent.Kind.ALERTING: "Ringing",
+    CallEvent.Kind.ANSWER: "Answered",
+    CallEvent.Kind.DISCONNECT: "Released",
+}
+
+
+def call_timeline(*, record: CallRecord, events: list[CallEvent]) -> Timeline:
+    """The call's moments with times relative to its start: its events when there are
+    any, else the CDR's begin/ring/answer/release.  Post-dial delay is start to
+    ringing, ring time ringing to answer, talk time answer to release."""
+    if events:
+        moments = [(_EVENT_LABELS.get(e.kind, e.kind), e.occurred_at, e.state_text) for e in events]
+        first = {e.kind: e.occurred_at for e in reversed(events)}
+        start = first.get(CallEvent.Kind.CALL_START) or first.get(CallEvent.Kind.CALLOUT)
+        ring = first.get(CallEvent.Kind.ALERTING)
+        answer = first.get(CallEvent.Kind.ANSWER)
+        release = first.get(CallEvent.Kind.DISCONNECT)
+    else:
+        start, ring, answer, release = (
+            record.begin_at,
+            record.ring_at,
+            record.answer_at,
+            record.release_at,
+        )
+        labelled = [("Call started", start), ("Ringing", ring), ("Answered", answer)]
+        labelled.append(("Released", release))
+        moments = [(label, at, "") for label, at in labelled if at is not None]
+    origin = min((at for _, at, _ in moments), default=None)
+    steps = [
+        TimelineStep(label=label, at=at, offset=(at - origin).total_seconds(), detail=detail)
+        for label, at, detail in moments
+    ]
+    return Timeline(
+        steps=steps,
+        post_dial_delay=_between(start, ring),
+        ring_time=_between(ring, answer),
+        talk_time=_between(answer, release),
+    )
+
+
+def _between(earlier: datetime | None, later: datetime | None) -> float | None:
+    if earlier is None or later is None or later < earlier:
+        return None
+    return (later - earlier).total_seconds()
+
+
+def call_result_meaning(*, record: CallRecord) -> str:
+    """What the vendor's result code means, from its client's `call_result_codes`."""
+    cls = vendors.REGISTRY.get(record.vendor, vendors.VendorClient)
+    row = cls.call_result_codes.get(record.raw_code)
+    return row[1] if row else ""
+
+
+# Deliveries that produced a call arrive after it began; a replayed one keeps its
+# first arrival time, which may precede the record, but not by more than this.
+DELIVERY_LEAD = timedelta(days=1)
+
+
+def call_record_deliveries(*, record: CallRecord) -> list[Delivery]:
+    """The deliveries whose processing named this call (its CDR and events), oldest first.
+
+    Bounded by account and arrival time (an indexed range) before looking into the
+    JSON list of call ids, so it stays cheap with millions of deliveries.
+    """
+    qs = (
+        Delivery.objects.filter(
+            vendor_account_id=record.vendor_account_id,
+            received_at__gte=_shifted(record.call_at, -DELIVERY_LEAD),
+            received_at__lte=_shifted(max(record.updated_at, record.call_at), timedelta(minutes=5)),
+        )
+        .defer("body", "traceback", "headers")
+        .order_by("received_at", "id")
+    )
+    if connection.vendor == "postgresql":
+        return list(qs.filter(call_ids__contains=[record.call_id])[:100])
+    # SQLite has no JSON containment lookup: the window is small, filter here.
+    return [d for d in qs[:1000] if record.call_id in (d.call_ids or [])][:100]
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, or `moment` itself at the ends of the calendar (a stored
+    9999-12-31 cannot move later)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return moment

@@ -30,10 +30,11 @@ from django.views.decorators.http import require_POST
 import vendors
 from accounts.models import VendorAccount
 from callbacks import exports, hotsql, selectors, services, webhooks
+from callbacks.filters import SORT_CHOICES, CallRecordFilter
 from callbacks.models import OUTCOME_CHOICES, CallRecord, CallRecordExport, Delivery
 from core.decorators import require_perm
 from core.filters import list_or_errors, page_errors
-from core.pagination import paginate
+from core.pagination import CURSOR_PARAM, KeysetPage, paginate
 from core.phones import display_text
 from core.views import confirm_page
 
@@ -128,18 +129,28 @@ def _accounts():
 
 @require_perm("callbacks.view_callrecord")
 def call_record_list(request: HttpRequest) -> HttpResponse:
-    records, filter_errors = list_or_errors(
-        selectors.call_record_list, CallRecord, filters=request.GET, user=request.user
-    )
+    """Keyset pages (`cursor`) with an estimated total: no OFFSET, no COUNT(*)."""
+    try:
+        page, estimate = selectors.call_record_page(filters=request.GET, user=request.user)
+        filter_errors = []
+    except ValidationError as exc:
+        page, estimate, filter_errors = KeysetPage([], None, None), 0, page_errors(exc)
+    filters = request.GET.copy()
+    filters.pop(CURSOR_PARAM, None)
     return render(
         request,
         "callbacks/call_record_list.html",
         {
-            "page": paginate(request, records),
+            "page": page,
+            "estimate": estimate,
             "filter_errors": filter_errors,
             "accounts": _accounts(),
+            "vendors": vendors.choices(),
             "outcomes": OUTCOME_CHOICES,
-            "query": request.GET.urlencode(),
+            "sorts": SORT_CHOICES,
+            "release_sides": CallRecordFilter.base_filters["release_side"].extra["choices"],
+            "query": filters.urlencode(),
+            "filtered": bool(filters),
         },
     )
 
@@ -217,10 +228,18 @@ def call_record_detail(request: HttpRequest, pk: int) -> HttpResponse:
         record = selectors.call_record_get(pk=pk)
     except CallRecord.DoesNotExist:
         raise Http404("No such call record") from None
+    events = list(selectors.call_event_list(record=record))
+    operator = request.user.has_perm("callbacks.view_delivery")
     return render(
         request,
         "callbacks/call_record_detail.html",
-        {"record": record, "events": selectors.call_event_list(record=record)},
+        {
+            "record": record,
+            "events": events,
+            "timeline": selectors.call_timeline(record=record, events=events),
+            "result_meaning": selectors.call_result_meaning(record=record),
+            "deliveries": selectors.call_record_deliveries(record=record) if operator else None,
+        },
     )
 
 

@@ -43,7 +43,14 @@ from .errors import (
 from .outbound import Refused
 from .times import EARLIEST_CALL_TIME, MAX_CLOCK_AHEAD, check_times
 from .transport import RetryPolicy, describe_answer
-from .types import AccountStatus, CallbackNonce, CallEventData, CallRecordData, RecordingInfo
+from .types import (
+    AccountStatus,
+    CallbackNonce,
+    CallEventData,
+    CallOutcome,
+    CallRecordData,
+    RecordingInfo,
+)
 
 __all__ = [
     "EARLIEST_CALL_TIME",
@@ -152,6 +159,10 @@ class VendorClient(abc.ABC):
     # Headers authenticate_callback reads besides Authorization: the inbox keeps
     # them (whole) so a replay can re-check the signature.
     callback_headers: ClassVar[tuple[str, ...]] = ()
+    # The call result codes a CDR carries (stored as CallRecord.raw_code): code ->
+    # (the outcome we map it to, its meaning as the vendor's document gives it).
+    # Pages show the meaning beside the code; the generator draws realistic codes.
+    call_result_codes: ClassVar[Mapping[str, tuple[CallOutcome, str]]] = {}
 
     def __init__(
         self,

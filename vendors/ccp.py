@@ -152,6 +152,18 @@ BYETYPE: dict[str, tuple[CallOutcome, str]] = {
     "-5": (CallOutcome.INVALID_NUMBER, ""),
     "-6": (CallOutcome.FAILED, ""),
 }
+# byetype meanings as pages show them beside the code (the document's wording, in English).
+_BYETYPE_TEXT = {
+    "1": "caller hung up",
+    "2": "callee hung up",
+    "3": "released by the platform (maximum call time)",
+    "-1": "no answer",
+    "-2": "busy",
+    "-3": "rejected",
+    "-4": "unreachable",
+    "-5": "invalid number",
+    "-6": "call failed",
+}
 
 
 def is_success(status: Any) -> bool:
@@ -216,6 +228,7 @@ class CcpClient(VendorClient):
 
     code: ClassVar[str] = "ccp"
     label: ClassVar[str] = "CCP REST (cloopen style)"
+    call_result_codes = {code: (row[0], _BYETYPE_TEXT[code]) for code, row in BYETYPE.items()}
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
     # No document gives a callback answer: this mirrors the API's own success shape.
     callback_ack: ClassVar[tuple[str, bytes]] = (

@@ -133,6 +133,8 @@ class CyjClient(VendorClient):
 
     code: ClassVar[str] = "cyj"
     label: ClassVar[str] = "CYJ privacy call"
+    # Result is one of our outcome names (see the module docstring).
+    call_result_codes = {o.value: (o, o.value.replace("_", " ")) for o in CallOutcome}
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr",)
     # Callbacks are not signed: authenticate_callback checks APPID when present.
     callback_ack: ClassVar[tuple[str, bytes]] = ("application/json", b'{"Flag":1}')  # §2.2

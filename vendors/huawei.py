@@ -130,6 +130,22 @@ SIP_OUTCOMES: dict[str, CallOutcome] = {
     "502": CallOutcome.UNREACHABLE,
     "504": CallOutcome.UNREACHABLE,
 }
+# SIP reason phrases (RFC 3261) of the codes above, shown beside a stored raw_code.
+_SIP_TEXT = {
+    "486": "Busy Here",
+    "600": "Busy Everywhere",
+    "408": "Request Timeout",
+    "480": "Temporarily Unavailable",
+    "487": "Request Terminated (cancelled while ringing)",
+    "603": "Decline",
+    "404": "Not Found",
+    "484": "Address Incomplete",
+    "604": "Does Not Exist Anywhere",
+    "403": "Forbidden",
+    "503": "Service Unavailable",
+    "502": "Bad Gateway",
+    "504": "Server Time-out",
+}
 
 
 def password_digest(app_secret: str, nonce: str, created: str) -> str:
@@ -219,6 +235,7 @@ class HuaweiClient(VendorClient):
 
     code: ClassVar[str] = "huawei"
     label: ClassVar[str] = "Huawei voice verification"
+    call_result_codes = {code: (outcome, _SIP_TEXT[code]) for code, outcome in SIP_OUTCOMES.items()}
     callback_kinds: ClassVar[tuple[str, ...]] = ("status", "cdr")
     callback_ack: ClassVar[tuple[str, bytes]] = (
         "application/json",

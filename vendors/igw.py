@@ -230,6 +230,7 @@ class IgwClient(VendorClient):
 
     code: ClassVar[str] = "igw"
     label: ClassVar[str] = "IGW privacy numbers (AXB / XA)"
+    call_result_codes = _RESULTS
     callback_kinds: ClassVar[tuple[str, ...]] = ("cdr", "call-start")
     # Callbacks are not signed: authenticate_callback checks devid/appid in the body.
     callback_ack: ClassVar[tuple[str, bytes]] = ("application/json", b'{"error":0}')  # §1: 0 = ok

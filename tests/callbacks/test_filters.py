@@ -100,3 +100,40 @@ def test_delivery_list_refuses_unusable_filters(operator_client, igw_account):
     response = operator_client.get(reverse("callbacks:delivery_list"), {"vendor_account": "²"})
     assert response.status_code == 200
     assert "vendor_account: " in response.content.decode()
+
+
+def _ids(client, **params) -> list[str]:
+    return [
+        r.call_id for r in client.get(reverse("callbacks:call_record_list"), params).context["page"]
+    ]
+
+
+def test_a_complete_number_matches_any_party(staff_client, igw_account):
+    ReviewedCallFactory(vendor_account=igw_account, call_id="as-caller", caller="+8613800138021")
+    ReviewedCallFactory(vendor_account=igw_account, call_id="as-callee", callee="+8613800138021")
+    ReviewedCallFactory(vendor_account=igw_account, call_id="as-x", x_number="+8613800138021")
+    ReviewedCallFactory(vendor_account=igw_account, call_id="other")
+    found = _ids(staff_client, number="138 0013 8021")
+    assert sorted(found) == ["as-callee", "as-caller", "as-x"]
+
+
+def test_duration_release_side_and_sort(staff_client, igw_account):
+    for call_id, duration, side in (
+        ("short", 5, "caller"),
+        ("long", 300, "callee"),
+        ("mid", 60, ""),
+    ):
+        ReviewedCallFactory(
+            vendor_account=igw_account, call_id=call_id, duration=duration, release_side=side
+        )
+    assert _ids(staff_client, duration_min=6, sort="duration") == ["mid", "long"]
+    assert _ids(staff_client, duration_max=60, sort="-duration") == ["mid", "short"]
+    assert _ids(staff_client, release_side="unknown") == ["mid"]
+    assert _ids(staff_client, release_side="callee") == ["long"]
+
+
+def test_fragments_need_three_digits(operator_client, igw_account):
+    ReviewedCallFactory(vendor_account=igw_account, call_id="c1", caller="+8613800138021")
+    response = operator_client.get(reverse("callbacks:call_record_list"), {"q": "21"})
+    assert any("at least 3 digits" in e for e in response.context["filter_errors"])
+    assert _ids(operator_client, q="021") == ["c1"]
