@@ -164,6 +164,8 @@ def call_record_export_list(*, user) -> QuerySet[CallRecordExport]:
     if user.has_perm("callbacks.view_callrecordexport"):
         return exports
     return exports.filter(user=user)
+
+
 # --------------------------------------------------------------------- call detail
 
 
