@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "sandbox",
     "privacy",
     "callbacks",
+    "messaging",
 ]
 
 MIDDLEWARE = [
@@ -272,7 +273,20 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Signed callback nonces past their window are useless: keep the table small.
     "callbacks-prune-nonces": {"task": "callbacks.tasks.callback_nonce_prune", "schedule": 600.0},
+    # The database send limiter's ended windows (messaging.limits; none with Redis).
+    "messaging-prune-limit-windows": {
+        "task": "messaging.tasks.limit_windows_prune",
+        "schedule": 3600.0,
+    },
 }
+
+# Messaging sends (messaging/limits.py). Defaults for accounts without a SendPolicy row;
+# 0 means no limit. The limiter keeps its counters in Redis when REDIS_URL (or else a
+# redis:// broker) is set, else in the database (the quick start's SQLite).
+REDIS_URL = env.str("REDIS_URL", default="")
+MESSAGING_SENDS_PER_MINUTE = _env_int("MESSAGING_SENDS_PER_MINUTE", 60)
+MESSAGING_SENDS_PER_DAY = _env_int("MESSAGING_SENDS_PER_DAY", 10000)
+MESSAGING_RECIPIENT_SENDS_PER_HOUR = _env_int("MESSAGING_RECIPIENT_SENDS_PER_HOUR", 5)
 
 # Call records and recordings (callbacks/conf.py reads these).
 CALLBACKS_RECORDING_DELAY_SECONDS = _env_int("RECORDING_DELAY_SECONDS", 120)

@@ -17,6 +17,7 @@ router.register("numbers", NumberViewSet, basename="number")
 api_v1 = [
     path("", include("privacy.api_urls")),
     path("", include("callbacks.api_urls")),
+    path("", include("messaging.api_urls")),
     path("", include(router.urls)),
 ]
 
@@ -29,6 +30,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("privacy/", include("privacy.urls")),
     path("calls/", include("callbacks.urls")),
+    path("messaging/", include("messaging.urls")),
     path("callbacks/", include("callbacks.webhook_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

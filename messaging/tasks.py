@@ -1,0 +1,33 @@
+"""Celery tasks for sends. Thin: each passes an id to the messaging service it is
+named after; messaging.sending explains the retry rules. Beat entries (settings):
+
+    messaging.tasks.limit_windows_prune     every hour (database limiter only)
+"""
+
+from celery import shared_task
+
+from messaging.sending import RetryLater
+
+
+def run_with_retries(task, service, pk: int) -> None:
+    """Call `service`; on RetryLater retry the task after the countdown it asks for.
+
+    Eagerly (the tests' default) Celery cannot schedule a later retry, so the
+    attempts run back to back.
+    """
+    retries = task.request.retries
+    while True:
+        try:
+            service(pk=pk, final_attempt=retries >= task.max_retries)
+            return
+        except RetryLater as exc:
+            if not task.request.is_eager:
+                raise task.retry(countdown=exc.countdown, exc=exc.error) from exc
+            retries += 1
+
+
+@shared_task(name="messaging.tasks.limit_windows_prune")
+def limit_windows_prune() -> int:
+    from messaging import limits
+
+    return limits.prune_windows()

@@ -1,0 +1,5 @@
+"""URL routes of the messaging app, mounted at /messaging/."""
+
+app_name = "messaging"
+
+urlpatterns: list = []

@@ -1,0 +1,105 @@
+"""messaging.limits: fixed windows, all-or-nothing, per-account policy, both backends."""
+
+import pytest
+from django.db import connection
+
+from messaging import limits
+from messaging.models import LimitWindow, SendPolicy
+from tests.factories import VendorAccountFactory
+
+NOW = 1_800_000_030.0  # 30 s into a minute
+
+
+@pytest.fixture(params=["redis", "database"])
+def backend(request, settings):
+    """Run each test on both backends: Redis (this run's REDIS_URL) and the database."""
+    if request.param == "database":
+        settings.REDIS_URL = ""
+        settings.CELERY_BROKER_URL = "sqla+sqlite:///unused.sqlite3"
+    else:
+        import redis
+
+        redis.Redis.from_url(limits.redis_url()).flushdb()
+    return request.param
+
+
+@pytest.fixture
+def account(db):
+    return VendorAccountFactory(vendor="ccp")
+
+
+def test_backend_follows_settings(settings):
+    settings.REDIS_URL = ""
+    settings.CELERY_BROKER_URL = "sqla+sqlite:///x.sqlite3"
+    assert isinstance(limits.backend(), limits.DatabaseBackend)
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/3"
+    assert isinstance(limits.backend(), limits.RedisBackend)
+
+
+def test_per_minute_limit_refuses_with_retry_after(backend, account):
+    SendPolicy.objects.create(vendor_account=account, per_minute=3, per_day=0)
+    for _ in range(3):
+        limits.acquire(account, now=NOW)
+    with pytest.raises(limits.RateLimitExceeded) as exc:
+        limits.acquire(account, now=NOW + 1)
+    assert exc.value.retry_after == 29
+    assert "3 a minute" in exc.value.message
+    limits.acquire(account, now=NOW + 30)  # the next minute's window
+
+
+def test_counts_units_all_or_nothing(backend, account):
+    SendPolicy.objects.create(vendor_account=account, per_minute=10, per_day=12)
+    limits.acquire(account, 8, now=NOW)
+    # 8 + 5 exceeds both windows: refused, and nothing counted.
+    with pytest.raises(limits.RateLimitExceeded):
+        limits.acquire(account, 5, now=NOW)
+    limits.acquire(account, 2, now=NOW)  # exactly the minute's 10
+    # The next minute has room, the day has 2 left: 3 is refused by the day, retry tomorrow.
+    with pytest.raises(limits.RateLimitExceeded) as exc:
+        limits.acquire(account, 3, now=NOW + 60)
+    assert "12 a day" in exc.value.message
+    assert exc.value.retry_after > 3600
+    limits.acquire(account, 2, now=NOW + 60)
+
+
+def test_zero_is_unlimited_and_defaults_apply(backend, account, settings):
+    settings.MESSAGING_SENDS_PER_MINUTE = 2
+    settings.MESSAGING_SENDS_PER_DAY = 0
+    limits.acquire(account, 2, now=NOW)
+    with pytest.raises(limits.RateLimitExceeded):
+        limits.acquire(account, now=NOW)
+    SendPolicy.objects.create(vendor_account=account, per_minute=0)
+    limits.acquire(account, 1000, now=NOW)
+
+
+def test_accounts_are_counted_apart(backend, account):
+    other = VendorAccountFactory(vendor="ccp")
+    SendPolicy.objects.create(vendor_account=account, per_minute=1)
+    SendPolicy.objects.create(vendor_account=other, per_minute=1)
+    limits.acquire(account, now=NOW)
+    limits.acquire(other, now=NOW)
+    with pytest.raises(limits.RateLimitExceeded):
+        limits.acquire(account, now=NOW)
+
+
+def test_recipient_cap(backend, account):
+    for _ in range(5):  # the default: 5 an hour
+        limits.acquire_recipient(account, "+8613800000001", now=NOW)
+    with pytest.raises(limits.RateLimitExceeded) as exc:
+        limits.acquire_recipient(account, "+8613800000001", now=NOW)
+    assert "an hour to one number" in exc.value.message
+    limits.acquire_recipient(account, "+8613800000002", now=NOW)
+    SendPolicy.objects.create(vendor_account=account, recipient_per_hour=6)
+    limits.acquire_recipient(account, "+8613800000001", now=NOW)
+
+
+def test_database_windows_are_pruned(settings, account):
+    settings.REDIS_URL = ""
+    settings.CELERY_BROKER_URL = "sqla+sqlite:///unused.sqlite3"
+    SendPolicy.objects.create(vendor_account=account, per_minute=5, per_day=5)
+    limits.acquire(account, 2, now=NOW)
+    assert sorted(LimitWindow.objects.values_list("count", flat=True)) == [2, 2]
+    from datetime import UTC, datetime, timedelta
+
+    assert limits.prune_windows(now=datetime.fromtimestamp(NOW, tz=UTC) + timedelta(minutes=2)) == 1
+    assert connection.vendor == "postgresql"
