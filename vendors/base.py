@@ -117,6 +117,11 @@ class VendorClient(abc.ABC):
                         offers "Check status at the vendor") [False];
       supports_sub_accounts    `create_sub_account` exists [False];
       supports_sms, supports_voice_codes  what else the vendor offers [False];
+      supports_two_way_calls   `two_way_call` exists (signed with a
+                        sub-account) [False]; with supports_voice_codes,
+                        `call_verify`; each send method has a classmethod
+                        `<method>_problem(**same kwargs) -> str` that the
+                        console runs before queueing ("" = acceptable);
       binding_kinds     privacy binding kinds the vendor offers, as specs
                         (vendors.binding_kinds.BindingKindSpec) [()];
       account_settings  keys of the account's `extra` the client reads, with
@@ -139,6 +144,7 @@ class VendorClient(abc.ABC):
     supports_sub_accounts: ClassVar[bool] = False
     supports_sms: ClassVar[bool] = False
     supports_voice_codes: ClassVar[bool] = False
+    supports_two_way_calls: ClassVar[bool] = False
     binding_kinds: ClassVar[tuple[BindingKindSpec, ...]] = ()
     account_settings: ClassVar[Mapping[str, Setting]] = {}
     sandbox_module: ClassVar[str] = ""

@@ -208,10 +208,21 @@ def callback_field_problem(fields: Mapping[str, str]) -> str:
     return ""
 
 
-def _callback_value(value: Any) -> str:
+def _callback_value(key: str, value: Any) -> str:
     if isinstance(value, bool):
+        if CALLBACK_FIELDS[key][1] == "01":
+            return "1" if value else "0"
         return "true" if value else "false"
     return str(value)
+
+
+def _callback_optional(**given: Any) -> dict[str, str]:
+    """two_way_call's optional keyword args -> the documented names, as strings."""
+    return {
+        CALLBACK_FIELDS[key][0]: _callback_value(key, value)
+        for key, value in given.items()
+        if value is not None and value != ""
+    }
 
 
 def is_success(status: Any) -> bool:
@@ -287,6 +298,7 @@ class CcpClient(VendorClient):
     supports_account_status: ClassVar[bool] = True
     supports_sub_accounts: ClassVar[bool] = True
     supports_sms: ClassVar[bool] = True
+    supports_two_way_calls: ClassVar[bool] = True
     credential_names: ClassVar[tuple[str, str, str]] = ("accountSid", "authToken", "appId")
     account_settings: ClassVar[Mapping[str, Setting]] = {
         "format": Setting(str, "Request/response format.", choices=("json", "xml")),
@@ -499,25 +511,20 @@ class CcpClient(VendorClient):
         count_down_prompt = countDownPrompt.  Raises ValueError naming the
         documented field before sending when one breaks `CALLBACK_FIELDS`.
         """
-        given = {
-            "customer_ser_num": customer_ser_num,
-            "from_ser_num": from_ser_num,
-            "prompt_tone": prompt_tone,
-            "always_play": always_play,
-            "terminal_dtmf": terminal_dtmf,
-            "user_data": user_data,
-            "max_call_time": max_call_time,
-            "hangup_cdr_url": hangup_cdr_url,
-            "need_both_cdr": None if need_both_cdr is None else int(need_both_cdr),
-            "need_record": None if need_record is None else int(need_record),
-            "count_down_time": count_down_time,
-            "count_down_prompt": count_down_prompt,
-        }
-        optional = {
-            CALLBACK_FIELDS[key][0]: _callback_value(value)
-            for key, value in given.items()
-            if value is not None and value != ""
-        }
+        optional = _callback_optional(
+            customer_ser_num=customer_ser_num,
+            from_ser_num=from_ser_num,
+            prompt_tone=prompt_tone,
+            always_play=always_play,
+            terminal_dtmf=terminal_dtmf,
+            user_data=user_data,
+            max_call_time=max_call_time,
+            hangup_cdr_url=hangup_cdr_url,
+            need_both_cdr=need_both_cdr,
+            need_record=need_record,
+            count_down_time=count_down_time,
+            count_down_prompt=count_down_prompt,
+        )
         problem = callback_field_problem(optional)
         if problem:
             raise ValueError(f"ccp: {problem}")
@@ -541,6 +548,14 @@ class CcpClient(VendorClient):
         return TwoWayCallResult(
             call_sid=call_sid, created_at=_time(section, "dateCreated"), raw=payload
         )
+
+    @classmethod
+    def two_way_call_problem(cls, **options: Any) -> str:
+        """What two_way_call would refuse in these optional keyword args ("" if none)."""
+        unknown = sorted(set(options) - set(CALLBACK_FIELDS))
+        if unknown:
+            return f"unknown option {unknown[0]}"
+        return callback_field_problem(_callback_optional(**options))
 
     @property
     def _sid(self) -> str:

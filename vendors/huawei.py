@@ -289,15 +289,19 @@ class HuaweiClient(VendorClient):
         user_data: str = "",
     ) -> VoiceCodeResult:
         """POST /rest/httpsessions/callVerify/v1.0 (表4).  statusUrl/feeUrl
-        are sent Base64-encoded as the document requires."""
-        if not _DIGITS.fullmatch(verify_code):
-            raise ValueError("huawei: verify_code must be 2-8 digits 0-9")
-        if not 0 <= times <= 9:
-            raise ValueError("huawei: times must be 0-9 (0 = loop forever)")
-        if not pre_tone:
-            raise ValueError("huawei: pre_tone is required")
-        if user_data and (not user_data.isascii() or "{" in user_data or "}" in user_data):
-            raise ValueError("huawei: userData must be ASCII without braces (Base64 it)")
+        are sent Base64-encoded as the document requires.  Raises ValueError
+        (`call_verify_problem`) before sending anything 表4 refuses."""
+        problem = self.call_verify_problem(
+            verify_code=verify_code,
+            pre_tone=pre_tone,
+            pos_tone=pos_tone,
+            times=times,
+            status_url=status_url,
+            fee_url=fee_url,
+            user_data=user_data,
+        )
+        if problem:
+            raise ValueError(f"huawei: {problem}")
         body: dict[str, Any] = {
             "displayNbr": display_number,
             "calleeNbr": callee_number,
@@ -331,6 +335,41 @@ class HuaweiClient(VendorClient):
             idle_ports=idle if isinstance(idle, int) and not isinstance(idle, bool) else None,
             raw=payload,
         )
+
+    @classmethod
+    def call_verify_problem(
+        cls,
+        *,
+        verify_code: str = "00",
+        pre_tone: str = "x",
+        pos_tone: str = "",
+        times: int = 3,
+        status_url: str = "",
+        fee_url: str = "",
+        user_data: str = "",
+        **_ignored: Any,
+    ) -> str:
+        """What 表4 refuses in these call_verify arguments, naming the field ("" if
+        nothing).  Never quotes verifyCode: it is a secret of its recipient."""
+        if not _DIGITS.fullmatch(verify_code or ""):
+            return "verifyCode must be 2-8 digits 0-9"
+        if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 9:
+            return "times must be 0-9 (0 = loop forever)"
+        if not pre_tone or len(pre_tone) > 128:
+            return "preTone is required, at most 128 characters"
+        if len(pos_tone) > 128:
+            return "posTone must be at most 128 characters"
+        if user_data and (
+            len(user_data) > 256 or not user_data.isascii() or "{" in user_data or "}" in user_data
+        ):
+            return "userData must be at most 256 ASCII characters without braces (Base64 it)"
+        for name, url in (("statusUrl", status_url), ("feeUrl", fee_url)):
+            try:
+                if url:
+                    push_url_value(name, url)
+            except ValueError as exc:
+                return str(exc).removeprefix("huawei: ")
+        return ""
 
     # ------------------------------------------------------------------ callbacks
 
