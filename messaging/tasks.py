@@ -2,6 +2,8 @@
 named after; messaging.sending explains the retry rules. Beat entries (settings):
 
     messaging.tasks.limit_windows_prune     every hour (database limiter only)
+
+Send tasks: two_way_call_send, voice_code_send (messaging.services, same names).
 """
 
 from celery import shared_task
@@ -31,3 +33,17 @@ def limit_windows_prune() -> int:
     from messaging import limits
 
     return limits.prune_windows()
+
+
+@shared_task(bind=True, name="messaging.tasks.two_way_call_send", max_retries=4)
+def two_way_call_send(self, pk: int) -> None:
+    from messaging import services
+
+    run_with_retries(self, services.two_way_call_send, pk)
+
+
+@shared_task(bind=True, name="messaging.tasks.voice_code_send", max_retries=4)
+def voice_code_send(self, pk: int) -> None:
+    from messaging import services
+
+    run_with_retries(self, services.voice_code_send, pk)
