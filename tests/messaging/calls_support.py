@@ -20,7 +20,7 @@ CODE = "73914062"  # the verification code the secrecy tests look for
 A = "13800000001"
 B = "13900000002"
 
-__all__ = ["A", "B", "CODE", "console_account", "fresh_limits", "play", "wait_for"]
+__all__ = ["CODE", "A", "B", "console_account", "fresh_limits", "play", "wait_for"]
 
 
 @pytest.fixture(autouse=True)

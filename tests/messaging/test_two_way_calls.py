@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _create(account, **kwargs):
     kwargs.setdefault("from_number", A)
     kwargs.setdefault("to_number", B)
-    row, created = services.two_way_call_create(vendor_account=account, **kwargs)
+    row, _ = services.two_way_call_create(vendor_account=account, **kwargs)
     row.refresh_from_db()
     return row
 
