@@ -32,6 +32,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "callbacks.replay_delivery",
         "callbacks.play_recording",
         "sandbox.view_sandboxcall",
+        "messaging.view_twowaycall",
+        "messaging.add_twowaycall",
+        "messaging.view_voicecode",
+        "messaging.add_voicecode",
     ],
     BUSINESS_STAFF: [
         "callbacks.view_callrecord",
@@ -39,13 +43,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "callbacks.export_callrecord",
         "callbacks.play_recording",
         "privacy.view_binding",
+        "messaging.view_twowaycall",
+        "messaging.view_voicecode",
     ],
     # Administrators get every permission of the console's apps and of user management.
     ADMINISTRATORS: ["*"],
 }
 
 # axes: administrators see login attempts and lockouts, and can lift them.
-ADMIN_APPS = ("accounts", "privacy", "callbacks", "sandbox", "auth", "authtoken", "axes")
+ADMIN_APPS = (
+    "accounts",
+    "privacy",
+    "callbacks",
+    "sandbox",
+    "messaging",
+    "auth",
+    "authtoken",
+    "axes",
+)
 
 
 def sync_roles(sender=None, apps=None, **kwargs) -> None:

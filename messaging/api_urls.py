@@ -2,6 +2,10 @@
 
 from rest_framework.routers import SimpleRouter
 
+from messaging.api import TwoWayCallViewSet, VoiceCodeViewSet
+
 router = SimpleRouter()
+router.register("two-way-calls", TwoWayCallViewSet, basename="two-way-call")
+router.register("voice-codes", VoiceCodeViewSet, basename="voice-code")
 
 urlpatterns = router.urls
