@@ -26,11 +26,12 @@ from vendors import CallOutcome
 # ----------------------------------------------------------------- sub-accounts
 
 
-def sub_accounts_for_calls(*, account: VendorAccount) -> QuerySet[SubAccount]:
-    """The sub-accounts of `account` a two-way call may be signed with: those the
-    vendor gave a sid (and token). The one place to change the rule: once
-    accounts.SubAccount has its lifecycle state, only the active ones."""
-    qs = SubAccount.objects.filter(vendor_account=account).exclude(sub_account_sid="")
+def sub_accounts_for_calls(*, accounts) -> QuerySet[SubAccount]:
+    """The sub-accounts of `accounts` (accounts or a queryset of them) a two-way call
+    may be signed with: those the vendor gave a sid (and token). The one place to
+    change the rule: once accounts.SubAccount has its lifecycle state, only the
+    active ones."""
+    qs = SubAccount.objects.filter(vendor_account__in=accounts).exclude(sub_account_sid="")
     state = getattr(SubAccount, "State", None)
     if state is not None:  # the sub-account lifecycle (pending/active/failed/gone)
         qs = qs.filter(state=state.ACTIVE)
@@ -40,7 +41,7 @@ def sub_accounts_for_calls(*, account: VendorAccount) -> QuerySet[SubAccount]:
 def sub_account_for_call(*, account: VendorAccount, sub_account_id: int | None) -> SubAccount:
     """The chosen sub-account if usable, else the account's first usable one.
     Raises SubAccount.DoesNotExist when there is none."""
-    usable = sub_accounts_for_calls(account=account)
+    usable = sub_accounts_for_calls(accounts=[account])
     if sub_account_id:
         return usable.get(pk=sub_account_id)
     first = usable.first()
