@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import SubAccount, VendorAccount
 from callbacks.models import CallEvent, CallRecord
@@ -144,3 +146,16 @@ def outcome_of(record: CallRecord | None, events: list[CallEvent]) -> str:
         rang = CallEvent.Kind.ALERTING in kinds
         return CallOutcome.NO_ANSWER if rang else CallOutcome.FAILED
     return ""
+
+
+# How long a page keeps asking for a send's callbacks: vendors post the CDR within
+# minutes of the call's end; a call lasts at most maxCallTime.
+PROGRESS_WINDOW = timedelta(hours=2)
+
+
+def progress_expected(send: Send, progress: CallProgress, *, now=None) -> bool:
+    """Whether more is expected from the vendor soon: the send is not failed, its CDR
+    has not come, and it is recent. Pages poll only then."""
+    if send.state == Send.State.FAILED or progress.has_cdr:
+        return False
+    return send.created_at >= (now or timezone.now()) - PROGRESS_WINDOW

@@ -60,6 +60,10 @@ class Page:
         return self.name("state")
 
     @property
+    def progress_url(self) -> str:
+        return self.name("progress")
+
+    @property
     def create_url(self) -> str:
         return self.name("create")
 
@@ -108,8 +112,21 @@ def _detail(request, page: Page, pk: int):
         row = page.get(pk=pk)
     except page.model.DoesNotExist as exc:
         raise Http404("Not found.") from exc
-    context = {"row": row, "p": page, "progress": selectors.call_progress(row)}
-    return render(request, f"messaging/{page.url}_detail.html", context)
+    return render(request, f"messaging/{page.url}_detail.html", _progress_context(page, row))
+
+
+def _progress_context(page: Page, row) -> dict:
+    progress = selectors.call_progress(row)
+    polling = selectors.progress_expected(row, progress)
+    return {"row": row, "p": page, "progress": progress, "polling": polling}
+
+
+def _progress(request, page: Page, pk: int):
+    """Fragment for polling: what the vendor reported so far."""
+    row = page.model.objects.filter(pk=pk).first()
+    if row is None:
+        raise Http404("Not found.")
+    return render(request, "messaging/_call_progress.html", _progress_context(page, row))
 
 
 def _state(request, page: Page, pk: int):
@@ -161,6 +178,11 @@ def two_way_call_state(request, pk: int):
     return _state(request, TWO_WAY, pk)
 
 
+@require_perm(TWO_WAY.perm("view"))
+def two_way_call_progress(request, pk: int):
+    return _progress(request, TWO_WAY, pk)
+
+
 @require_perm(TWO_WAY.perm("add"))
 def two_way_call_create(request):
     return _create(request, TWO_WAY)
@@ -179,6 +201,11 @@ def voice_code_detail(request, pk: int):
 @require_perm(VOICE.perm("view"))
 def voice_code_state(request, pk: int):
     return _state(request, VOICE, pk)
+
+
+@require_perm(VOICE.perm("view"))
+def voice_code_progress(request, pk: int):
+    return _progress(request, VOICE, pk)
 
 
 @require_perm(VOICE.perm("add"))

@@ -108,3 +108,24 @@ def test_navigation_and_home(operator_client, staff_user):
     assert "Voice codes failed (24 h)" in home
     staff_home = staff_client.get("/").content.decode()
     assert 'href="/messaging/voice-codes/"' in staff_home
+
+
+def test_the_call_section_polls_until_the_cdr_comes(console_account, operator_client):
+    account = console_account("huawei")
+    operator_client.post(
+        "/messaging/voice-codes/new/",
+        {
+            "vendor_account": account.pk,
+            "callee_number": "13800000021",
+            "verify_code": CODE,
+            "pre_tone": "w.wav",
+        },
+    )
+    row = VoiceCode.objects.get()
+    detail = operator_client.get(f"/messaging/voice-codes/{row.pk}/").content.decode()
+    progress_url = f"/messaging/voice-codes/{row.pk}/progress/"
+    assert f'data-poll-url="{progress_url}"' in detail
+    play(row.session_id, outcome="busy")
+    fragment = operator_client.get(progress_url).content.decode()
+    assert fragment.lstrip().startswith("<section") and "data-poll-url" not in fragment
+    assert "busy" in fragment and "Disconnect" in fragment
