@@ -5,14 +5,13 @@ Imported by the test modules (`from tests.messaging.calls_support import *`)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from accounts.selectors import vendor_client
 from sandbox import services as sandbox
 from sandbox.models import SandboxCall
 from sandbox.protocol import base_path
+from tests.callbacks.test_end_to_end import wait_for
 from tests.factories import VendorAccountFactory
 from vendors import RetryPolicy
 
@@ -75,12 +74,3 @@ def _active() -> dict:
 def play(call_id: str, **kwargs) -> SandboxCall:
     """Let the sandbox play the call the vendor API was asked for, callbacks included."""
     return sandbox.play_call(call=SandboxCall.objects.get(call_id=call_id), **kwargs)
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False

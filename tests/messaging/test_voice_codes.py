@@ -152,22 +152,16 @@ def test_refused_before_sending(console_account, settings):
 def test_idempotent_retry_sends_once(console_account):
     account = console_account("huawei")
     user = UserFactory()
-    first, created = services.voice_code_create(
-        vendor_account=account,
-        callee_number=CALLEE,
-        verify_code=CODE,
-        pre_tone="w.wav",
-        created_by=user,
-        idempotency_key="vk",
-    )
-    again, replayed = services.voice_code_create(
-        vendor_account=account,
-        callee_number=CALLEE,
-        verify_code=CODE,
-        pre_tone="w.wav",
-        created_by=user,
-        idempotency_key="vk",
-    )
+    request = {
+        "vendor_account": account,
+        "callee_number": CALLEE,
+        "verify_code": CODE,
+        "pre_tone": "w.wav",
+        "created_by": user,
+        "idempotency_key": "vk",
+    }
+    first, created = services.voice_code_create(**request)
+    again, replayed = services.voice_code_create(**request)
     assert (created, replayed, again.pk) == (True, False, first.pk)
     assert SandboxCall.objects.count() == 1
     # The fingerprint holds no plain hash of the code.
