@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from messaging.api import TwoWayCallViewSet, VoiceCodeViewSet
+from messaging.calls_api import TwoWayCallViewSet, VoiceCodeViewSet
 
 router = SimpleRouter()
 router.register("two-way-calls", TwoWayCallViewSet, basename="two-way-call")

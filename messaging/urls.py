@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from messaging import views
+from messaging import calls_views as views
 
 app_name = "messaging"
 

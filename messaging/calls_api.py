@@ -27,7 +27,7 @@ from core import idempotency
 from core.api import Conflict
 from core.phones import display_number
 from core.serializers import MaskedNumberField, MaskedTextField
-from messaging import limits, selectors, services
+from messaging import calls, limits, selectors
 from messaging.filters import TwoWayCallFilter, VoiceCodeFilter
 from messaging.models import Send, TwoWayCall, VoiceCode
 
@@ -117,7 +117,7 @@ class TwoWayCallSerializer(SendSerializer):
     def get_options(self, obj: TwoWayCall) -> dict:
         user = getattr(self.context.get("request"), "user", None)
         return {
-            key: display_number(value, user) if key in services._DISPLAY_OPTIONS else value
+            key: display_number(value, user) if key in calls._DISPLAY_OPTIONS else value
             for key, value in obj.options.items()
         }
 
@@ -154,7 +154,7 @@ class TwoWayCallCreateSerializer(serializers.Serializer):
 
     def service_kwargs(self) -> dict:
         data = dict(self.validated_data)
-        options = {k: data.pop(k) for k in services.TWO_WAY_OPTIONS if k in data}
+        options = {k: data.pop(k) for k in calls.TWO_WAY_OPTIONS if k in data}
         return {**data, "options": options}
 
 
@@ -223,7 +223,7 @@ class VoiceCodeSerializer(SendSerializer):
         read_only_fields = fields
 
     def get_verify_code(self, obj: VoiceCode) -> str:
-        return services.MASK
+        return calls.MASK
 
 
 class VoiceCodeCreateSerializer(serializers.Serializer):
@@ -368,7 +368,7 @@ class TwoWayCallViewSet(SendViewSet):
     filterset_class = TwoWayCallFilter
 
     def create_service(self, **kwargs):
-        return services.two_way_call_create(**kwargs)
+        return calls.two_way_call_create(**kwargs)
 
 
 @extend_schema_view(
@@ -384,4 +384,4 @@ class VoiceCodeViewSet(SendViewSet):
     filterset_class = VoiceCodeFilter
 
     def create_service(self, **kwargs):
-        return services.voice_code_create(**kwargs)
+        return calls.voice_code_create(**kwargs)

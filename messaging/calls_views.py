@@ -18,8 +18,8 @@ from core.decorators import require_perm
 from core.filters import list_or_errors
 from core.forms import apply_validation_error
 from core.pagination import paginate
-from messaging import limits, selectors, sending, services
-from messaging.forms import TwoWayCallForm, VoiceCodeForm
+from messaging import calls, limits, selectors, sending
+from messaging.calls_forms import TwoWayCallForm, VoiceCodeForm
 from messaging.models import SendState, TwoWayCall, VoiceCode
 
 
@@ -70,21 +70,21 @@ class Page:
 
 TWO_WAY = Page(
     TwoWayCall,
-    services.TWO_WAY_CALL,
+    calls.TWO_WAY_CALL,
     "two_way_call",
     "Two-way calls",
     TwoWayCallForm,
-    services.two_way_call_create,
+    calls.two_way_call_create,
     selectors.two_way_call_list,
     selectors.two_way_call_get,
 )
 VOICE = Page(
     VoiceCode,
-    services.VOICE_CODE,
+    calls.VOICE_CODE,
     "voice_code",
     "Voice codes",
     VoiceCodeForm,
-    services.voice_code_create,
+    calls.voice_code_create,
     selectors.voice_code_list,
     selectors.voice_code_get,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import SubAccount, VendorAccount
-from messaging import selectors, sending, services
+from messaging import calls, selectors, sending
 
 
 class _AccountField(forms.ModelChoiceField):
@@ -55,14 +55,14 @@ class TwoWayCallForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        accounts = sending.accounts_offering(services.TWO_WAY_CALL.capability)
+        accounts = sending.accounts_offering(calls.TWO_WAY_CALL.capability)
         self.fields["vendor_account"].queryset = accounts
         self.fields["sub_account"].queryset = selectors.sub_accounts_for_calls(accounts=accounts)
         _one_account_initial(self, accounts)
 
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
-        options = {k: data.pop(k) for k in services.TWO_WAY_OPTIONS if k in data}
+        options = {k: data.pop(k) for k in calls.TWO_WAY_OPTIONS if k in data}
         return {**data, "options": options}
 
 
@@ -92,7 +92,7 @@ class VoiceCodeForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        accounts = sending.accounts_offering(services.VOICE_CODE.capability)
+        accounts = sending.accounts_offering(calls.VOICE_CODE.capability)
         self.fields["vendor_account"].queryset = accounts
         _one_account_initial(self, accounts)
 
