@@ -274,6 +274,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Signed callback nonces past their window are useless: keep the table small.
     "callbacks-prune-nonces": {"task": "callbacks.tasks.callback_nonce_prune", "schedule": 600.0},
     # The database send limiter's ended windows (messaging.limits; none with Redis).
+    # Sends pending too long (a lost task) are sent again; a started call is never repeated.
+    "messaging-resolve-stuck-sends": {
+        "task": "messaging.tasks.sends_resolve_stuck",
+        "schedule": 300.0,
+    },
     "messaging-prune-limit-windows": {
         "task": "messaging.tasks.limit_windows_prune",
         "schedule": 3600.0,
@@ -327,7 +332,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Several models have a `kind`; name each enum after its model so the schema is valid.
-    "ENUM_NAME_OVERRIDES": {"BindingKindEnum": "privacy.models.kind_choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "BindingKindEnum": "privacy.models.kind_choices",
+        "MessageKindEnum": "messaging.models.Message.Kind",
+        "SendStateEnum": "messaging.models.SendState",
+    },
 }
 
 # Behind a reverse proxy: trust X-Forwarded-Proto/Host so the console rebuilds the URL

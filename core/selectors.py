@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from callbacks.models import CallRecord, Delivery
 from callbacks.selectors import gap_records
-from messaging.models import SendState, TwoWayCall, VoiceCode
+from messaging.models import Message, SendState, TwoWayCall, VoiceCode
 from privacy.models import Binding
 
 RECENT = timedelta(hours=24)
@@ -81,6 +81,8 @@ def attention_tiles(*, user, now: datetime | None = None) -> list[Tile]:
             ),
             Tile("Calls missing their CDR", str(gaps), _url("callbacks:gap_list"), gaps > 0),
         ]
+    if user.has_perm("messaging.add_message"):
+        tiles.append(_sms_problems(since))
     return tiles + send_failure_tiles(user=user, since=since)
 
 
@@ -104,10 +106,19 @@ def send_failure_tiles(*, user, since: datetime) -> list[Tile]:
     return tiles
 
 
+def _sms_problems(since: datetime) -> Tile:
+    """SMS the vendor refused lately (the (state, created_at) index)."""
+    refused = Message.objects.filter(state=Message.State.FAILED, created_at__gte=since).count()
+    url = _url("messaging:sms_list", state="failed", created_from=since.date().isoformat())
+    return Tile("SMS failed (24 h)", str(refused), url, refused > 0)
+
+
 def today_tiles(*, user, now: datetime | None = None) -> list[Tile]:
-    """Business staff: today's calls and how many of those that ended were answered."""
+    """Business staff: today's calls and how many of those that ended were answered,
+    and today's SMS."""
+    sms = _sms_today(user, now)
     if not user.has_perm("callbacks.view_callrecord"):
-        return []
+        return sms
     midnight = start_of_today(now)
     day = {"date_from": midnight.date().isoformat()}
     stats = CallRecord.objects.filter(call_at__gte=midnight).aggregate(
@@ -124,6 +135,7 @@ def today_tiles(*, user, now: datetime | None = None) -> list[Tile]:
             rate,
             _url("callbacks:call_record_list", outcome="answered", **day),
         ),
+        *sms,
     ]
 
 
@@ -132,3 +144,12 @@ def home_summary(*, user, now: datetime | None = None) -> dict[str, list[Tile]]:
         "attention": attention_tiles(user=user, now=now),
         "today": today_tiles(user=user, now=now),
     }
+
+
+def _sms_today(user, now: datetime | None) -> list[Tile]:
+    if not user.has_perm("messaging.view_message"):
+        return []
+    midnight = start_of_today(now)
+    sent = Message.objects.filter(created_at__gte=midnight, state=Message.State.SENT).count()
+    url = _url("messaging:sms_list", state="sent", created_from=midnight.date().isoformat())
+    return [Tile("SMS sent today", str(sent), url)]

@@ -1,11 +1,12 @@
-"""Reads for two-way calls and voice codes: lists and details for pages and the API,
-the sub-accounts a two-way call may be signed with, and what the vendor called back.
+"""Reads for messaging: filtered lists of sends (messages, two-way calls, voice codes),
+one send with its parts, the accounts and sub-accounts each kind may use, and what
+the vendor called back for a call.
 
 What came back attaches by the vendor's call id, not by a foreign key: the call
-events and CDR (callbacks.CallRecord / CallEvent) of a send are the ones with the
-send's vendor account and `call_id` = its callSid (two-way call) or sessionId
-(voice code). Whichever arrives first, the callback or the vendor's answer to our
-request, the join finds them, and the callbacks app's ingest needs no change.
+events and CDR (callbacks.CallRecord / CallEvent) of a two-way call or voice code are
+the ones with the send's vendor account and `call_id` = its callSid (two-way call) or
+sessionId (voice code). Whichever arrives first, the callback or the vendor's answer
+to our request, the join finds them, and the callbacks app's ingest needs no change.
 """
 
 from __future__ import annotations
@@ -15,15 +16,70 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import SubAccount, VendorAccount
 from callbacks.models import CallEvent, CallRecord
 from core import filters as core_filters
-from messaging.filters import TwoWayCallFilter, VoiceCodeFilter
-from messaging.models import Send, TwoWayCall, VoiceCode
+from messaging import limits, sending
+from messaging.filters import MessageFilter, TwoWayCallFilter, VoiceCodeFilter
+from messaging.models import Message, MessageRecipient, Send, SendPolicy, TwoWayCall, VoiceCode
 from vendors import CallOutcome
+
+# The capabilities whose sends count against an account's limits.
+SEND_CAPABILITIES = ("supports_sms", "supports_voice_codes")
+
+
+def message_list(*, filters: Mapping[str, Any] | None = None, user=None) -> QuerySet[Message]:
+    """Messages matching `filters` (messaging.filters.MessageFilter); raises
+    ValidationError naming any unusable filter."""
+    first = MessageRecipient.objects.filter(message=OuterRef("pk")).order_by("batch", "id")
+    return core_filters.apply(
+        MessageFilter,
+        filters=filters,
+        queryset=Message.objects.select_related("vendor_account").annotate(
+            first_number=Subquery(first.values("number")[:1])
+        ),
+        user=user,
+    )
+
+
+def message_get(*, pk: int) -> Message:
+    return Message.objects.select_related("vendor_account", "sub_account", "created_by").get(pk=pk)
+
+
+def message_recipients(*, message: Message) -> QuerySet[MessageRecipient]:
+    return message.recipients.order_by("batch", "id")
+
+
+def sms_accounts() -> QuerySet[VendorAccount]:
+    """Enabled accounts whose vendor sends SMS: the send forms' choices."""
+    return sending.accounts_offering("supports_sms")
+
+
+def sms_sub_accounts() -> QuerySet[SubAccount]:
+    return SubAccount.objects.filter(vendor_account__in=sms_accounts()).select_related(
+        "vendor_account"
+    )
+
+
+def policy_accounts() -> QuerySet[VendorAccount]:
+    """Accounts whose vendor sends something messaging counts (SMS, voice codes)."""
+    found = VendorAccount.objects.none()
+    for capability in SEND_CAPABILITIES:
+        found = found | sending.accounts_offering(capability)
+    return found.distinct().order_by("name")
+
+
+def policy_rows() -> list[tuple[VendorAccount, SendPolicy | None, limits.AccountLimits]]:
+    """Each such account, its SendPolicy row (None: defaults) and the limits in force."""
+    policies = {p.vendor_account_id: p for p in SendPolicy.objects.all()}
+    return [
+        (account, policies.get(account.pk), limits.limits_for(account))
+        for account in policy_accounts()
+    ]
+
 
 # ----------------------------------------------------------------- sub-accounts
 

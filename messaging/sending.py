@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -48,12 +49,21 @@ MAX_TASK_RETRIES = 4
 
 @dataclass(frozen=True)
 class SendKind:
-    """What a kind of send declares; everything else here is shared."""
+    """What a kind of send declares; everything else here is shared. Instances
+    register themselves in KINDS (the stuck-send sweep walks it)."""
 
     model: type[Send]
     capability: str  # VendorClient class attribute, e.g. "supports_sms"
-    task_name: str  # "messaging.tasks.<service>"
+    task_name: str  # "messaging.tasks.<service>"; the task takes the row's pk
     label: str  # "SMS": in error texts
+
+    def __post_init__(self) -> None:
+        KINDS[self.task_name] = self
+
+
+KINDS: dict[str, SendKind] = {}
+# A pending send this old has lost its task (a broker outage): send it again.
+STUCK_AFTER = timedelta(minutes=5)
 
 
 class RetryLater(Exception):
@@ -244,7 +254,9 @@ def unknown_outcome(error: e.VendorError) -> bool:
     undocumented 5xx, or an answer we could not read."""
     if isinstance(error, e.NetworkError | e.ResponseError):
         return True
-    return isinstance(error, e.TemporaryError) and not error.code
+    # A bare 5xx (vendors/base.py `_http_error`: the code is the HTTP status, or none).
+    bare = not error.code or error.code == str(error.http_status)
+    return isinstance(error, e.TemporaryError) and bare
 
 
 def should_retry(client, error: e.VendorError, *, final_attempt: bool) -> bool:
@@ -313,3 +325,21 @@ def default_advice(error: e.VendorError) -> str:
         if isinstance(error, cls):
             return text
     return "Read the vendor's text; contact the vendor if it persists."
+
+
+def sends_resolve_stuck(*, now=None, limit: int = 1000) -> int:
+    """Enqueue again every kind's sends pending for longer than STUCK_AFTER (beat).
+
+    Safe: the send itself fails a row whose vendor call had started (outcome
+    unknown) instead of calling twice, and skips a row that is no longer pending.
+    """
+    cutoff = (now or timezone.now()) - STUCK_AFTER
+    count = 0
+    for kind in list(KINDS.values()):
+        stuck = kind.model.objects.filter(state=SendState.PENDING, updated_at__lt=cutoff)
+        for pk in stuck.values_list("pk", flat=True)[:limit]:
+            # Touch it so the next sweep waits STUCK_AFTER again for this task.
+            kind.model.objects.filter(pk=pk).update(updated_at=timezone.now())
+            enqueue_on_commit(kind.task_name, pk)
+            count += 1
+    return count

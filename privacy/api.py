@@ -6,24 +6,18 @@ binding the first one made (200, same id) instead of making a second.
 """
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import VendorAccount
+from core import idempotency
 from core.api import Conflict
 from core.serializers import MaskedNumberField, MaskedTextField
 from privacy import kinds, services
 from privacy.filters import BindingFilter
 from privacy.models import Binding
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class FailureSerializer(serializers.Serializer):
@@ -173,15 +167,7 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(
         request=BindingCreateSerializer,
-        parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                str,
-                OpenApiParameter.HEADER,
-                description="Up to 128 characters; a retried POST with the same key returns "
-                "the same binding instead of creating a second.",
-            )
-        ],
+        parameters=[idempotency.IDEMPOTENCY_PARAMETER],
         responses={
             202: BindingSerializer,
             200: OpenApiResponse(BindingSerializer, description="Replayed Idempotency-Key"),
@@ -193,9 +179,7 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         """Create a binding: 202 with state "pending"; a worker asks the vendor."""
         data = BindingCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-        if len(key) > 128:
-            raise serializers.ValidationError({IDEMPOTENCY_HEADER: "At most 128 characters."})
+        key = idempotency.key_from_request(request)
         try:
             # The service says whether it replayed: a look-up here first would race a
             # twin request and answer 202 to both.
@@ -203,10 +187,7 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 **data.validated_data, created_by=request.user, idempotency_key=key
             )
         except services.IdempotencyConflict as exc:
-            raise Conflict(
-                f"{IDEMPOTENCY_HEADER} {key!r} was used for binding {exc.binding.pk}, "
-                "made from a different request."
-            ) from exc
+            raise Conflict(idempotency.conflict_text(key, exc.binding)) from exc
         body = BindingSerializer(binding, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 

@@ -49,6 +49,9 @@ Chaos (per account on the page / API, per call for the delivery side):
   ccp answer forms: ccp_success_code ("000000" as the SDKs compare, or "0"
                   as the PHP guide says), ccp_sub_account_sid_key
                   (subAccountSid, or accountSid as the guide's PHP reads)
+  ccp SMS rules:  ccp_app_state (the application's state, guide §2.5.2) and
+                  ccp_registered_numbers (who an application that is not
+                  online may still send to)
 Callbacks that get a non-2xx or a network error are retried twice (1 s, 3 s).
 
 Running it alone on its own port:

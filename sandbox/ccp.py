@@ -40,6 +40,11 @@ these are the cloopen-style codes the sandbox answers (`CODES`):
   111130  sub-account not found (unknown subAccountSid)
   111200  request body unreadable, or a required parameter missing/invalid
   160031  SMS: a required parameter missing or invalid (the SMS family's own code)
+  112312  SMS from an application that is disabled (0) or deleted (-1): our code
+  112305  SMS (112310 template SMS) to a number not registered, from an
+          application unpublished/offline (1), in review (3) or rejected (4)
+          (guide §2.5.2 说明; the account's ccp_app_state and
+          ccp_registered_numbers; codes as vendors/ccp.py's docstring says)
 Checks run in that order of the header, then the URL, then the account.
 Account.status in AccountInfo is the SandboxAccount.state number (0 trial,
 1 active, 2 suspended, 3 closed), which vendors/ccp.py reads the same way.
@@ -101,7 +106,13 @@ CODES: dict[str, str] = {
     "111130": "【账号】子账户不存在",
     "111200": "【参数】请求包体格式有误或必选参数为空",
     "160031": "【短信】参数解析失败",
+    "112305": "应用未上线，短信接收号码外呼受限",
+    "112310": "应用未上线，模板短信接收号码外呼受限",
+    "112312": "应用已禁用或已删除，不能发送短信",
 }
+# Application states (guide §2.5.2 说明): no SMS at all; only to registered numbers.
+APP_NO_SMS = (-1, 0)
+APP_REGISTERED_ONLY = (1, 3, 4)
 
 # Outcome -> byetype: the first byetype vendors.ccp.BYETYPE maps to that outcome.
 BYETYPES: dict[str, str] = {}
@@ -329,7 +340,7 @@ def sms_messages(exchange: Exchange, sid: str) -> HttpResponse:
     message = services.message_create(
         account=account,
         kind="sms",
-        to=_numbers(fields["to"]),
+        to=_sms_recipients(account, fields["to"], refused="112305"),
         body=str(fields["body"]),
         sub_account_sid=str(fields.get("subAccountSid") or ""),
     )
@@ -350,7 +361,7 @@ def template_sms(exchange: Exchange, sid: str) -> HttpResponse:
     message = services.message_create(
         account=account,
         kind="template",
-        to=_numbers(fields["to"]),
+        to=_sms_recipients(account, fields["to"], refused="112310"),
         template_id=str(fields["templateId"]),
         datas=[str(item) for item in datas],
     )
@@ -398,6 +409,25 @@ def _numbers(value: Any) -> list[str]:
     if not numbers or not all(_is_number(n) for n in numbers):
         raise _reject("160031", protocol.INVALID, "to must be comma-separated phone numbers")
     return numbers
+
+
+def _sms_recipients(account: SandboxAccount, value: Any, *, refused: str) -> list[str]:
+    """The request's numbers, once the application's state lets it send to all of them."""
+    numbers = _numbers(value)
+    if account.ccp_app_state in APP_NO_SMS:
+        raise _reject("112312", protocol.REFUSED)
+    if account.ccp_app_state in APP_REGISTERED_ONLY:
+        registered = {_national(n) for n in account.ccp_registered_numbers or []}
+        outsiders = [n for n in numbers if _national(n) not in registered]
+        if outsiders:
+            raise _reject(refused, protocol.REFUSED, f"{len(outsiders)} number(s) not registered")
+    return numbers
+
+
+def _national(number: Any) -> str:
+    """13800138000 for 13800138000, +8613800138000 or 008613800138000."""
+    digits = str(number).strip().removeprefix("+").removeprefix("00")
+    return digits[2:] if digits.startswith("86") and len(digits) > 11 else digits
 
 
 def _is_number(value: str) -> bool:

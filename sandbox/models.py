@@ -44,9 +44,16 @@ class SandboxAccount(models.Model):
         "chaos_recording_late_seconds",
         "ccp_success_code",
         "ccp_sub_account_sid_key",
+        "ccp_app_state",
+        "ccp_registered_numbers",
     )
     # Settings that mean something only for one vendor (the chaos form hides the rest).
-    VENDOR_FIELDS = {"ccp_success_code": "ccp", "ccp_sub_account_sid_key": "ccp"}
+    VENDOR_FIELDS = {
+        "ccp_success_code": "ccp",
+        "ccp_sub_account_sid_key": "ccp",
+        "ccp_app_state": "ccp",
+        "ccp_registered_numbers": "ccp",
+    }
 
     class State(models.IntegerChoices):
         # The igw §3.1 / ccp AccountInfo numbering.
@@ -108,6 +115,25 @@ class SandboxAccount(models.Model):
         ],
         default="subAccountSid",
         help_text="ccp: the key of the new sub-account's sid in the create answer.",
+    )
+    # ccp SMS application-state rules (guide §2.5.2 说明).
+    ccp_app_state = models.IntegerField(
+        choices=[
+            (-1, "Deleted (-1): no SMS"),
+            (0, "Disabled (0): no SMS"),
+            (1, "Unpublished/offline (1): registered numbers only"),
+            (2, "Online (2): any number"),
+            (3, "In review (3): registered numbers only"),
+            (4, "Rejected (4): registered numbers only"),
+        ],
+        default=2,
+        help_text="ccp: the application's state, which decides who may receive its SMS.",
+    )
+    ccp_registered_numbers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="ccp: the account's registered (test) numbers, the only SMS recipients "
+        "of an application that is not online.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

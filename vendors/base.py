@@ -122,6 +122,8 @@ class VendorClient(abc.ABC):
                         `call_verify`; each send method has a classmethod
                         `<method>_problem(**same kwargs) -> str` that the
                         console runs before queueing ("" = acceptable);
+      sms_max_recipients  numbers one SMS request may carry; the console splits
+                        a larger send into requests of at most this many [1];
       binding_kinds     privacy binding kinds the vendor offers, as specs
                         (vendors.binding_kinds.BindingKindSpec) [()];
       account_settings  keys of the account's `extra` the client reads, with
@@ -143,6 +145,7 @@ class VendorClient(abc.ABC):
     supports_account_status: ClassVar[bool] = False
     supports_sub_accounts: ClassVar[bool] = False
     supports_sms: ClassVar[bool] = False
+    sms_max_recipients: ClassVar[int] = 1
     supports_voice_codes: ClassVar[bool] = False
     supports_two_way_calls: ClassVar[bool] = False
     binding_kinds: ClassVar[tuple[BindingKindSpec, ...]] = ()

@@ -24,6 +24,18 @@ CHOICES where the documents are silent or ambiguous (each is one place here):
   (SubAccount, SMSMessage, TemplateSMS, CallBack); list values are written as
   <datas><data>..</data></datas> (`_XML_ITEMS`).
 - `to` is sent as one comma-separated string ("号码集合"; the SDK does so).
+  The guide states no maximum count of numbers per request: we send at most
+  `sms_max_recipients` = 100 per request (the console splits larger sends into
+  batches of 100, each its own request), a size the platform is commonly
+  reported to accept; one place to change.
+- SMS application-state rules (guide §2.5.2 说明): a disabled (0) or deleted
+  (-1) application sends no SMS; an unpublished/offline (1), in-review (3) or
+  rejected (4) one sends only to the account's registered numbers. The codes
+  are not in our documents: 112305 (SMS) and 112310 (template SMS) "应用未上线，
+  …接收号码外呼受限" are the platform's, as a cloopen SDK user's table lists
+  them with the other 1123xx SMS codes; for a disabled or deleted application
+  no code is known and we (and the sandbox) use 112312.  Their English glosses
+  name the rule, so the console's error says which rule refused the send.
 - two_way_call: the guide's JSON body has only from/to while its XML body
   also has subAccountSid (the URL carries it anyway); we follow the guide
   literally per format.  The optional fields are the official SDK's
@@ -103,6 +115,7 @@ from .base import ErrorRow, Reply, Signature, VendorClient
 from .errors import (
     AuthError,
     CallbackAuthError,
+    Conflict,
     InvalidPayload,
     InvalidRequest,
     NetworkError,
@@ -137,6 +150,12 @@ SUCCESS = "000000"
 _TIME_FORMATS = ("%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S")
 _XML_ITEMS = {"datas": "data"}
 _ACCOUNT_STATES = {"0": "trial", "1": "active", "2": "suspended", "3": "closed"}
+# The guide's SMS application-state rules (§2.5.2 说明), as the glosses of their codes.
+_NOT_ONLINE_RULE = (
+    "Application not online (unpublished, offline, in review or rejected): "
+    "SMS only to the account's registered numbers (guide 2.5.2)"
+)
+_DISABLED_RULE = "Application disabled or deleted: it sends no SMS (guide 2.5.2)"
 
 # Hangup byetype -> (outcome, release side).  OUR CHOICE (see docstring).
 BYETYPE: dict[str, tuple[CallOutcome, str]] = {
@@ -299,6 +318,7 @@ class CcpClient(VendorClient):
     supports_sub_accounts: ClassVar[bool] = True
     supports_sms: ClassVar[bool] = True
     supports_two_way_calls: ClassVar[bool] = True
+    sms_max_recipients: ClassVar[int] = 100  # OUR CHOICE: see the module docstring
     credential_names: ClassVar[tuple[str, str, str]] = ("accountSid", "authToken", "appId")
     account_settings: ClassVar[Mapping[str, Setting]] = {
         "format": Setting(str, "Request/response format.", choices=("json", "xml")),
@@ -320,6 +340,23 @@ class CcpClient(VendorClient):
         "111130": (NotFound, "Sub-account does not exist"),
         "111200": (InvalidRequest, "Request body or parameter error"),
         "160031": (InvalidRequest, "SMS parameter error"),
+        # The SMS family (1123xx), from a cloopen SDK user's table; 112312 is ours.
+        "112300": (InvalidRequest, "SMS recipient numbers missing"),
+        "112301": (InvalidRequest, "SMS body missing"),
+        "112302": (PermissionDenied, "Bulk SMS suspended for this account"),
+        "112303": (PermissionDenied, "The application has no SMS capability"),
+        "112304": (InvalidRequest, "SMS body encoding could not be converted"),
+        "112305": (PermissionDenied, _NOT_ONLINE_RULE),
+        "112306": (InvalidRequest, "Template SMS recipient numbers missing"),
+        "112307": (InvalidRequest, "Template SMS templateId missing"),
+        "112308": (InvalidRequest, "Template SMS datas missing"),
+        "112309": (InvalidRequest, "Template SMS content encoding could not be converted"),
+        "112310": (PermissionDenied, _NOT_ONLINE_RULE),
+        "112311": (NotFound, "SMS template does not exist"),
+        "112312": (PermissionDenied, _DISABLED_RULE),
+        # Not weather: the same content to the same number again too soon; a retry
+        # would only be refused again (or send a duplicate later).
+        "160021": (Conflict, "Same content to the same number only once within the set time"),
         # Not a platform answer: the official SDK's own stand-in for "network
         # error"; kept so a code copied from SDK logs still classifies.
         "172001": (NetworkError, "Network error (SDK-local code)"),

@@ -71,8 +71,9 @@ def test_operators_see_what_needs_attention(operator):
         "Bindings failed (24 h)": "1",
         "Deliveries rejected or failed (24 h)": "2",
         "Calls missing their CDR": "1",
+        "SMS failed (24 h)": "0",
     }
-    assert all(t.alert for t in tiles)
+    assert all(t.alert for t in tiles if t.label != "SMS failed (24 h)")  # no SMS failed
     assert tiles[0].url == reverse("privacy:binding_list") + "?state=pending"
 
 
@@ -86,12 +87,13 @@ def test_business_staff_see_todays_calls_and_answer_rate(staff_user):
     _call(account, "y", NOW - DAY)  # yesterday
     assert selectors.attention_tiles(user=staff_user, now=NOW) == []
     tiles = selectors.today_tiles(user=staff_user, now=NOW)
-    assert _tiles(tiles) == {"Calls today": "4", "Answered today": "33%"}
+    assert _tiles(tiles) == {"SMS sent today": "0", "Calls today": "4", "Answered today": "33%"}
     assert tiles[1].url.endswith("?outcome=answered&date_from=2026-11-30")
 
 
 def test_answer_rate_without_finished_calls_is_a_dash(staff_user):
     assert _tiles(selectors.today_tiles(user=staff_user, now=NOW)) == {
+        "SMS sent today": "0",
         "Calls today": "0",
         "Answered today": "—",
     }

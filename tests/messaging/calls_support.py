@@ -19,20 +19,7 @@ CODE = "73914062"  # the verification code the secrecy tests look for
 A = "13800000001"
 B = "13900000002"
 
-__all__ = ["CODE", "A", "B", "console_account", "fresh_limits", "play", "wait_for"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_limits():
-    """Limiter counters live in Redis across tests while account ids repeat: start
-    every test with none."""
-    from messaging import limits
-
-    url = limits.redis_url()
-    if url:
-        import redis
-
-        redis.Redis.from_url(url).flushdb()
+__all__ = ["CODE", "A", "B", "console_account", "play", "wait_for"]
 
 
 @pytest.fixture

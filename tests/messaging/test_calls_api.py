@@ -99,12 +99,12 @@ def test_voice_code_filters(console_account, operator_api, staff_api):
     assert ids(operator_api, "state=sent") == ["13800000021"]
     assert ids(operator_api, f"vendor_account={other.pk}") == ["13800000022"]
     assert ids(operator_api, "recipient=%2B8613800000022") == ["13800000022"]
-    assert ids(operator_api, "date_from=2000-01-01&date_to=2999-12-31") != []
+    assert ids(operator_api, "created_from=2000-01-01&created_to=2999-12-31") != []
     assert ids(staff_api, "recipient=13800000021") == ["138****0021"]
     for bad in (
         "state=nope",
         "vendor_account=99999999999999999999",
-        "date_from=x",
+        "created_from=x",
         "recipient=%00",
     ):
         assert operator_api.get("/api/v1/voice-codes/?" + bad).status_code == 400, bad

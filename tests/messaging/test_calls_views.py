@@ -95,7 +95,7 @@ def test_lists_filter_and_paginate_and_pending_rows_poll(console_account, operat
     pending = VoiceCode.objects.filter(state="pending").first()
     fragment = operator_client.get(f"/messaging/voice-codes/{pending.pk}/state/").content.decode()
     assert "data-poll-url" in fragment and "Pending" in fragment
-    for bad in ("state=nope", "date_from=yesterday", "vendor_account=x", "recipient=%00"):
+    for bad in ("state=nope", "created_from=yesterday", "vendor_account=x", "recipient=%00"):
         response = operator_client.get("/messaging/voice-codes/?" + bad)
         assert response.status_code == 200 and 'class="error"' in response.content.decode(), bad
     assert operator_client.get("/messaging/voice-codes/?page=2").status_code == 200

@@ -103,3 +103,72 @@ def test_database_windows_are_pruned(settings, account):
 
     assert limits.prune_windows(now=datetime.fromtimestamp(NOW, tz=UTC) + timedelta(minutes=2)) == 1
     assert connection.vendor == "postgresql"
+
+
+HAMMER = """
+import os, sys, time
+import django
+django.setup()
+from accounts.models import VendorAccount
+from messaging import limits
+account = VendorAccount.objects.get(pk=int(sys.argv[1]))
+start, tries = float(sys.argv[2]), int(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))
+passed = 0
+for _ in range(tries):
+    try:
+        limits.acquire(account)
+        passed += 1
+    except limits.RateLimitExceeded:
+        pass
+print(passed)
+"""
+
+
+def _database_url() -> str:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend_name", ["redis", "database"])
+def test_the_limit_holds_across_two_processes(backend_name):
+    """Two OS processes hammer one account: exactly the limit gets through."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import redis
+
+    account = VendorAccountFactory(vendor="ccp")
+    SendPolicy.objects.create(vendor_account=account, per_minute=0, per_day=60)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "ccp_console.settings_test",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    if backend_name == "database":
+        env.update(REDIS_URL="", CELERY_BROKER_URL="sqla+sqlite:///unused.sqlite3")
+    else:
+        redis.Redis.from_url(limits.redis_url()).flushdb()
+    start = time.time() + 6.0  # both processes set up Django before the start
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", HAMMER, str(account.pk), str(start), "100"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), [err[-2000:] for _, err in results]
+    passed = [int(out.strip().splitlines()[-1]) for out, _ in results]
+    assert sum(passed) == 60, passed
+    assert all(p > 0 for p in passed), passed  # both really competed

@@ -143,6 +143,11 @@ def test_a_started_call_is_never_repeated(account):
         (e.NetworkError("ccp", "timeout", "ReadTimeout"), sending.UNKNOWN_OUTCOME, True),
         (e.ResponseError("ccp", "", "not JSON"), sending.UNKNOWN_OUTCOME, True),
         (e.TemporaryError("ccp", "", "HTTP 502", http_status=502), sending.UNKNOWN_OUTCOME, True),
+        (
+            e.TemporaryError("ccp", "503", "HTTP 503", http_status=503),
+            sending.UNKNOWN_OUTCOME,
+            True,
+        ),
     ],
 )
 def test_each_error_class_fails_the_send_with_its_text(account, error, code, unknown):

@@ -103,13 +103,14 @@ def test_each_vendor_error_class_fails_the_row_with_its_text(
     assert row.attempts == 1 and not row.call_sid
 
 
-def test_sandbox_5xx_fails_the_row_and_is_not_sent_again(console_account):
+def test_sandbox_5xx_is_an_unknown_outcome_and_is_not_sent_again(console_account):
     account = console_account("ccp")
     account.sandbox.chaos_api_fail_next = 1
     account.sandbox.save()
     row = _create(account)
-    # A send has no idempotency key at the vendor: a 5xx is not retried blindly.
-    assert (row.state, row.error_code, row.attempts) == ("failed", "503", 1)
+    # A send has no idempotency key at the vendor: a bare 5xx may have acted, so it
+    # is an unknown outcome, never retried blindly.
+    assert (row.state, row.error_code, row.attempts) == ("failed", "unknown_outcome", 1)
     assert SandboxCall.objects.count() == 0
 
 

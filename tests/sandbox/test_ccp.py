@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from sandbox.models import SandboxCall, SandboxMessage, SandboxRequest
 from sandbox.services import account_set_chaos
-from vendors import VendorError, ccp
+from vendors import VendorError, ccp, errors
 
 
 @pytest.fixture(params=["json", "xml"])
@@ -205,6 +205,34 @@ def test_missing_params(make_vendor):
     with pytest.raises(VendorError) as exc:
         vendor.client.create_sub_account("x")
     assert exc.value.code == "111200"
+
+
+@pytest.mark.parametrize("state", [0, -1])
+def test_a_disabled_or_deleted_application_sends_no_sms(make_vendor, state):
+    vendor = make_vendor("ccp")
+    account_set_chaos(account=vendor.sandbox, ccp_app_state=state)
+    with pytest.raises(errors.PermissionDenied) as exc:
+        vendor.client.send_sms(["13800000001"], "hi")
+    assert exc.value.code == "112312"
+    assert "disabled or deleted" in exc.value.message_en
+    assert not SandboxMessage.objects.exists()
+
+
+@pytest.mark.parametrize("state", [1, 3, 4])
+def test_an_application_not_online_sends_only_to_registered_numbers(make_vendor, state):
+    vendor = make_vendor("ccp")
+    account_set_chaos(
+        account=vendor.sandbox, ccp_app_state=state, ccp_registered_numbers=["+8613800000001"]
+    )
+    assert vendor.client.send_sms(["13800000001"], "hi").message_id
+    with pytest.raises(errors.PermissionDenied) as exc:
+        vendor.client.send_sms(["13800000001", "13800000002"], "hi")
+    assert exc.value.code == "112305"
+    assert "registered numbers" in exc.value.message_en
+    with pytest.raises(errors.PermissionDenied) as exc:
+        vendor.client.send_template_sms(["13800000002"], "1", ["x"])
+    assert exc.value.code == "112310"
+    assert SandboxMessage.objects.count() == 1
 
 
 def test_secrets_are_not_journaled(make_vendor):
