@@ -107,3 +107,52 @@ def stop(proc: subprocess.Popen | None) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def post_concurrently(
+    url: str, *, headers: dict, body, count: int, seconds: float, clients: int
+) -> tuple[list[int], list[str], float]:
+    """POST `body(i)` for i = 0 .. count-1 from `clients` threads until done or `seconds`
+    pass. Returns the ids of the 202 answers, the other answers (status and start of
+    the text), and the seconds it took."""
+    import threading
+
+    import requests
+
+    counter = iter(range(10**9))
+    lock = threading.Lock()
+    accepted: list[int] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        session = requests.Session()
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(counter)
+                if i >= count:
+                    return
+            response = session.post(url, json=body(i), headers=headers, timeout=30)
+            with lock:
+                if response.status_code == 202:
+                    accepted.append(response.json()["id"])
+                else:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return accepted, errors, time.perf_counter() - started
+
+
+def delete_queue(redis_url: str, queue: str) -> None:
+    """Delete a run's private Celery queue from Redis (a tiny key; say so if it fails)."""
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url).delete(queue)
+    except Exception as exc:
+        print(f"  (could not delete the Redis queue {queue}: {exc})")

@@ -37,7 +37,16 @@ import sys
 import threading
 import time
 
-from _support import PG, ROOT, admin_sql, free_port, start_gunicorn, stop
+from _support import (
+    PG,
+    ROOT,
+    admin_sql,
+    delete_queue,
+    free_port,
+    post_concurrently,
+    start_gunicorn,
+    stop,
+)
 
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
 PID = os.getpid()
@@ -118,7 +127,6 @@ def start_worker(env, queue: str, concurrency: int) -> subprocess.Popen:
 
 def end_to_end(args) -> None:
     import psycopg
-    import requests
 
     db = f"ccp_bench_bindings_e2e_{PID}"
     queue = f"bench-bindings-{PID}"
@@ -143,40 +151,26 @@ def end_to_end(args) -> None:
         worker = start_worker(env, queue, args.concurrency)
         url = f"http://127.0.0.1:{port}/api/v1/bindings/"
         headers = {"Authorization": f"Token {seeded['token']}"}
-        counter = iter(range(10**9))
-        lock = threading.Lock()
-        accepted: list[int] = []
-        errors: list[str] = []
         deadline = time.monotonic() + args.seconds
 
-        def client() -> None:
-            session = requests.Session()
-            while time.monotonic() < deadline:
-                with lock:
-                    i = next(counter)
-                    if i >= args.count:
-                        return
-                body = {
-                    "kind": "axb",
-                    "vendor_account": seeded["account"],
-                    "a_number": f"138{i:08d}",
-                    "b_number": f"139{i:08d}",
-                    "ttl": 3600,
-                }
-                response = session.post(url, json=body, headers=headers, timeout=30)
-                with lock:
-                    if response.status_code == 202:
-                        accepted.append(response.json()["id"])
-                    else:
-                        errors.append(f"{response.status_code} {response.text[:200]}")
+        def body(i: int) -> dict:
+            return {
+                "kind": "axb",
+                "vendor_account": seeded["account"],
+                "a_number": f"138{i:08d}",
+                "b_number": f"139{i:08d}",
+                "ttl": 3600,
+            }
 
         started = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        api_elapsed = time.perf_counter() - started
+        accepted, errors, api_elapsed = post_concurrently(
+            url,
+            headers=headers,
+            body=body,
+            count=args.count,
+            seconds=args.seconds,
+            clients=args.clients,
+        )
         settled = 0
         with psycopg.connect(f"{PG}/{db}", autocommit=True) as conn:
             while time.monotonic() < deadline + 60:
@@ -202,12 +196,7 @@ def end_to_end(args) -> None:
     finally:
         stop(worker)
         stop(server)
-        try:
-            import redis
-
-            redis.Redis.from_url(REDIS).delete(queue)
-        except Exception as exc:  # the queue key is tiny; say so and go on
-            print(f"  (could not delete the Redis queue {queue}: {exc})")
+        delete_queue(REDIS, queue)
         admin_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
