@@ -28,29 +28,21 @@ from core.api import Conflict
 from core.phones import display_number
 from core.serializers import MaskedNumberField, MaskedTextField
 from messaging import calls, limits, selectors
+from messaging.api import ErrorSerializer
 from messaging.filters import TwoWayCallFilter, VoiceCodeFilter
 from messaging.models import Send, TwoWayCall, VoiceCode
 
 # --------------------------------------------------------------------- shared shapes
 
 
-class ErrorSerializer(serializers.Serializer):
-    """A failed send's error: the vendor's code and text, gloss, advice (numbers masked)."""
-
-    code = serializers.CharField(source="error_code")
-    text = MaskedTextField(source="error_text", help_text="The vendor's own text.")
-    text_en = MaskedTextField(source="error_text_en", help_text="English gloss.")
-    advice = MaskedTextField(source="error_advice")
-
-
-class CallEventSerializer(serializers.Serializer):
+class ReportedEventSerializer(serializers.Serializer):
     kind = serializers.CharField()
     occurred_at = serializers.DateTimeField()
     state_code = serializers.CharField()
     state_text = MaskedTextField()
 
 
-class CallRecordBriefSerializer(serializers.Serializer):
+class ReportedRecordSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     has_cdr = serializers.BooleanField()
     outcome = serializers.CharField()
@@ -59,13 +51,13 @@ class CallRecordBriefSerializer(serializers.Serializer):
     release_at = serializers.DateTimeField(allow_null=True)
 
 
-class CallSerializer(serializers.Serializer):
+class ReportedCallSerializer(serializers.Serializer):
     """What the vendor called back, attached by its call id."""
 
     outcome = serializers.CharField(help_text="answered, busy, no_answer, … ('' under way).")
     last_event = serializers.CharField()
-    events = CallEventSerializer(many=True)
-    record = CallRecordBriefSerializer(allow_null=True)
+    events = ReportedEventSerializer(many=True)
+    record = ReportedRecordSerializer(allow_null=True)
 
 
 class SendSerializer(serializers.ModelSerializer):
@@ -83,13 +75,13 @@ class SendSerializer(serializers.ModelSerializer):
             return None
         return ErrorSerializer(obj, context=self.context).data
 
-    @extend_schema_field(CallSerializer(allow_null=True))
+    @extend_schema_field(ReportedCallSerializer(allow_null=True))
     def get_call(self, obj: Send) -> dict | None:
         view = self.context.get("view")
         if getattr(view, "action", "") == "list":
             return None  # one look-up per row: the detail has it
         progress = selectors.call_progress(obj)
-        return CallSerializer(progress, context=self.context).data
+        return ReportedCallSerializer(progress, context=self.context).data
 
 
 # --------------------------------------------------------------------- two-way calls
