@@ -9,8 +9,8 @@ Needs PostgreSQL at BENCH_PG and Redis at BENCH_REDIS, like bench_bindings.py (w
 helpers it reuses); everything runs on 127.0.0.1 in throwaway databases, bounded in
 count and time, and is torn down at the end.
 
-1. End to end, per kind of send (SENDS: SMS today; a voice-code entry is one more
-   `SendBench`). A throwaway database is seeded with an operator (API token) and an
+1. End to end, per kind of send (SENDS: SMS and voice codes, one `SendBench` each).
+   A throwaway database is seeded with an operator (API token) and an
    account of the kind's vendor whose base_url is the sandbox of the same server,
    with no send limits. gunicorn serves the console with SANDBOX_ENABLED=1, a
    `celery worker` consumes a queue private to this run, client threads POST the
@@ -86,6 +86,19 @@ print(json.dumps({{"token": Token.objects.create(user=user).key, "account": acco
 """
 )
 
+SEED_VOICE = (
+    SEED_OPERATOR
+    + """
+account = VendorAccount.objects.create(
+    vendor="huawei", name="bench-huawei", base_url="{base}/sandbox/huawei",
+    account_id="benchAppKey0001", secret="bench-huawei-app-secret",
+    extra={{"display_number": "+8675528000088"}})
+SendPolicy.objects.create(vendor_account=account, per_minute=0, per_day=0, recipient_per_hour=0)
+ensure_sandbox_account(vendor_account=account)
+print(json.dumps({{"token": Token.objects.create(user=user).key, "account": account.pk}}))
+"""
+)
+
 SENDS = [
     SendBench(
         name="sms",
@@ -96,6 +109,18 @@ SENDS = [
             "vendor_account": seeded["account"],
             "to": [f"138{i:08d}"],
             "body": f"bench {i}",
+        },
+    ),
+    SendBench(
+        name="voice_code",
+        endpoint="/api/v1/voice-codes/",
+        table="messaging_voicecode",
+        seed=SEED_VOICE,
+        body=lambda i, seeded: {
+            "vendor_account": seeded["account"],
+            "callee_number": f"+86138{i:08d}",
+            "verify_code": f"{i % 1000000:06d}",
+            "pre_tone": "welcome.wav",
         },
     ),
 ]

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from callbacks.models import CallRecord, Delivery
 from callbacks.selectors import gap_records
-from messaging.models import Message
+from messaging.models import Message, SendState, TwoWayCall, VoiceCode
 from privacy.models import Binding
 
 RECENT = timedelta(hours=24)
@@ -83,6 +83,26 @@ def attention_tiles(*, user, now: datetime | None = None) -> list[Tile]:
         ]
     if user.has_perm("messaging.add_message"):
         tiles.append(_sms_problems(since))
+    return tiles + send_failure_tiles(user=user, since=since)
+
+
+SENDS = (
+    (TwoWayCall, "messaging:two_way_call_list", "Two-way calls"),
+    (VoiceCode, "messaging:voice_code_list", "Voice codes"),
+)
+
+
+def send_failure_tiles(*, user, since: datetime) -> list[Tile]:
+    """Operators who send: the two-way calls and voice codes that failed lately."""
+    tiles = []
+    for model, url, label in SENDS:
+        if not user.has_perm(f"messaging.add_{model._meta.model_name}"):
+            continue
+        # The (state, created_at) index.
+        failed = model.objects.filter(state=SendState.FAILED, created_at__gte=since).count()
+        tiles.append(
+            Tile(f"{label} failed (24 h)", str(failed), _url(url, state="failed"), failed > 0)
+        )
     return tiles
 
 

@@ -4,11 +4,18 @@ The parts live in
 - messaging.sending  what every kind of send shares (guards, idempotent create,
                      started-call bookkeeping, retry rules);
 - messaging.limits   the send rate limits;
-- messaging.sms      SMS and template SMS.
+- messaging.sms      SMS and template SMS;
+- messaging.calls    two-way calls and voice verification codes.
 """
 
 from accounts.models import VendorAccount
 from core.idempotency import IdempotencyConflict
+from messaging.calls import (
+    two_way_call_create,
+    two_way_call_send,
+    voice_code_create,
+    voice_code_send,
+)
 from messaging.limits import RateLimitExceeded
 from messaging.models import SendPolicy
 from messaging.sending import RetryLater, sends_resolve_stuck
@@ -24,6 +31,10 @@ __all__ = [
     "message_settle",
     "send_policy_set",
     "sends_resolve_stuck",
+    "two_way_call_create",
+    "two_way_call_send",
+    "voice_code_create",
+    "voice_code_send",
 ]
 
 

@@ -3,6 +3,9 @@ named after; messaging.sending explains the retry rules. Beat entries (settings)
 
     messaging.tasks.limit_windows_prune     every hour (database limiter only)
     messaging.tasks.sends_resolve_stuck     every 5 minutes
+
+Send tasks, each named after its service: message_send, two_way_call_send,
+voice_code_send.
 """
 
 from celery import shared_task
@@ -35,3 +38,17 @@ def sends_resolve_stuck() -> int:
     from messaging import services
 
     return services.sends_resolve_stuck()
+
+
+@shared_task(bind=True, name="messaging.tasks.two_way_call_send", max_retries=MAX_TASK_RETRIES)
+def two_way_call_send(self, pk: int) -> None:
+    from messaging import services
+
+    run_with_retries(self, services.two_way_call_send, pk)
+
+
+@shared_task(bind=True, name="messaging.tasks.voice_code_send", max_retries=MAX_TASK_RETRIES)
+def voice_code_send(self, pk: int) -> None:
+    from messaging import services
+
+    run_with_retries(self, services.voice_code_send, pk)

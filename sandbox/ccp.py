@@ -51,6 +51,15 @@ Checks run in that order of the header, then the URL, then the account.
 Account.status in AccountInfo is the SandboxAccount.state number (0 trial,
 1 active, 2 suspended, 3 closed), which vendors/ccp.py reads the same way.
 
+CallBack's optional fields (customerSerNum, fromSerNum, promptTone, …) are checked
+with vendors.ccp.callback_field_problem (111200 naming the field); the call keeps
+them in params.  hangupCdrUrl receives the Hangup; needRecord "0" means no
+recording.
+
+Call events (same URL and kind as the Hangup, before it): CallAuth when the
+call starts, CallEstablish when it is answered, <Request><action/><callSid/>
+<caller/><called/><userData/><time/></Request>, time Beijing.
+
 Hangup callback (the "cdr" webhook kind): the XML vendors/ccp.py parses,
 <Request><action>Hangup</action><callSid/><caller/><called/><starttime/>
 <endtime/><duration/><byetype/><recordurl/><userData/></Request>, times
@@ -389,6 +398,9 @@ def callback(exchange: Exchange, subsid: str) -> HttpResponse:
     for name in ("from", "to"):
         if not _is_number(str(fields[name])):
             raise _reject("111200", protocol.INVALID, f"{name} is not a phone number")
+    problem = vendor.callback_field_problem(fields)
+    if problem:
+        raise _reject("111200", protocol.INVALID, problem)
     call = services.call_request(
         account=account,
         kind=SandboxCall.Kind.CALLBACK,
@@ -455,15 +467,18 @@ def _sub_payload(sub: SandboxSubAccount) -> dict[str, str]:
 
 
 def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
-    """The hangup notification for a finished two-way callback call."""
+    """A finished two-way call's notifications: CallAuth when the platform starts
+    it, CallEstablish when answered, then the Hangup CDR (to hangupCdrUrl when the
+    request gave one: the SDK's 实时话单通知地址)."""
     account = call.account
     answered = call.outcome == CallOutcome.ANSWERED
     byetype = _ANSWERED_BY_SIDE.get(call.release_side, "1") if answered else BYETYPES[call.outcome]
+    base = {"callSid": call.call_id, "caller": call.caller, "called": call.callee}
+    if call.user_data:
+        base["userData"] = call.user_data
     fields = {
         "action": "Hangup",
-        "callSid": call.call_id,
-        "caller": call.caller,
-        "called": call.callee,
+        **base,
         "starttime": _fmt(call.answer_at) if answered and call.answer_at else "",
         "endtime": _fmt(call.release_at) if call.release_at else "",
         "duration": str(call.duration if answered else 0),
@@ -471,17 +486,36 @@ def callbacks(call: SandboxCall, *, recording_url: str) -> list[Outgoing]:
         "recordurl": recording_url,
         "userData": call.user_data,
     }
+    events = [("CallAuth", call.begin_at)]
+    if answered and call.answer_at:
+        events.append(("CallEstablish", call.answer_at))
     authorization = vendor.platform_authorization(account.platform_mac, account.secret)
+    event_url = account.callback_urls.get("cdr", "")
+    hangup_url = (call.params or {}).get("hangupCdrUrl") or event_url
     return [
-        Outgoing(
-            kind="cdr",
-            event="hangup",
-            url=account.callback_urls.get("cdr", ""),
-            body=to_xml(fields, root="Request"),
-            content_type="application/xml;charset=utf-8",
-            sign=lambda url: {"Authorization": authorization},
-        )
+        *(
+            _outgoing(
+                event_url,
+                action.lower(),
+                {"action": action, **base, "time": _fmt(at)},
+                authorization,
+            )
+            for action, at in events
+            if at is not None
+        ),
+        _outgoing(hangup_url, "hangup", fields, authorization),
     ]
+
+
+def _outgoing(url: str, event: str, fields: dict[str, Any], authorization: str) -> Outgoing:
+    return Outgoing(
+        kind="cdr",
+        event=event,
+        url=url,
+        body=to_xml(fields, root="Request"),
+        content_type="application/xml;charset=utf-8",
+        sign=lambda url: {"Authorization": authorization},
+    )
 
 
 # ---------------------------------------------------------------------- plug-in
@@ -526,4 +560,5 @@ def new_call_id(now: datetime) -> str:
 
 
 def records_by_default(call: SandboxCall) -> bool:
-    return True  # the Hangup CDR always carries a recordurl for answered calls
+    # Answered calls are recorded unless the request said needRecord "0".
+    return (call.params or {}).get("needRecord") != "0"

@@ -28,7 +28,8 @@ definition of the digest.
 Body (表4) problems answer HTTP 500 1020001 (参数错误: that is the table's
 status for it): not JSON, a required field missing, displayNbr/calleeNbr not
 4-31 characters of "+" and digits, languageType not 2, preTone not 1-128,
-verifyCode not 2-8 digits, times not 0-9, statusUrl/feeUrl not Base64 of a
+verifyCode not 2-8 digits, times not 0-9, statusUrl/feeUrl over 128
+characters (the Base64 text, vendors/huawei.py's reading) or not Base64 of a
 URL of the documented characters, returnIdlePort not "true"/"false", userData
 over 256, with braces or non-ASCII.
 
@@ -68,7 +69,6 @@ PUSH_TIME = "%Y-%m-%d %H:%M:%S"
 _PAIR = re.compile(r'\s*(\w+)="([^"]*)"\s*')
 _NONCE = re.compile(r"[0-9A-Za-z]{1,128}")
 _NUMBER = re.compile(r"\+?[0-9]{3,30}")
-_URL_CHARS = re.compile(r"[A-Za-z0-9\-:./]+")
 
 MESSAGES: dict[str, str] = {
     "1023006": "Authorization not contained in the HTTP header.",
@@ -218,18 +218,14 @@ def _text(body: dict[str, Any], key: str, lo: int, hi: int, *, required: bool) -
 
 
 def _url(body: dict[str, Any], key: str) -> str:
-    encoded = _text(body, key, 1, 1024, required=False)
+    encoded = _text(body, key, 1, vendor.MAX_PUSH_URL, required=False)
     if not encoded:
         return ""
     try:
         url = base64.b64decode(encoded, validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         raise _bad(f"{key} must be Base64 of a URL") from None
-    if (
-        len(url) > 128
-        or not _URL_CHARS.fullmatch(url)
-        or not url.startswith(("http://", "https://"))
-    ):
+    if not vendor.URL_CHARS.fullmatch(url) or not url.startswith(("http://", "https://")):
         raise _bad(f"{key} must decode to an http(s) URL of the documented characters")
     return url
 

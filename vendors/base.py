@@ -123,6 +123,11 @@ class VendorClient(abc.ABC):
       supports_sub_accounts    `create_sub_account`, `query_sub_accounts`
                         (paged) and `query_sub_account_by_name` exist [False];
       supports_sms, supports_voice_codes  what else the vendor offers [False];
+      supports_two_way_calls   `two_way_call` exists (signed with a
+                        sub-account) [False]; with supports_voice_codes,
+                        `call_verify`; each send method has a classmethod
+                        `<method>_problem(**same kwargs) -> str` that the
+                        console runs before queueing ("" = acceptable);
       sms_max_recipients  numbers one SMS request may carry; the console splits
                         a larger send into requests of at most this many [1];
       binding_kinds     privacy binding kinds the vendor offers, as specs
@@ -148,6 +153,7 @@ class VendorClient(abc.ABC):
     supports_sms: ClassVar[bool] = False
     sms_max_recipients: ClassVar[int] = 1
     supports_voice_codes: ClassVar[bool] = False
+    supports_two_way_calls: ClassVar[bool] = False
     binding_kinds: ClassVar[tuple[BindingKindSpec, ...]] = ()
     account_settings: ClassVar[Mapping[str, Setting]] = {}
     sandbox_module: ClassVar[str] = ""

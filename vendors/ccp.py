@@ -38,8 +38,28 @@ CHOICES where the documents are silent or ambiguous (each is one place here):
   name the rule, so the console's error says which rule refused the send.
 - two_way_call: the guide's JSON body has only from/to while its XML body
   also has subAccountSid (the URL carries it anyway); we follow the guide
-  literally per format.  Extra cloopen parameters (userData, maxCallTime...)
-  are passed through verbatim.
+  literally per format.  The optional fields are the official SDK's
+  callBack(from, to, customerSerNum, fromSerNum, promptTone, alwaysPlay,
+  terminalDtmf, userData, maxCallTime, hangupCdrUrl, needBothCdr, needRecord,
+  countDownTime, countDownPrompt), named in snake_case on `two_way_call` and
+  sent only when given.  The guide has no table for them, so their rules are
+  OUR reading of the SDK's comments, one table (`CALLBACK_FIELDS`, checked by
+  `callback_field_problem`, which the sandbox uses too): the display numbers
+  (customerSerNum: what the callee sees, fromSerNum: what the caller sees;
+  there is no "toSerNum") are phone numbers; promptTone/countDownPrompt are
+  .wav file names; alwaysPlay "true"/"false"; terminalDtmf one key of 0-9*#;
+  userData at most 256 ASCII characters; maxCallTime and countDownTime whole
+  seconds (countDownTime below maxCallTime when both are given, and
+  countDownPrompt only with countDownTime); hangupCdrUrl an http(s) URL;
+  needBothCdr and needRecord "0"/"1".  Everything is sent as a string, as the
+  SDK does.
+- Call events: the documents give no event bodies.  Besides Hangup, the
+  platform posts, to the same callback URL (so the same "cdr" kind), the
+  cloopen-style actions CallAuth (the platform starts the call: event
+  "call_start") and CallEstablish (the callee answered: event "answer"), with
+  callSid, caller, called, userData and `time` ("yyyy-MM-dd HH:mm:ss" or
+  yyyyMMddHHmmss, Beijing; required, since an event without a time cannot be
+  placed).  `CALL_EVENT_ACTIONS` is the one mapping.
 - Responses: the create-sub-account answer is read from SubAccount with
   subAccountSid|accountSid (the SDKs name the first, the guide's PHP reads
   the second), subToken|authToken, voipAccount, voipPwd, dateCreated,
@@ -77,6 +97,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -121,8 +142,11 @@ from .types import (
 
 __all__ = [
     "BYETYPE",
+    "CALLBACK_FIELDS",
+    "CALL_EVENT_ACTIONS",
     "CcpClient",
     "beijing_timestamp",
+    "callback_field_problem",
     "is_success",
     "platform_authorization",
     "sign",
@@ -164,6 +188,79 @@ _BYETYPE_TEXT = {
     "-5": "invalid number",
     "-6": "call failed",
 }
+
+# Call event actions posted besides Hangup -> normalized event kind (see docstring).
+CALL_EVENT_ACTIONS: dict[str, str] = {"callauth": "call_start", "callestablish": "answer"}
+
+_NUMBER = re.compile(r"\+?[0-9]{5,20}")
+_WAV = re.compile(r"[A-Za-z0-9_\-./]{1,128}\.wav")
+_SECONDS = re.compile(r"[1-9][0-9]{0,5}")  # 1 s to about 11 days
+
+# The SDK's optional CallBack fields: two_way_call keyword -> (documented name,
+# rule).  OUR reading of the SDK's comments (see docstring); one table for the
+# client and the sandbox.
+CALLBACK_FIELDS: dict[str, tuple[str, str]] = {
+    "customer_ser_num": ("customerSerNum", "number"),
+    "from_ser_num": ("fromSerNum", "number"),
+    "prompt_tone": ("promptTone", "wav"),
+    "always_play": ("alwaysPlay", "truefalse"),
+    "terminal_dtmf": ("terminalDtmf", "dtmf"),
+    "user_data": ("userData", "userdata"),
+    "max_call_time": ("maxCallTime", "seconds"),
+    "hangup_cdr_url": ("hangupCdrUrl", "url"),
+    "need_both_cdr": ("needBothCdr", "01"),
+    "need_record": ("needRecord", "01"),
+    "count_down_time": ("countDownTime", "seconds"),
+    "count_down_prompt": ("countDownPrompt", "wav"),
+}
+_RULES: dict[str, tuple[Any, str]] = {
+    "number": (_NUMBER.fullmatch, "a phone number (5-20 digits, optional +)"),
+    "wav": (_WAV.fullmatch, "a .wav file name of at most 128 characters"),
+    "truefalse": (lambda v: v in ("true", "false"), '"true" or "false"'),
+    "dtmf": (lambda v: len(v) == 1 and v in "0123456789*#", "one key of 0-9, * or #"),
+    "userdata": (lambda v: len(v) <= 256 and v.isascii(), "at most 256 ASCII characters"),
+    "seconds": (_SECONDS.fullmatch, "whole seconds, 1 to 999999"),
+    "url": (
+        lambda v: len(v) <= 256 and v.startswith(("http://", "https://")) and " " not in v,
+        "an http(s) URL of at most 256 characters",
+    ),
+    "01": (lambda v: v in ("0", "1"), '"0" or "1"'),
+}
+
+
+def callback_field_problem(fields: Mapping[str, str]) -> str:
+    """What is wrong with a CallBack body's optional fields (documented names,
+    string values), or "" when nothing is.  Unknown names are not checked."""
+    for name, rule in CALLBACK_FIELDS.values():
+        value = fields.get(name)
+        if value is None or value == "":
+            continue
+        check, text = _RULES[rule]
+        if not isinstance(value, str) or not check(value):
+            return f"{name} must be {text}"
+    max_time, count_down = fields.get("maxCallTime"), fields.get("countDownTime")
+    if max_time and count_down and int(count_down) >= int(max_time):
+        return "countDownTime must be below maxCallTime"
+    if fields.get("countDownPrompt") and not count_down:
+        return "countDownPrompt needs countDownTime"
+    return ""
+
+
+def _callback_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        if CALLBACK_FIELDS[key][1] == "01":
+            return "1" if value else "0"
+        return "true" if value else "false"
+    return str(value)
+
+
+def _callback_optional(**given: Any) -> dict[str, str]:
+    """two_way_call's optional keyword args -> the documented names, as strings."""
+    return {
+        CALLBACK_FIELDS[key][0]: _callback_value(key, value)
+        for key, value in given.items()
+        if value is not None and value != ""
+    }
 
 
 def is_success(status: Any) -> bool:
@@ -240,6 +337,7 @@ class CcpClient(VendorClient):
     supports_account_status: ClassVar[bool] = True
     supports_sub_accounts: ClassVar[bool] = True
     supports_sms: ClassVar[bool] = True
+    supports_two_way_calls: ClassVar[bool] = True
     sms_max_recipients: ClassVar[int] = 100  # OUR CHOICE: see the module docstring
     credential_names: ClassVar[tuple[str, str, str]] = ("accountSid", "authToken", "appId")
     account_settings: ClassVar[Mapping[str, Setting]] = {
@@ -455,16 +553,55 @@ class CcpClient(VendorClient):
         sub_token: str,
         from_number: str,
         to_number: str,
-        **params: str,
+        customer_ser_num: str = "",
+        from_ser_num: str = "",
+        prompt_tone: str = "",
+        always_play: bool | None = None,
+        terminal_dtmf: str = "",
+        user_data: str = "",
+        max_call_time: int | None = None,
+        hangup_cdr_url: str = "",
+        need_both_cdr: bool | None = None,
+        need_record: bool | None = None,
+        count_down_time: int | None = None,
+        count_down_prompt: str = "",
     ) -> TwoWayCallResult:
         """POST /SubAccounts/{sid}/Calls/Callback, signed with the
-        sub-account's own sid and token (guide §2.5.3).  `params` are extra
-        platform parameters passed verbatim (e.g. userData="...")."""
+        sub-account's own sid and token (guide §2.5.3).
+
+        Optional fields (the SDK's callBack; sent only when given):
+        customer_ser_num = customerSerNum (the number the callee sees),
+        from_ser_num = fromSerNum (the number the caller sees),
+        prompt_tone = promptTone, always_play = alwaysPlay ("true"/"false"),
+        terminal_dtmf = terminalDtmf, user_data = userData,
+        max_call_time = maxCallTime (s), hangup_cdr_url = hangupCdrUrl,
+        need_both_cdr = needBothCdr ("0"/"1"), need_record = needRecord
+        ("0"/"1"), count_down_time = countDownTime (s),
+        count_down_prompt = countDownPrompt.  Raises ValueError naming the
+        documented field before sending when one breaks `CALLBACK_FIELDS`.
+        """
+        optional = _callback_optional(
+            customer_ser_num=customer_ser_num,
+            from_ser_num=from_ser_num,
+            prompt_tone=prompt_tone,
+            always_play=always_play,
+            terminal_dtmf=terminal_dtmf,
+            user_data=user_data,
+            max_call_time=max_call_time,
+            hangup_cdr_url=hangup_cdr_url,
+            need_both_cdr=need_both_cdr,
+            need_record=need_record,
+            count_down_time=count_down_time,
+            count_down_prompt=count_down_prompt,
+        )
+        problem = callback_field_problem(optional)
+        if problem:
+            raise ValueError(f"ccp: {problem}")
         fields: dict[str, Any] = {}
         if self.format == "xml":
             fields["subAccountSid"] = sub_account_sid
         fields.update({"from": from_number, "to": to_number})
-        fields.update(params)
+        fields.update(optional)
         payload = self._call(
             "POST",
             f"/SubAccounts/{quote(sub_account_sid, safe='')}/Calls/Callback",
@@ -480,6 +617,14 @@ class CcpClient(VendorClient):
         return TwoWayCallResult(
             call_sid=call_sid, created_at=_time(section, "dateCreated"), raw=payload
         )
+
+    @classmethod
+    def two_way_call_problem(cls, **options: Any) -> str:
+        """What two_way_call would refuse in these optional keyword args ("" if none)."""
+        unknown = sorted(set(options) - set(CALLBACK_FIELDS))
+        if unknown:
+            return f"unknown option {unknown[0]}"
+        return callback_field_problem(_callback_optional(**options))
 
     @property
     def _sid(self) -> str:
@@ -509,9 +654,14 @@ class CcpClient(VendorClient):
         fields = decode_body(body, content_type, allow_xml=True)
         if "Request" in fields and isinstance(fields["Request"], dict):
             fields = fields["Request"]  # JSON wrapped like the XML root
-        action = get_str(fields, "action", required=True)
-        if action.lower() != "hangup":
-            raise InvalidPayload(f"ccp cdr: unsupported action {action!r} (expected Hangup)")
+        action = get_str(fields, "action", required=True).lower()
+        if action in CALL_EVENT_ACTIONS:
+            return [self._event(CALL_EVENT_ACTIONS[action], fields)]
+        if action != "hangup":
+            raise InvalidPayload(
+                f"ccp cdr: unsupported action {action!r} (expected Hangup, CallAuth "
+                "or CallEstablish)"
+            )
         call_sid = get_str(fields, "callSid", required=True)
         answer_at = _cb_time(fields, "starttime")
         release_at = _cb_time(fields, "endtime")
@@ -547,6 +697,21 @@ class CcpClient(VendorClient):
                 raw=fields,
             )
         ]
+
+    def _event(self, kind: str, fields: Mapping[str, Any]) -> CallEventData:
+        occurred = _cb_time(fields, "time")
+        if occurred is None:
+            raise InvalidPayload("missing required field 'time'")
+        return CallEventData(
+            vendor=self.code,
+            call_id=get_str(fields, "callSid", required=True),
+            kind=kind,
+            occurred_at=occurred,
+            caller=get_str(fields, "caller"),
+            callee=get_str(fields, "called"),
+            user_data=get_str(fields, "userData"),
+            raw=dict(fields),
+        )
 
 
 # ---------------------------------------------------------------------- helpers

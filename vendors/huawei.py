@@ -59,6 +59,12 @@ CHOICES where the document is silent or ambiguous (each is one place here):
   fwdAnswerTime is set, else from sipStatusCode (`SIP_OUTCOMES`), else
   NO_ANSWER when the callee rang, else FAILED.  raw_code = fwdUnaswRsn or
   sipStatusCode; raw_text = ulFailReason.
+- statusUrl/feeUrl (表4: String(1-128), "采用BASE64编码", URL only of
+  a-z A-Z 0-9 - : . /): the 128 limit is read as the length of the field as
+  sent, i.e. the Base64 text (a URL of at most 96 characters), the stricter
+  reading and what a length check on the request field does;
+  `push_url_value` checks both before anything is sent (ValueError naming
+  the field).  This is why webhook tokens are hex.
 - Both callback kinds dispatch on eventType, so a fee push that arrives on
   the status URL (or the reverse) is still understood.
 - Status push timestamps ("yyyy-MM-dd HH:mm:ss", documented as UTC) → aware
@@ -100,6 +106,7 @@ __all__ = [
     "password_digest",
     "push_digest",
     "push_headers",
+    "push_url_value",
     "x_aksk_summary",
 ]
 
@@ -113,6 +120,9 @@ _X_AKSK_KEYS = ("Username", "PasswordDigest", "Nonce", "Created")
 _DIGITS = re.compile(r"[0-9]{2,8}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,128}")  # 表2: 1-128 digits and letters
 DEFAULT_PUSH_WINDOW = 300
+# 表4 statusUrl/feeUrl: the URL's characters, and the field's String(1-128).
+URL_CHARS = re.compile(r"[A-Za-z0-9\-:./]+")
+MAX_PUSH_URL = 128
 
 # Unanswered fee records: SIP final status -> outcome (our choice, see docstring).
 SIP_OUTCOMES: dict[str, CallOutcome] = {
@@ -296,15 +306,19 @@ class HuaweiClient(VendorClient):
         user_data: str = "",
     ) -> VoiceCodeResult:
         """POST /rest/httpsessions/callVerify/v1.0 (表4).  statusUrl/feeUrl
-        are sent Base64-encoded as the document requires."""
-        if not _DIGITS.fullmatch(verify_code):
-            raise ValueError("huawei: verify_code must be 2-8 digits 0-9")
-        if not 0 <= times <= 9:
-            raise ValueError("huawei: times must be 0-9 (0 = loop forever)")
-        if not pre_tone:
-            raise ValueError("huawei: pre_tone is required")
-        if user_data and (not user_data.isascii() or "{" in user_data or "}" in user_data):
-            raise ValueError("huawei: userData must be ASCII without braces (Base64 it)")
+        are sent Base64-encoded as the document requires.  Raises ValueError
+        (`call_verify_problem`) before sending anything 表4 refuses."""
+        problem = self.call_verify_problem(
+            verify_code=verify_code,
+            pre_tone=pre_tone,
+            pos_tone=pos_tone,
+            times=times,
+            status_url=status_url,
+            fee_url=fee_url,
+            user_data=user_data,
+        )
+        if problem:
+            raise ValueError(f"huawei: {problem}")
         body: dict[str, Any] = {
             "displayNbr": display_number,
             "calleeNbr": callee_number,
@@ -315,10 +329,9 @@ class HuaweiClient(VendorClient):
         }
         if pos_tone:
             body["posTone"] = pos_tone
-        if status_url:
-            body["statusUrl"] = _b64(status_url)
-        if fee_url:
-            body["feeUrl"] = _b64(fee_url)
+        for name, url in (("statusUrl", status_url), ("feeUrl", fee_url)):
+            if url:
+                body[name] = push_url_value(name, url)
         if return_idle_port:
             body["returnIdlePort"] = "true"  # String(枚举) in 表4, not a JSON boolean
         if user_data:
@@ -339,6 +352,41 @@ class HuaweiClient(VendorClient):
             idle_ports=idle if isinstance(idle, int) and not isinstance(idle, bool) else None,
             raw=payload,
         )
+
+    @classmethod
+    def call_verify_problem(
+        cls,
+        *,
+        verify_code: str = "00",
+        pre_tone: str = "x",
+        pos_tone: str = "",
+        times: int = 3,
+        status_url: str = "",
+        fee_url: str = "",
+        user_data: str = "",
+        **_ignored: Any,
+    ) -> str:
+        """What 表4 refuses in these call_verify arguments, naming the field ("" if
+        nothing).  Never quotes verifyCode: it is a secret of its recipient."""
+        if not _DIGITS.fullmatch(verify_code or ""):
+            return "verifyCode must be 2-8 digits 0-9"
+        if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 9:
+            return "times must be 0-9 (0 = loop forever)"
+        if not pre_tone or len(pre_tone) > 128:
+            return "preTone is required, at most 128 characters"
+        if len(pos_tone) > 128:
+            return "posTone must be at most 128 characters"
+        if user_data and (
+            len(user_data) > 256 or not user_data.isascii() or "{" in user_data or "}" in user_data
+        ):
+            return "userData must be at most 256 ASCII characters without braces (Base64 it)"
+        for name, url in (("statusUrl", status_url), ("feeUrl", fee_url)):
+            try:
+                if url:
+                    push_url_value(name, url)
+            except ValueError as exc:
+                return str(exc).removeprefix("huawei: ")
+        return ""
 
     # ------------------------------------------------------------------ callbacks
 
@@ -517,6 +565,24 @@ class HuaweiClient(VendorClient):
             recording_url=get_str(item, "recordFileDownloadUrl"),
             raw=item,
         )
+
+
+def push_url_value(name: str, url: str) -> str:
+    """statusUrl/feeUrl as sent (表4): Base64 of an http(s) URL made only of
+    letters, digits, "-", ":", "." and "/", the encoded value 1-128 characters.
+    Raises ValueError naming the field, before anything is sent."""
+    if not url.startswith(("http://", "https://")) or not URL_CHARS.fullmatch(url):
+        raise ValueError(
+            f"huawei: {name} must be an http(s) URL of letters, digits, '-', ':', '.' "
+            "and '/' only (表4)"
+        )
+    encoded = _b64(url)
+    if len(encoded) > MAX_PUSH_URL:
+        raise ValueError(
+            f"huawei: {name} is {len(encoded)} characters once Base64-encoded; 表4 allows "
+            f"{MAX_PUSH_URL} (a URL of at most {MAX_PUSH_URL // 4 * 3} characters)"
+        )
+    return encoded
 
 
 def _created(text: str) -> datetime | None:

@@ -3,6 +3,7 @@ main and sub-account auth), and each documented rejection."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -50,7 +51,7 @@ def test_sub_accounts_sms_and_callback_round_trip(ccp_vendor):
         sub_token=sub.sub_token,
         from_number="13800000001",
         to_number="13900000002",
-        userData="order-7",
+        user_data="order-7",
     )
     call = SandboxCall.objects.get(call_id=result.call_sid)
     assert call.kind == "callback" and call.status == "requested"
@@ -105,6 +106,28 @@ def test_sub_account_call_signed_with_main_token_is_refused(make_vendor):
             to_number="13900000002",
         )
     assert exc.value.code == "111109"
+
+
+def test_callback_optional_fields_are_checked_by_the_sandbox(make_vendor):
+    """A body the client would not build (hand-made here) is refused with 111200
+    naming the field."""
+    vendor = make_vendor("ccp")
+    sub = vendor.client.create_sub_account("s")
+    stamp = ccp.beijing_timestamp()
+    sig, auth = ccp.sign(sub.sub_account_sid, sub.sub_token, stamp)
+    response = requests.post(
+        f"{vendor.account.base_url}/SubAccounts/{sub.sub_account_sid}/Calls/Callback",
+        params={"sig": sig},
+        headers={
+            "Authorization": auth,
+            "Accept": "application/json",
+            "Content-Type": "application/json;charset=utf-8",
+        },
+        data=json.dumps({"from": "13800000001", "to": "13900000002", "needRecord": "yes"}),
+        timeout=10,
+    )
+    body = response.json()
+    assert body["statusCode"] == "111200" and "needRecord" in body["statusMsg"]
 
 
 def test_unknown_account_and_sub_account(make_vendor):

@@ -146,6 +146,13 @@ def test_created_skew_is_1010013(make_vendor, skew):
         {"times": 10},
         {"statusUrl": "not base64!"},
         {"feeUrl": base64.b64encode(b"ftp://x/y").decode()},
+        {
+            "statusUrl": base64.b64encode(
+                b"https://console.example.com/callbacks/a_b/status/"
+            ).decode()
+        },
+        # 97 URL characters are 132 once Base64-encoded: over 表4's String(1-128).
+        {"feeUrl": base64.b64encode(b"https://c.example/" + b"a" * 79).decode()},
         {"returnIdlePort": True},
         {"userData": "{x}"},
     ],
@@ -176,15 +183,32 @@ def test_not_json(make_vendor):
     assert _post(vendor, ctype="text/plain").json()["resultcode"] == "1020001"
 
 
-def test_status_url_characters_are_checked(make_vendor):
-    """表4: statusUrl may only hold letters, digits, - : . / (an "_" is refused)."""
+def test_push_urls_are_checked_before_sending(make_vendor):
+    """表4: the client refuses a statusUrl/feeUrl the platform would, naming the
+    field, and sends nothing."""
     vendor = make_vendor("huawei")
-    with pytest.raises(InvalidRequest) as exc:
-        vendor.client.call_verify(
-            display_number="+8675528000001",
-            callee_number="+8613800000001",
-            verify_code="1234",
-            pre_tone="w.wav",
-            status_url="https://console.example.com/callbacks/a_b/status/",
-        )
-    assert "documented characters" in exc.value.message
+    before = SandboxCall.objects.count()
+    good = "https://c.example/" + "a" * 78  # 96 characters: 128 once encoded
+    for field, url, words in (
+        ("status_url", "https://console.example.com/callbacks/a_b/status/", "letters, digits"),
+        ("fee_url", good + "a", "Base64-encoded"),
+        ("status_url", "ftp://x/y", r"an http\(s\) URL"),
+    ):
+        with pytest.raises(ValueError, match=words) as exc:
+            vendor.client.call_verify(
+                display_number="+8675528000001",
+                callee_number="+8613800000001",
+                verify_code="1234",
+                pre_tone="w.wav",
+                **{field: url},
+            )
+        assert ("statusUrl" if field == "status_url" else "feeUrl") in str(exc.value)
+    assert SandboxCall.objects.count() == before
+    result = vendor.client.call_verify(
+        display_number="+8675528000001",
+        callee_number="+8613800000001",
+        verify_code="1234",
+        pre_tone="w.wav",
+        fee_url=good,
+    )
+    assert SandboxCall.objects.get(call_id=result.session_id).params["feeUrl"] == good

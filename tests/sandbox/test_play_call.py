@@ -150,12 +150,17 @@ def test_ccp_hangup(make_vendor, capture):
         sub_token=sub.sub_token,
         from_number=A,
         to_number=B,
-        userData="u",
+        user_data="u",
     )
     services.play_call(call=SandboxCall.objects.get(call_id=result.call_sid), duration=17)
-    (captured,) = capture.requests
+    auth, established, captured = capture.requests
     assert captured.body.startswith(b"<?xml")
+    (start,) = check(vendor, capture, auth)
+    (answer,) = check(vendor, capture, established)
+    assert (start.kind, answer.kind) == ("call_start", "answer")
+    assert {start.call_id, answer.call_id} == {result.call_sid}
     record = check(vendor, capture, captured)[0]
+    assert answer.occurred_at == record.answer_at and start.occurred_at < record.answer_at
     assert record.call_id == result.call_sid and record.outcome is CallOutcome.ANSWERED
     assert (record.caller, record.callee, record.duration, record.user_data) == (A, B, 17, "u")
     assert record.recording_url.endswith(".wav")
@@ -163,6 +168,28 @@ def test_ccp_hangup(make_vendor, capture):
     assert captured.headers["Authorization"] == ccp.platform_authorization(
         "AA-BB-CC-DD-EE-FF", vendor.account.secret
     )
+
+
+def test_ccp_hangup_goes_to_hangup_cdr_url_and_need_record_0_records_nothing(make_vendor, capture):
+    vendor = make_vendor("ccp")
+    point_callbacks_at(vendor.sandbox, capture)
+    sub = vendor.client.create_sub_account("s")
+    result = vendor.client.two_way_call(
+        sub_account_sid=sub.sub_account_sid,
+        sub_token=sub.sub_token,
+        from_number=A,
+        to_number=B,
+        hangup_cdr_url=capture.url + "/elsewhere/cdr",
+        need_record=False,
+        max_call_time=120,
+    )
+    call = SandboxCall.objects.get(call_id=result.call_sid)
+    assert (call.params["needRecord"], call.params["maxCallTime"]) == ("0", "120")
+    services.play_call(call=call, duration=5)
+    paths = [c.path for c in capture.requests]
+    assert paths[-1] == "/elsewhere/cdr" and all(p.endswith("/cdr/") for p in paths[:-1])
+    hangup = vendor.client.parse_callback("cdr", body=capture.requests[-1].body, content_type="")
+    assert hangup[0].outcome is CallOutcome.ANSWERED and hangup[0].recording_url == ""
 
 
 def test_ccp_busy(make_vendor, capture):
@@ -174,7 +201,9 @@ def test_ccp_busy(make_vendor, capture):
     )
     call = SandboxCall.objects.get(call_id=result.call_sid)
     services.play_call(call=call, outcome="busy")
-    record = check(vendor, capture, capture.requests[0])[0]
+    start, hangup = capture.requests  # no CallEstablish: never answered
+    assert check(vendor, capture, start)[0].kind == "call_start"
+    record = check(vendor, capture, hangup)[0]
     assert record.outcome is CallOutcome.BUSY and record.recording_url == ""
     with pytest.raises(ValueError, match="already played"):
         services.play_call(call=call)
@@ -300,7 +329,7 @@ def test_auto_play_delivers_in_the_background(make_vendor, capture):
         time.sleep(0.05)
         call.refresh_from_db()
     assert call.status == "done" and call.outcome == "answered"
-    record = check(vendor, capture, capture.requests[0])[0]
+    record = check(vendor, capture, capture.requests[-1])[0]
     assert record.call_id == result.call_sid
     # The console fetching the recording is journaled too.
     assert requests.get(record.recording_url).status_code == 200

@@ -325,13 +325,78 @@ def test_callback_call_signed_with_sub_account(vendor_server) -> None:
         sub_token="SUBTOKEN",
         from_number="13800000001",
         to_number="13900000002",
-        userData="x",
+        user_data="x",
     )
     assert result.call_sid == "CALL1"
     req = vendor_server.requests[0]
     assert urlsplit(req.path).path == "/SubAccounts/SUBSID/Calls/Callback"
     _check_signed(req, "SUBSID", "SUBTOKEN")
     assert json.loads(req.body) == {"from": "13800000001", "to": "13900000002", "userData": "x"}
+
+
+def test_two_way_call_sends_the_sdks_optional_fields_by_their_documented_names(
+    vendor_server,
+) -> None:
+    vendor_server.answer(200, {"statusCode": "000000", "CallBack": {"callSid": "C9"}})
+    make(vendor_server.base_url).two_way_call(
+        sub_account_sid="SUBSID",
+        sub_token="SUBTOKEN",
+        from_number="13800000001",
+        to_number="13900000002",
+        customer_ser_num="02560000001",
+        from_ser_num="02560000002",
+        prompt_tone="hello.wav",
+        always_play=True,
+        terminal_dtmf="#",
+        user_data="order-9",
+        max_call_time=600,
+        hangup_cdr_url="https://us.example/cdr",
+        need_both_cdr=False,
+        need_record=True,
+        count_down_time=540,
+        count_down_prompt="one-minute.wav",
+    )
+    assert json.loads(vendor_server.requests[0].body) == {
+        "from": "13800000001",
+        "to": "13900000002",
+        "customerSerNum": "02560000001",
+        "fromSerNum": "02560000002",
+        "promptTone": "hello.wav",
+        "alwaysPlay": "true",
+        "terminalDtmf": "#",
+        "userData": "order-9",
+        "maxCallTime": "600",
+        "hangupCdrUrl": "https://us.example/cdr",
+        "needBothCdr": "0",
+        "needRecord": "1",
+        "countDownTime": "540",
+        "countDownPrompt": "one-minute.wav",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"from_ser_num": "abc"}, "fromSerNum"),
+        ({"customer_ser_num": "12"}, "customerSerNum"),
+        ({"prompt_tone": "a.mp3"}, "promptTone"),
+        ({"terminal_dtmf": "12"}, "terminalDtmf"),
+        ({"user_data": "x" * 257}, "userData"),
+        ({"max_call_time": 0}, "maxCallTime"),
+        ({"max_call_time": -5}, "maxCallTime"),
+        ({"hangup_cdr_url": "ftp://x"}, "hangupCdrUrl"),
+        ({"count_down_time": 60, "max_call_time": 60}, "countDownTime"),
+        ({"count_down_prompt": "x.wav"}, "countDownPrompt"),
+    ],
+)
+def test_two_way_call_refuses_a_bad_optional_field_before_sending(
+    vendor_server, kwargs, field
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        make(vendor_server.base_url).two_way_call(
+            sub_account_sid="S", sub_token="T", from_number="1380000", to_number="1390000", **kwargs
+        )
+    assert vendor_server.requests == []
 
 
 def test_account_info(vendor_server) -> None:
@@ -456,8 +521,31 @@ def test_hangup_json_not_answered() -> None:
 
 
 @pytest.mark.parametrize(
+    ("action", "kind"), [("CallAuth", "call_start"), ("CallEstablish", "answer")]
+)
+def test_call_events(action, kind) -> None:
+    body = (
+        f"<Request><action>{action}</action><callSid>CALL1</callSid><caller>13800000001</caller>"
+        f"<called>13900000002</called><userData>u1</userData><time>2024-01-01 12:00:05</time>"
+        "</Request>"
+    ).encode()
+    (event,) = make("https://ccp.example").parse_callback(
+        "cdr", body=body, content_type="application/xml"
+    )
+    assert (event.call_id, event.kind, event.vendor, event.user_data) == (
+        "CALL1",
+        kind,
+        "ccp",
+        "u1",
+    )
+    assert event.occurred_at == datetime(2024, 1, 1, 4, 0, 5, tzinfo=UTC)
+    assert (event.caller, event.callee) == ("13800000001", "13900000002")
+
+
+@pytest.mark.parametrize(
     "body",
     [
+        b"<Request><action>CallEstablish</action><time>2024-01-01 12:00:05</time></Request>",
         b"<Request><action>Hangup</action></Request>",
         b"<Request><action>CallAuth</action><callSid>x</callSid></Request>",
         b"<Request><action>Hangup</action><callSid>x</callSid><starttime>nope</starttime></Request>",

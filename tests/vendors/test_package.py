@@ -170,6 +170,14 @@ def test_declared_facts_are_usable(cls) -> None:
         assert cls.fetch_recording is not vendors.VendorClient.fetch_recording
     if cls.supports_sub_accounts:
         assert callable(getattr(cls, "create_sub_account", None))
+    # messaging/ calls these by name once the flag says the vendor has them.
+    for flag, method in (
+        ("supports_two_way_calls", "two_way_call"),
+        ("supports_voice_codes", "call_verify"),
+    ):
+        if getattr(cls, flag):
+            assert callable(getattr(cls, method, None)), method
+            assert getattr(cls, f"{method}_problem")() == "", method
     for key, setting in cls.account_settings.items():
         assert setting.help, key
 
