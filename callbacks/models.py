@@ -5,9 +5,9 @@ delivery to a known webhook token, with the outcome of processing it, committed
 in the same transaction as the rows it produced (or alone, as a rejection or a
 failure) before the vendor gets any answer.  CallRecord and CallEvent are the normalized facts,
 stored once whatever the number of deliveries thanks to unique constraints.
-RecordingPlayback audits every request to the playback view.  CallHourStat and
-CallHourTotal are the rollups the dashboards read (callbacks/rollups.py keeps
-them exact), RollupState their refresh watermark.  CallbackNonce
+RecordingPlayback audits every request to the playback view.  CallHourStat,
+CallHourTotal and CallHourX are the rollups the dashboards read
+(callbacks/rollups.py keeps them exact), RollupState their refresh watermark.  CallbackNonce
 remembers signed nonces (huawei X-AKSK) while their signature is fresh.
 """
 
@@ -370,6 +370,32 @@ class CallHourTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.outcome or '-'}: {self.calls}"
+
+
+class CallHourX(models.Model):
+    """Rollup of CallHourStat without the outcome: one row per hour × account × X
+    number, so "busiest X numbers" over a month reads a few rows per X and hour.
+    `ended` counts the calls whose CDR has arrived (ASR = answered / ended)."""
+
+    hour = models.DateTimeField()
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    x_number = models.CharField(max_length=64, blank=True, default="")
+    calls = models.PositiveIntegerField(default=0)
+    ended = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    talk_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "vendor_account", "x_number"], name="callbacks_hourx_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.x_number or '-'}: {self.calls}"
 
 
 class RollupState(models.Model):

@@ -1,9 +1,9 @@
-"""The call rollups (CallHourStat, CallHourTotal): recomputed from CallRecord, exactly.
+"""The call rollups (CallHourStat, CallHourTotal, CallHourX): recomputed exactly.
 
 Dashboards and X-number health read these tables, never the raw call records.
 A rollup is never incremented: a refresh recomputes whole UTC hours, in one
 transaction, as DELETE of the hours' rows then INSERT ... SELECT ... GROUP BY from
-CallRecord (CallHourStat) and from CallHourStat (CallHourTotal).  So a refresh can
+CallRecord (CallHourStat) and from CallHourStat (CallHourTotal, CallHourX).  So a refresh can
 run any number of times, a CDR delivered twice is counted once (the normalizer
 stores it once), and a CDR arriving hours late is counted as soon as its hour is
 recomputed.
@@ -33,7 +33,14 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
-from callbacks.models import CallEvent, CallHourStat, CallHourTotal, CallRecord, RollupState
+from callbacks.models import (
+    CallEvent,
+    CallHourStat,
+    CallHourTotal,
+    CallHourX,
+    CallRecord,
+    RollupState,
+)
 
 HOUR = timedelta(hours=1)
 STATE_NAME = "calls"
@@ -106,6 +113,21 @@ def _total_rows(start: datetime, end: datetime):
     )
 
 
+def _x_rows(start: datetime, end: datetime):
+    return (
+        CallHourStat.objects.filter(hour__gte=start, hour__lt=end)
+        .order_by()
+        .values("hour", "vendor_account_id", "x_number")
+        .annotate(
+            # Before `calls`: past it, "calls" names the annotation, not the column.
+            ended=Coalesce(Sum("calls", filter=~Q(outcome="")), 0),
+            calls=Sum("calls"),
+            answered=Sum("answered"),
+            talk_seconds=Sum("talk_seconds"),
+        )
+    )
+
+
 _STAT_COLUMNS = [
     "vendor_account_id",
     "x_number",
@@ -116,6 +138,16 @@ _STAT_COLUMNS = [
     "talk_seconds",
 ]
 _TOTAL_COLUMNS = ["hour", "vendor_account_id", "outcome", "calls", "answered", "talk_seconds"]
+_X_COLUMNS = [
+    "hour",
+    "vendor_account_id",
+    "x_number",
+    "ended",
+    "calls",
+    "answered",
+    "talk_seconds",
+]
+_TABLES = (CallHourStat, CallHourTotal, CallHourX)
 
 
 def _lock_state() -> RollupState:
@@ -127,10 +159,11 @@ def _lock_state() -> RollupState:
 
 def _recompute(start: datetime, end: datetime) -> int:
     """Recompute the whole hours [start, end) (inside the caller's transaction)."""
-    CallHourStat.objects.filter(hour__gte=start, hour__lt=end).delete()
-    CallHourTotal.objects.filter(hour__gte=start, hour__lt=end).delete()
+    for table in _TABLES:
+        table.objects.filter(hour__gte=start, hour__lt=end).delete()  # one DELETE: no cascades
     rows = _insert_select(CallHourStat, _STAT_COLUMNS, _stat_rows(start, end))
     _insert_select(CallHourTotal, _TOTAL_COLUMNS, _total_rows(start, end))
+    _insert_select(CallHourX, _X_COLUMNS, _x_rows(start, end))
     return rows
 
 

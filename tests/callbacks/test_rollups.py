@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from callbacks import rollups
-from callbacks.models import CallHourStat, CallHourTotal, CallRecord
+from callbacks.models import CallHourStat, CallHourTotal, CallHourX, CallRecord
 from ccp_console.celery import app as celery_app
 from tests.factories import CallRecordFactory, VendorAccountFactory
 from tests.payloads import igw_call_start, igw_cdr, post_form
@@ -75,6 +75,14 @@ def test_refresh_groups_by_hour_x_number_and_outcome(client, igw_account, now):
         (hour + timedelta(hours=1), X, "answered"): (1, 1, 10),
     }
     assert _total(hour=hour) == {"calls": 3, "answered": 2, "talk": 90}
+    by_x = CallHourX.objects.get(hour=hour)
+    assert (by_x.x_number, by_x.calls, by_x.ended, by_x.answered, by_x.talk_seconds) == (
+        X,
+        3,
+        3,
+        2,
+        90,
+    )
 
 
 def test_duplicate_cdrs_and_repeated_refreshes_count_once(client, igw_account, now):
@@ -115,6 +123,7 @@ def test_a_late_cdr_that_moves_the_call_to_an_earlier_hour(client, igw_account, 
     rollups.rollup_refresh(since=start - timedelta(hours=2), until=start + timedelta(hours=1))
     rollups.rollup_refresh_recent()
     assert _stats() == {(rollups.hour_floor(start), X, ""): (1, 0, 0)}
+    assert CallHourX.objects.get().ended == 0  # no CDR yet
 
     _cdr(client, igw_account, start - timedelta(minutes=15), "moved")
     rollups.rollup_refresh_recent()
