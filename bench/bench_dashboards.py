@@ -144,13 +144,13 @@ def part_dashboard(args) -> None:
 # ------------------------------------------------------------------ part: refresh
 
 
-def _preload(account, *, rate: int, now) -> int:
-    """Calls at `rate`/s over the 2 hours before `now`, in one INSERT ... SELECT."""
+def _preload(account, *, rate: float, now, seconds: int = 7200) -> int:
+    """Calls at `rate`/s over the `seconds` before `now`, in one INSERT ... SELECT."""
     from django.db import connection
 
     from callbacks.models import CallRecord
 
-    count = rate * 7200
+    count = int(rate * seconds)
     values = {
         "vendor_account_id": "%s",
         "vendor": "'igw'",
@@ -161,7 +161,7 @@ def _preload(account, *, rate: int, now) -> int:
         # 4 in 7 answered, then busy, no answer, failed.
         "outcome": "(ARRAY['answered','answered','answered','answered',"
         "'busy','no_answer','failed'])[1 + mod(g, 7)]",
-        "call_at": "%s - make_interval(secs => g * 7200.0 / %s)",
+        "call_at": f"%s - make_interval(secs => g * {seconds}.0 / %s)",
         "duration": "CASE WHEN mod(g, 7) < 4 THEN 10 + mod(g, 300) ELSE 0 END",
         "has_cdr": "true",
         "raw": "'{}'::jsonb",
@@ -177,7 +177,7 @@ def _preload(account, *, rate: int, now) -> int:
             params += [now, count] if field.attname == "call_at" else []
         elif field.attname in ("first_seen_at", "updated_at", "cdr_received_at"):
             # Stored as the CDR arrives, a minute and a half after the call began.
-            exprs.append("%s - make_interval(secs => g * 7200.0 / %s - 90)")
+            exprs.append(f"%s - make_interval(secs => g * {seconds}.0 / %s - 90)")
             params += [now, count]
         else:
             exprs.append("%s")
@@ -189,6 +189,32 @@ def _preload(account, *, rate: int, now) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, count])
     return count
+
+
+def _synthetic(count: int) -> None:
+    """4 igw accounts, each with `count` / 4 calls over the last 30 days on 40 X numbers
+    (the generator's shape: the rollups are as large as at 10M calls)."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import VendorAccount
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    for n in range(4):
+        account = VendorAccount.objects.create(
+            vendor="igw",
+            name=f"bench-{n}",
+            base_url="https://igw.example.com",
+            account_id=f"1000000{n}",
+            secret="k",
+            app_id=f"app-00{n}",
+        )
+        _preload(account, rate=count / 4 / (30 * 86400), now=timezone.now(), seconds=30 * 86400)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(f"synthetic: {count:,} calls over 30 days in {time.perf_counter() - started:.0f} s")
 
 
 def part_refresh(args) -> None:
@@ -285,6 +311,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="dashboard part on a throwaway database of this many calls over 30 days "
+        "(4 accounts x 40 X numbers) instead of --database",
+    )
     args = parser.parse_args()
     args.seconds = max(10, min(args.seconds, 300))
     load = os.getloadavg()
@@ -299,9 +332,22 @@ def main() -> None:
         for part in ("dashboard", "refresh"):
             subprocess.run([sys.executable, __file__, "--part", part, *common], check=True)
         return
-    if args.part == "dashboard":
+    if args.part == "dashboard" and not args.synthetic:
         _setup_django(args.database)
         part_dashboard(args)
+        return
+    if args.part == "dashboard":  # on a throwaway database of --synthetic calls
+        db = f"ccp_bench_dashboards_{os.getpid()}"
+        admin_sql(f"CREATE DATABASE {db}")
+        try:
+            _setup_django(db)
+            _synthetic(args.synthetic)
+            part_dashboard(args)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         return
     db = f"ccp_bench_dashboards_{os.getpid()}"
     admin_sql(f"CREATE DATABASE {db}")
