@@ -158,12 +158,16 @@ def _totals(dashboard: Dashboard) -> None:
     )
     outcomes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     series: dict[datetime, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    keys: dict[datetime, datetime] = {}  # hour -> its bucket: time zone maths once an hour
     for hour, outcome, calls, answered, talk in rows:
         current = hour >= period.start
         figures = dashboard.current if current else dashboard.previous
         figures.add(calls=calls, answered=answered, talk_seconds=talk, ended=outcome != "")
         outcomes[outcome][0 if current else 1] += calls
-        key = _bucket_key(hour if current else hour + period.length, period.by_day)
+        aligned = hour if current else hour + period.length
+        key = keys.get(aligned)
+        if key is None:
+            key = keys[aligned] = _bucket_key(aligned, period.by_day)
         offset = 0 if current else 2
         series[key][offset] += calls
         series[key][offset + 1] += answered
