@@ -13,7 +13,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDay
 from django.utils import timezone
 
 from callbacks import rollups
@@ -121,13 +133,6 @@ def _scoped(qs: QuerySet, vendor_account_id: int | None) -> QuerySet:
     return qs if vendor_account_id is None else qs.filter(vendor_account_id=vendor_account_id)
 
 
-def _bucket_key(hour: datetime, by_day: bool) -> datetime:
-    if not by_day:
-        return hour
-    local = timezone.localtime(hour).date()
-    return timezone.make_aware(datetime.combine(local, time.min))
-
-
 def _buckets(period: Period) -> list[datetime]:
     """Every bucket start of the period, empty ones included (a chart needs them)."""
     if not period.by_day:
@@ -147,28 +152,37 @@ def _bucket_label(start: datetime, by_day: bool) -> str:
 
 
 def _totals(dashboard: Dashboard) -> None:
-    """Figures, outcomes and series of both periods: one query on CallHourTotal."""
+    """Figures, outcomes and series of both periods: one query on CallHourTotal,
+    grouped by bucket (a day in TIME_ZONE or an hour) in SQL, the previous period's
+    rows shifted onto the current period's buckets."""
     period, previous = dashboard.period, dashboard.previous_period
+    current = Q(hour__gte=period.start)
+    aligned = Case(
+        When(current, then=F("hour")),
+        default=ExpressionWrapper(F("hour") + Value(period.length), output_field=DateTimeField()),
+        output_field=DateTimeField(),
+    )
+    bucket = TruncDay(aligned, tzinfo=timezone.get_current_timezone()) if period.by_day else aligned
     rows = (
         _scoped(CallHourTotal.objects.all(), dashboard.vendor_account_id)
         .filter(hour__gte=previous.start, hour__lt=period.end)
         .order_by()
-        .values_list("hour", "outcome")
+        .values_list(
+            bucket,
+            Case(
+                When(current, then=Value(True)), default=Value(False), output_field=BooleanField()
+            ),
+            "outcome",
+        )
         .annotate(Sum("calls"), Sum("answered"), Sum("talk_seconds"))
     )
     outcomes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     series: dict[datetime, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    keys: dict[datetime, datetime] = {}  # hour -> its bucket: time zone maths once an hour
-    for hour, outcome, calls, answered, talk in rows:
-        current = hour >= period.start
-        figures = dashboard.current if current else dashboard.previous
-        figures.add(calls=calls, answered=answered, talk_seconds=talk, ended=outcome != "")
-        outcomes[outcome][0 if current else 1] += calls
-        aligned = hour if current else hour + period.length
-        key = keys.get(aligned)
-        if key is None:
-            key = keys[aligned] = _bucket_key(aligned, period.by_day)
-        offset = 0 if current else 2
+    for key, is_current, outcome, calls, answered, talk in rows:
+        figures = dashboard.current if is_current else dashboard.previous
+        figures.add(calls=calls, answered=answered, talk_seconds=int(talk), ended=outcome != "")
+        outcomes[outcome][0 if is_current else 1] += calls
+        offset = 0 if is_current else 2
         series[key][offset] += calls
         series[key][offset + 1] += answered
     total = dashboard.current.calls
