@@ -6,7 +6,9 @@ in the same transaction as the rows it produced (or alone, as a rejection or a
 failure) before the vendor gets any answer.  CallRecord and CallEvent are the normalized facts,
 stored once whatever the number of deliveries thanks to unique constraints.
 RecordingPlayback audits every request to the playback view; CallRecordExport
-audits every CSV export (and holds a background export's file).  CallbackNonce
+audits every CSV export (and holds a background export's file).  CallHourStat,
+CallHourTotal and CallHourX are the rollups the dashboards read
+(callbacks/rollups.py keeps them exact), RollupState their refresh watermark.  CallbackNonce
 remembers signed nonces (huawei X-AKSK) while their signature is fresh.
 """
 
@@ -231,10 +233,13 @@ class CallRecord(models.Model):
             # so id must be in the index for a seek to skip them.
             models.Index(fields=["duration", "id"], name="callbacks_record_dur"),
             # A complete number matches exactly on these; fragments use the pg_trgm GIN
-            # index made by migration 0003 (PostgreSQL only).
+            # index made by migration 0005 (PostgreSQL only).
             models.Index(fields=["caller"], name="callbacks_record_caller"),
             models.Index(fields=["callee"], name="callbacks_record_callee"),
             models.Index(fields=["x_number"], name="callbacks_record_x"),
+            # The rollup refresh finds records changed since its last run (a CDR hours
+            # late) without scanning the table: callbacks/rollups.py.
+            models.Index(fields=["updated_at"], name="callbacks_record_updated"),
         ]
 
     def __str__(self) -> str:
@@ -415,3 +420,95 @@ class CallRecordExport(models.Model):
         if not self.estimated_rows:
             return 0
         return min(99, int(100 * self.rows_written / self.estimated_rows))
+
+
+class HourRollup(models.Model):
+    """What every call rollup holds for its hour and vendor account (abstract)."""
+
+    hour = models.DateTimeField()
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    calls = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    # Sum of the answered calls' durations (ACD = talk_seconds / answered).
+    talk_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class CallHourStat(HourRollup):
+    """Rollup: the calls of one UTC hour × vendor account × X number × outcome.
+
+    Derived from CallRecord only (callbacks/rollups.py recomputes whole hours), so
+    any row can be dropped and rebuilt.  Outcome "" counts calls whose CDR has not
+    arrived yet; x_number "" calls without one."""
+
+    x_number = models.CharField(max_length=64, blank=True, default="")
+    outcome = models.CharField(max_length=16, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "vendor_account", "x_number", "outcome"],
+                name="callbacks_hourstat_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["x_number", "hour"], name="callbacks_hourstat_x"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.hour:%Y-%m-%d %H}h {self.x_number or '-'} {self.outcome or '-'}: {self.calls}"
+        )
+
+
+class CallHourTotal(HourRollup):
+    """Rollup of CallHourStat without the X number: the dashboard's totals and
+    charts read a few rows per hour instead of one per X number."""
+
+    outcome = models.CharField(max_length=16, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "vendor_account", "outcome"], name="callbacks_hourtotal_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.outcome or '-'}: {self.calls}"
+
+
+class CallHourX(HourRollup):
+    """Rollup of CallHourStat without the outcome: one row per hour × account × X
+    number, so "busiest X numbers" over a month reads a few rows per X and hour.
+    `ended` counts the calls whose CDR has arrived (ASR = answered / ended)."""
+
+    x_number = models.CharField(max_length=64, blank=True, default="")
+    ended = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "vendor_account", "x_number"], name="callbacks_hourx_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.x_number or '-'}: {self.calls}"
+
+
+class RollupState(models.Model):
+    """The rollup refresh's bookkeeping (one row per rollup family).  Its row lock
+    serializes refreshes, `watermark` is the updated_at from which the next run
+    looks for changed records."""
+
+    name = models.CharField(max_length=32, unique=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} refreshed at {self.refreshed_at}"

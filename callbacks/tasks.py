@@ -2,7 +2,8 @@
 
 Beat entries wired in settings.CELERY_BEAT_SCHEDULE: deliveries_normalize (the
 sweeper, every few seconds), recording_sweep (every minute), callback_nonce_prune
-(every 10 minutes) and call_record_export_expire (hourly).
+(every 10 minutes), call_record_export_expire (hourly) and rollup_refresh (every
+ROLLUP_REFRESH_SECONDS, default a minute).
 """
 
 from celery import shared_task
@@ -58,3 +59,12 @@ def call_record_export_expire() -> int:
     from callbacks import services
 
     return services.export_expire()
+
+
+@shared_task(ignore_result=True)
+def rollup_refresh() -> int:
+    """Beat: recompute the recent hours of the call rollups and the older hours
+    whose records changed (late CDRs); see callbacks/rollups.py."""
+    from callbacks import rollups
+
+    return rollups.rollup_refresh_recent().rows

@@ -306,6 +306,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "callbacks.tasks.call_record_export_expire",
         "schedule": 3600.0,
     },
+    # The dashboards' rollups: recent hours and hours with late CDRs recomputed.
+    "callbacks-refresh-rollups": {
+        "task": "callbacks.tasks.rollup_refresh",
+        "schedule": float(_env_int("ROLLUP_REFRESH_SECONDS", 60, minimum=5)),
+    },
 }
 
 # Messaging sends (messaging/limits.py). Defaults for accounts without a SendPolicy row;
@@ -328,6 +333,11 @@ CALLBACKS_NORMALIZE_BATCH = _env_int("NORMALIZE_BATCH", 200, minimum=1)
 CALLBACKS_NORMALIZE_WINDOW_SECONDS = _env_int("NORMALIZE_WINDOW_MS", 200, minimum=0) / 1000
 CALLBACKS_EXPORT_BACKGROUND_ROWS = _env_int("EXPORT_BACKGROUND_ROWS", 100_000, minimum=0)
 CALLBACKS_EXPORT_FILE_HOURS = _env_int("EXPORT_FILE_HOURS", 24, minimum=1)
+# Rollups (callbacks/rollups.py): hours recomputed on every refresh (besides those
+# with changed records), and how far before the previous refresh it looks for
+# records changed in transactions that committed late.
+ROLLUP_RECENT_HOURS = _env_int("ROLLUP_RECENT_HOURS", 1, minimum=1)
+ROLLUP_WATERMARK_MARGIN_SECONDS = _env_int("ROLLUP_WATERMARK_MARGIN_SECONDS", 300)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
