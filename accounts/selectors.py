@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 import vendors
 from accounts.filters import NumberFilter, SubAccountFilter, VendorAccountFilter
-from accounts.models import PrivacyNumber, SubAccount, VendorAccount
+from accounts.models import AccountStatusCheck, PrivacyNumber, SubAccount, VendorAccount
 from core import filters as core_filters
 from vendors.outbound import HostPolicy, guarded_session, parse_host_port
 
@@ -126,3 +126,16 @@ def sub_accounts_usable(*, vendor_account: VendorAccount) -> QuerySet[SubAccount
 def sub_accounts_pending(*, vendor_account: VendorAccount) -> bool:
     """Whether a create is still waiting for the vendor (the account page polls then)."""
     return vendor_account.sub_accounts.filter(state=SubAccount.State.PENDING).exists()
+
+
+def account_status_history(*, account: VendorAccount, limit: int = 24) -> list[AccountStatusCheck]:
+    """The account's latest status checks, newest first (the account page)."""
+    return list(AccountStatusCheck.objects.filter(vendor_account=account)[:limit])
+
+
+def account_status_latest(*, accounts: list[VendorAccount]) -> list[AccountStatusCheck | None]:
+    """The newest status check of each account (None: never checked), in the
+    accounts' order; one query per account over the (account, -checked_at) index."""
+    return [
+        AccountStatusCheck.objects.filter(vendor_account=account).first() for account in accounts
+    ]

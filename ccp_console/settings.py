@@ -284,7 +284,14 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "accounts.tasks.sub_accounts_sync_all",
         "schedule": crontab(minute=20, hour=SUB_ACCOUNT_SYNC_HOUR),
     },
+    # Balance and state of every account whose vendor has a status API, kept as a
+    # history (accounts.AccountStatusCheck): a balance running out shows before calls fail.
+    "accounts-check-status": {
+        "task": "accounts.tasks.vendor_accounts_check_status_all",
+        "schedule": float(_env_int("ACCOUNT_STATUS_CHECK_SECONDS", 3600, minimum=60)),
+    },
 }
+ACCOUNT_STATUS_HISTORY_DAYS = _env_int("ACCOUNT_STATUS_HISTORY_DAYS", 90, minimum=1)
 
 # Call records and recordings (callbacks/conf.py reads these).
 CALLBACKS_RECORDING_DELAY_SECONDS = _env_int("RECORDING_DELAY_SECONDS", 120)
