@@ -5,7 +5,9 @@ delivery to a known webhook token, with the outcome of processing it, committed
 in the same transaction as the rows it produced (or alone, as a rejection or a
 failure) before the vendor gets any answer.  CallRecord and CallEvent are the normalized facts,
 stored once whatever the number of deliveries thanks to unique constraints.
-RecordingPlayback audits every request to the playback view.  CallbackNonce
+RecordingPlayback audits every request to the playback view.  CallHourStat,
+CallHourTotal and CallHourX are the rollups the dashboards read
+(callbacks/rollups.py keeps them exact), RollupState their refresh watermark.  CallbackNonce
 remembers signed nonces (huawei X-AKSK) while their signature is fresh.
 """
 
@@ -210,6 +212,9 @@ class CallRecord(models.Model):
                 fields=["recording_status", "recording_next_at"], name="callbacks_record_rec"
             ),
             models.Index(fields=["has_cdr", "first_seen_at"], name="callbacks_record_gap"),
+            # The rollup refresh finds records changed since its last run (a CDR hours
+            # late) without scanning the table: callbacks/rollups.py.
+            models.Index(fields=["updated_at"], name="callbacks_record_updated"),
         ]
 
     def __str__(self) -> str:
@@ -306,3 +311,101 @@ class CallbackNonce(models.Model):
 
     def __str__(self) -> str:
         return f"nonce of account {self.vendor_account_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class CallHourStat(models.Model):
+    """Rollup: the calls of one UTC hour × vendor account × X number × outcome.
+
+    Derived from CallRecord only (callbacks/rollups.py recomputes whole hours), so
+    any row can be dropped and rebuilt.  Outcome "" counts calls whose CDR has not
+    arrived yet; x_number "" calls without one."""
+
+    hour = models.DateTimeField()
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    x_number = models.CharField(max_length=64, blank=True, default="")
+    outcome = models.CharField(max_length=16, blank=True, default="")
+    calls = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    # Sum of the answered calls' durations (ACD = talk_seconds / answered).
+    talk_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "vendor_account", "x_number", "outcome"],
+                name="callbacks_hourstat_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["x_number", "hour"], name="callbacks_hourstat_x"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.hour:%Y-%m-%d %H}h {self.x_number or '-'} {self.outcome or '-'}: {self.calls}"
+        )
+
+
+class CallHourTotal(models.Model):
+    """Rollup of CallHourStat without the X number: the dashboard's totals and
+    charts read a few rows per hour instead of one per X number."""
+
+    hour = models.DateTimeField()
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    outcome = models.CharField(max_length=16, blank=True, default="")
+    calls = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    talk_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "vendor_account", "outcome"], name="callbacks_hourtotal_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.outcome or '-'}: {self.calls}"
+
+
+class CallHourX(models.Model):
+    """Rollup of CallHourStat without the outcome: one row per hour × account × X
+    number, so "busiest X numbers" over a month reads a few rows per X and hour.
+    `ended` counts the calls whose CDR has arrived (ASR = answered / ended)."""
+
+    hour = models.DateTimeField()
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    x_number = models.CharField(max_length=64, blank=True, default="")
+    calls = models.PositiveIntegerField(default=0)
+    ended = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    talk_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "vendor_account", "x_number"], name="callbacks_hourx_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.x_number or '-'}: {self.calls}"
+
+
+class RollupState(models.Model):
+    """The rollup refresh's bookkeeping (one row per rollup family).  Its row lock
+    serializes refreshes, `watermark` is the updated_at from which the next run
+    looks for changed records."""
+
+    name = models.CharField(max_length=32, unique=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} refreshed at {self.refreshed_at}"

@@ -1,7 +1,8 @@
 """Celery tasks of the callbacks app: thin wrappers around services (and recordings).
 
 Beat entries wired in settings.CELERY_BEAT_SCHEDULE: recording_sweep
-(every minute) and callback_nonce_prune (every 10 minutes).
+(every minute), callback_nonce_prune (every 10 minutes) and rollup_refresh
+(every ROLLUP_REFRESH_SECONDS, default a minute).
 """
 
 from celery import shared_task
@@ -33,3 +34,12 @@ def callback_nonce_prune() -> int:
     from callbacks import services
 
     return services.callback_nonce_prune()
+
+
+@shared_task(ignore_result=True)
+def rollup_refresh() -> int:
+    """Beat: recompute the recent hours of the call rollups and the older hours
+    whose records changed (late CDRs); see callbacks/rollups.py."""
+    from callbacks import rollups
+
+    return rollups.rollup_refresh_recent().rows

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from callbacks import views
+from callbacks import dashboard, views
 
 app_name = "callbacks"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.call_record_detail, name="call_record_detail"),
     path("<int:pk>/recording", views.recording_play, name="recording_play"),
     path("gaps/", views.gap_list, name="gap_list"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("deliveries/", views.delivery_list, name="delivery_list"),
     path("deliveries/<int:pk>/", views.delivery_detail, name="delivery_detail"),
     path("deliveries/<int:pk>/replay", views.delivery_replay, name="delivery_replay"),

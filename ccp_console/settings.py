@@ -290,6 +290,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "accounts.tasks.vendor_accounts_check_status_all",
         "schedule": float(_env_int("ACCOUNT_STATUS_CHECK_SECONDS", 3600, minimum=60)),
     },
+    # The dashboards' rollups: recent hours and hours with late CDRs recomputed.
+    "callbacks-refresh-rollups": {
+        "task": "callbacks.tasks.rollup_refresh",
+        "schedule": float(_env_int("ROLLUP_REFRESH_SECONDS", 60, minimum=5)),
+    },
 }
 ACCOUNT_STATUS_HISTORY_DAYS = _env_int("ACCOUNT_STATUS_HISTORY_DAYS", 90, minimum=1)
 
@@ -299,6 +304,10 @@ CALLBACKS_RECORDING_MAX_ATTEMPTS = _env_int("RECORDING_MAX_ATTEMPTS", 8, minimum
 CALLBACKS_RECORDING_BACKOFF_SECONDS = _env_int("RECORDING_BACKOFF_SECONDS", 60, minimum=1)
 CALLBACKS_RECORDING_LINK_LIFETIME_HOURS = _env_int("RECORDING_LINK_LIFETIME_HOURS", 24, minimum=1)
 CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
+# Rollups (callbacks/rollups.py): hours recomputed on every refresh, and how far
+# before the previous refresh it looks for records changed in late transactions.
+ROLLUP_RECENT_HOURS = _env_int("ROLLUP_RECENT_HOURS", 2, minimum=1)
+ROLLUP_WATERMARK_MARGIN_SECONDS = _env_int("ROLLUP_WATERMARK_MARGIN_SECONDS", 300)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [

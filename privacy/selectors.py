@@ -1,15 +1,17 @@
 """Reads for bindings and the number pool: filtered lists, one binding, pool utilisation,
-the binding an idempotency key made, the binding a call belongs to, and labels."""
+active and soon-expiring bindings (the dashboard), the binding an idempotency key
+made, the binding a call belongs to, and labels."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import PrivacyNumber, VendorAccount
 from core import filters as core_filters
@@ -107,6 +109,36 @@ def pool_totals(*, vendor_account: VendorAccount | None = None) -> dict[str, int
         "available": numbers.filter(status=PrivacyNumber.Status.AVAILABLE).count(),
         "live": live.count(),
     }
+
+
+@dataclass(frozen=True)
+class BindingActivity:
+    active: int
+    expiring_soon: int
+    # The first of those to expire, soonest first (the dashboard lists them).
+    expiring: list[Binding]
+
+
+def binding_activity(
+    *,
+    vendor_account_id: int | None = None,
+    within: timedelta = timedelta(hours=1),
+    limit: int = 10,
+    now: datetime | None = None,
+) -> BindingActivity:
+    """Active bindings, and those of them that expire within `within` (the
+    (state, expires_at) index)."""
+    now = now or timezone.now()
+    active = Binding.objects.filter(state=Binding.State.ACTIVE)
+    if vendor_account_id is not None:
+        active = active.filter(vendor_account_id=vendor_account_id)
+    soon = active.filter(expires_at__gte=now, expires_at__lt=now + within)
+    counts = active.aggregate(
+        active=Count("pk"),
+        soon=Count("pk", filter=Q(expires_at__gte=now, expires_at__lt=now + within)),
+    )
+    expiring = list(soon.select_related("x_number").order_by("expires_at", "pk")[:limit])
+    return BindingActivity(active=counts["active"], expiring_soon=counts["soon"], expiring=expiring)
 
 
 # --------------------------------------------------------------------------- calls
