@@ -149,6 +149,23 @@ def number_update(*, number: PrivacyNumber, **fields) -> PrivacyNumber:
     return number
 
 
+def number_suspend(*, number: PrivacyNumber) -> PrivacyNumber:
+    """Take an available number out of allocation (status suspended); bindings it
+    already has are left alone. Raises ValidationError unless it is available (a
+    concurrent suspend or retire wins: the row is locked and read again first)."""
+    with transaction.atomic():
+        row = PrivacyNumber.objects.select_for_update().get(pk=number.pk)
+        if row.status != PrivacyNumber.Status.AVAILABLE:
+            raise ValidationError(
+                f"{row.number} is {row.get_status_display().lower()}, not available.",
+                code="not_available",
+            )
+        row.status = PrivacyNumber.Status.SUSPENDED
+        row.save(update_fields=["status", "updated_at"])
+    number.status, number.updated_at = row.status, row.updated_at
+    return number
+
+
 NUMBER_IN_USE = (
     "This number is used by {count} binding(s), which keep it for their history and "
     "call records; retire it instead (status: retired) to keep it out of allocation."
