@@ -9,9 +9,10 @@ stores it once), and a CDR arriving hours late is counted as soon as its hour is
 recomputed.
 
 Which hours the beat job (`rollup_refresh_recent`, every minute) recomputes:
-- the last `recent_hours` hours (ROLLUP_RECENT_HOURS, default 2): calls in progress;
-- every older hour holding a record changed since the previous run (CallRecord's
-  updated_at, indexed), looked up from the stored watermark minus a margin
+- the last `recent_hours` hours (ROLLUP_RECENT_HOURS, default 1: the current hour);
+- every hour holding a record changed since the previous run (CallRecord's
+  updated_at, indexed: the normalizer sets it on every insert and merge), looked
+  up from the stored watermark minus a margin
   (ROLLUP_WATERMARK_MARGIN_SECONDS: transactions that set updated_at before the
   previous run but committed after it).  A CDR or event only ever moves a record's
   call_at earlier, and only when a CDR merges into a record that events made, from
@@ -29,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
@@ -48,10 +49,11 @@ ANSWERED = "answered"
 # A record whose call_at moved further back than this from its first_seen_at is
 # recomputed at its call_at hour only (a vendor clock far off; never seen).
 _MAX_SPAN = timedelta(hours=48)
+FIRST_LOOK_BACK = timedelta(days=1)
 
 
 def recent_hours() -> int:
-    return max(int(getattr(settings, "ROLLUP_RECENT_HOURS", 2)), 1)
+    return max(int(getattr(settings, "ROLLUP_RECENT_HOURS", 1)), 1)
 
 
 def watermark_margin() -> timedelta:
@@ -195,23 +197,21 @@ def _merge(hours: set[datetime]) -> list[tuple[datetime, datetime]]:
 def changed_hours(*, since: datetime, before: datetime) -> set[datetime]:
     """The hours before `before` holding records changed at or after `since` (and
     the hours they may have left: module docstring)."""
-    # Only a record made by an event can have moved (a CDR merged into it): the
-    # normalizer never moves a record that a CDR made.
-    merged = Exists(CallEvent.objects.filter(call_record=OuterRef("pk")))
-    rows = (
-        CallRecord.objects.filter(updated_at__gte=since, call_at__lt=before)
-        .order_by()
-        .values_list(
-            TruncHour("call_at", tzinfo=UTC),
-            TruncHour("first_seen_at", tzinfo=UTC),
-            merged,
-        )
+    changed = CallRecord.objects.filter(updated_at__gte=since, call_at__lt=before).order_by()
+    call_hour = TruncHour("call_at", tzinfo=UTC)
+    hours = set(changed.values_list(call_hour, flat=True).distinct())
+    # A record can only have left a later hour if it was first stored in a later
+    # hour and events made it (a CDR merged into it); the normalizer never moves a
+    # record that a CDR made.  Usually no row passes the first test.
+    moved = (
+        changed.annotate(call_hour=call_hour)
+        .filter(first_seen_at__gte=F("call_hour") + HOUR)
+        .filter(Exists(CallEvent.objects.filter(call_record=OuterRef("pk"))))
+        .values_list("call_hour", TruncHour("first_seen_at", tzinfo=UTC))
         .distinct()
     )
-    hours: set[datetime] = set()
-    for call_hour, seen_hour, moved in rows:
-        last = min(seen_hour, call_hour + _MAX_SPAN, before - HOUR) if moved else call_hour
-        hour = call_hour
+    for first, seen_hour in moved:
+        hour, last = first, min(seen_hour, first + _MAX_SPAN, before - HOUR)
         while hour <= last:
             hours.add(hour)
             hour += HOUR
@@ -225,15 +225,19 @@ class RefreshResult:
 
 
 def rollup_refresh_recent(*, now: datetime | None = None) -> RefreshResult:
-    """The beat job: the recent hours, plus older hours with changed records."""
+    """The beat job: the recent hours, and every hour with records changed since
+    the previous run (at a steady ingest: the current hour, and the previous one
+    just after the hour turns)."""
     now = now or timezone.now()
-    recent_start = hour_floor(now) - (recent_hours() - 1) * HOUR
+    end = hour_floor(now) + HOUR
     with transaction.atomic():
         state = _lock_state()
-        since = (state.watermark or now) - watermark_margin()
-        hours = changed_hours(since=since, before=recent_start) if state.watermark else set()
-        ranges = [*_merge(hours), (recent_start, hour_floor(now) + HOUR)]
-        rows = sum(_recompute(start, end) for start, end in ranges)
+        hours = {end - HOUR * (i + 1) for i in range(recent_hours())}
+        # A first run looks a day back (an upgrade rebuilds the rest: rebuild_rollups).
+        since = (state.watermark or now - FIRST_LOOK_BACK) - watermark_margin()
+        hours |= changed_hours(since=since, before=end)
+        ranges = _merge(hours)
+        rows = sum(_recompute(start, stop) for start, stop in ranges)
         state.watermark = now
         state.refreshed_at = timezone.now()
         state.save(update_fields=["watermark", "refreshed_at"])

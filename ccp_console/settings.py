@@ -304,9 +304,10 @@ CALLBACKS_RECORDING_MAX_ATTEMPTS = _env_int("RECORDING_MAX_ATTEMPTS", 8, minimum
 CALLBACKS_RECORDING_BACKOFF_SECONDS = _env_int("RECORDING_BACKOFF_SECONDS", 60, minimum=1)
 CALLBACKS_RECORDING_LINK_LIFETIME_HOURS = _env_int("RECORDING_LINK_LIFETIME_HOURS", 24, minimum=1)
 CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
-# Rollups (callbacks/rollups.py): hours recomputed on every refresh, and how far
-# before the previous refresh it looks for records changed in late transactions.
-ROLLUP_RECENT_HOURS = _env_int("ROLLUP_RECENT_HOURS", 2, minimum=1)
+# Rollups (callbacks/rollups.py): hours recomputed on every refresh (besides those
+# with changed records), and how far before the previous refresh it looks for
+# records changed in transactions that committed late.
+ROLLUP_RECENT_HOURS = _env_int("ROLLUP_RECENT_HOURS", 1, minimum=1)
 ROLLUP_WATERMARK_MARGIN_SECONDS = _env_int("ROLLUP_WATERMARK_MARGIN_SECONDS", 300)
 
 REST_FRAMEWORK = {
