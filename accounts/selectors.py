@@ -133,9 +133,17 @@ def account_status_history(*, account: VendorAccount, limit: int = 24) -> list[A
     return list(AccountStatusCheck.objects.filter(vendor_account=account)[:limit])
 
 
-def account_status_latest(*, accounts: list[VendorAccount]) -> list[AccountStatusCheck | None]:
-    """The newest status check of each account (None: never checked), in the
-    accounts' order; one query per account over the (account, -checked_at) index."""
+def account_balances(
+    *, vendor_account_id: int | None = None
+) -> list[tuple[VendorAccount, AccountStatusCheck | None]]:
+    """Each enabled account whose vendor has a status API (or the one asked for) with
+    its newest status check (None: never checked): the dashboard's balances card.
+    One query per account, each a single row off the (account, -checked_at) index."""
+    accounts = VendorAccount.objects.filter(enabled=True).order_by("name")
+    if vendor_account_id is not None:
+        accounts = accounts.filter(pk=vendor_account_id)
     return [
-        AccountStatusCheck.objects.filter(vendor_account=account).first() for account in accounts
+        (account, AccountStatusCheck.objects.filter(vendor_account=account).first())
+        for account in accounts
+        if supports_account_status(account=account)
     ]
