@@ -38,7 +38,12 @@ def x_number_health(request):
         numbers = report.numbers
         if form.cleaned_data["flagged"]:
             numbers = [n for n in numbers if n.flagged]
-        context.update(report=report, page=paginate(request, numbers))
+        context.update(
+            report=report,
+            page=paginate(request, numbers),
+            # The account column only when the page mixes several pools.
+            several=len(report.pools) > 1,
+        )
     return render(request, "callbacks/health.html", context)
 
 

@@ -136,7 +136,7 @@ def test_staff_sees_the_page_masked_without_the_action(staff_client, pool):
     assert response.status_code == 200
     page = response.content.decode()
     assert BAD not in page and "17000000001" not in page
-    assert "170****0001" in page and "Flagged: day and week" in page
+    assert "170****0001" in page and '▼ Flagged</span><br><span class="muted">day and week' in page
     assert "Suspend…" not in page
     assert page.index("170****0001") < page.index("170****0010")
 
