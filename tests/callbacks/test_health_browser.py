@@ -14,9 +14,9 @@ from tests.callbacks.test_health import BAD, _pool
 from tests.core.test_browser_csp import (
     CHROMEDRIVER,
     CHROMIUM,
-    PASSWORD,
     browser,
     csp_violations,
+    log_in,
     wait_for,
 )
 from tests.factories import UserFactory, VendorAccountFactory
@@ -34,12 +34,7 @@ def test_operator_suspends_a_flagged_x(browser, live_server, tmp_path):
 
     _pool(VendorAccountFactory(vendor="igw"), timezone.now())
     UserFactory(username="op-health", roles=["Operators"])
-    browser.delete_all_cookies()
-    browser.get(live_server.url + reverse("login"))
-    browser.find_element(By.NAME, "username").send_keys("op-health")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert wait_for(lambda: browser.current_url.rstrip("/") == live_server.url)
+    log_in(browser, live_server, "op-health")
 
     shots = Path(os.environ.get("BROWSER_SCREENSHOTS") or tmp_path)
     url = live_server.url + reverse("callbacks:x_number_health")
