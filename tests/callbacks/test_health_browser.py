@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import PrivacyNumber
+from accounts.models import AccountStatusCheck, PrivacyNumber
 from tests.callbacks.test_health import BAD, _pool
 from tests.core.test_browser_csp import (
     CHROMEDRIVER,
@@ -32,7 +32,11 @@ __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with the CSP
 def test_operator_suspends_a_flagged_x(browser, live_server, tmp_path):
     from selenium.webdriver.common.by import By
 
-    _pool(VendorAccountFactory(vendor="igw"), timezone.now())
+    account = VendorAccountFactory(vendor="igw", name="igw-main")
+    _pool(account, timezone.now())
+    AccountStatusCheck.objects.create(
+        vendor_account=account, checked_at=timezone.now(), state="active", balance="12.500"
+    )
     UserFactory(username="op-health", roles=["Operators"])
     log_in(browser, live_server, "op-health")
 
@@ -55,3 +59,15 @@ def test_operator_suspends_a_flagged_x(browser, live_server, tmp_path):
     assert "Suspended" in first.text and "Suspend…" not in first.text
     browser.save_screenshot(str(shots / "health-suspended.png"))
     assert csp_violations(browser) == []
+
+    # The dashboard links here and shows the account's balance.
+    for width in (1400, 1000):
+        browser.set_window_size(width, 1000)
+        browser.get(live_server.url + reverse("callbacks:dashboard"))
+        balances = browser.find_element(By.ID, "table-balances")
+        browser.execute_script("arguments[0].scrollIntoView()", balances)
+        browser.save_screenshot(str(shots / f"dashboard-balances-{width}.png"))
+        assert "igw-main" in balances.text and "12.500" in balances.text
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    browser.find_element(By.ID, "health-link").click()
+    assert wait_for(lambda: browser.current_url.endswith(reverse("callbacks:x_number_health")))
