@@ -176,8 +176,9 @@ def _preload(account, *, rate: int, now) -> int:
             params += [account.pk] if field.attname == "vendor_account_id" else []
             params += [now, count] if field.attname == "call_at" else []
         elif field.attname in ("first_seen_at", "updated_at", "cdr_received_at"):
-            exprs.append("%s")
-            params.append(now)
+            # Stored as the CDR arrives, a minute and a half after the call began.
+            exprs.append("%s - make_interval(secs => g * 7200.0 / %s - 90)")
+            params += [now, count]
         else:
             exprs.append("%s")
             params.append(field.get_db_prep_save(field.get_default(), connection))

@@ -313,23 +313,31 @@ class CallbackNonce(models.Model):
         return f"nonce of account {self.vendor_account_id} until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
-class CallHourStat(models.Model):
+class HourRollup(models.Model):
+    """What every call rollup holds for its hour and vendor account (abstract)."""
+
+    hour = models.DateTimeField()
+    vendor_account = models.ForeignKey(
+        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
+    )
+    calls = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    # Sum of the answered calls' durations (ACD = talk_seconds / answered).
+    talk_seconds = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class CallHourStat(HourRollup):
     """Rollup: the calls of one UTC hour × vendor account × X number × outcome.
 
     Derived from CallRecord only (callbacks/rollups.py recomputes whole hours), so
     any row can be dropped and rebuilt.  Outcome "" counts calls whose CDR has not
     arrived yet; x_number "" calls without one."""
 
-    hour = models.DateTimeField()
-    vendor_account = models.ForeignKey(
-        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
-    )
     x_number = models.CharField(max_length=64, blank=True, default="")
     outcome = models.CharField(max_length=16, blank=True, default="")
-    calls = models.PositiveIntegerField(default=0)
-    answered = models.PositiveIntegerField(default=0)
-    # Sum of the answered calls' durations (ACD = talk_seconds / answered).
-    talk_seconds = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -348,18 +356,11 @@ class CallHourStat(models.Model):
         )
 
 
-class CallHourTotal(models.Model):
+class CallHourTotal(HourRollup):
     """Rollup of CallHourStat without the X number: the dashboard's totals and
     charts read a few rows per hour instead of one per X number."""
 
-    hour = models.DateTimeField()
-    vendor_account = models.ForeignKey(
-        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
-    )
     outcome = models.CharField(max_length=16, blank=True, default="")
-    calls = models.PositiveIntegerField(default=0)
-    answered = models.PositiveIntegerField(default=0)
-    talk_seconds = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -372,20 +373,13 @@ class CallHourTotal(models.Model):
         return f"{self.hour:%Y-%m-%d %H}h {self.outcome or '-'}: {self.calls}"
 
 
-class CallHourX(models.Model):
+class CallHourX(HourRollup):
     """Rollup of CallHourStat without the outcome: one row per hour × account × X
     number, so "busiest X numbers" over a month reads a few rows per X and hour.
     `ended` counts the calls whose CDR has arrived (ASR = answered / ended)."""
 
-    hour = models.DateTimeField()
-    vendor_account = models.ForeignKey(
-        "accounts.VendorAccount", on_delete=models.CASCADE, related_name="+"
-    )
     x_number = models.CharField(max_length=64, blank=True, default="")
-    calls = models.PositiveIntegerField(default=0)
     ended = models.PositiveIntegerField(default=0)
-    answered = models.PositiveIntegerField(default=0)
-    talk_seconds = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -197,19 +197,15 @@ def _x_figures(qs: QuerySet) -> dict[str, Figures]:
 
 
 def _busiest(dashboard: Dashboard, top: int) -> None:
-    """The X numbers with the most calls in the period, with their previous figures."""
+    """The X numbers with the most calls in the period, with their previous figures.
+    Every X number's figures come in one GROUP BY (a pool is hundreds to thousands of
+    numbers), ranked here: one query fewer than ranking in SQL first."""
     base = _scoped(CallHourX.objects.exclude(x_number="").order_by(), dashboard.vendor_account_id)
     period, previous = dashboard.period, dashboard.previous_period
-    current = base.filter(hour__gte=period.start, hour__lt=period.end)
-    ranked = list(
-        current.values_list("x_number")
-        .annotate(total=Sum("calls"))
-        .order_by("-total", "x_number")
-        .values_list("x_number", flat=True)[:top]
-    )
+    now = _x_figures(base.filter(hour__gte=period.start, hour__lt=period.end))
+    ranked = sorted(now, key=lambda x: (-now[x].calls, x))[:top]
     if not ranked:
         return
-    now = _x_figures(current.filter(x_number__in=ranked))
     before = _x_figures(
         base.filter(hour__gte=previous.start, hour__lt=previous.end, x_number__in=ranked)
     )

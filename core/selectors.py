@@ -1,4 +1,4 @@
-"""Reads for the home page: what each role came for, until the dashboards exist.
+"""Reads for the home page: what each role came for (figures over time: the call dashboard).
 
 Operators come to fix things (bindings stuck or refused, deliveries refused, CDRs
 missing); business staff come to see how today's calls went. Every count is one

@@ -28,6 +28,12 @@
     return g.createPattern(tile, "repeat");
   }
 
+  // This period's bars: hatched, outlined.
+  function hatched(label, values) {
+    return { label: label, data: values, backgroundColor: pattern("stripes", INK),
+             borderColor: INK, borderWidth: 1, pointStyle: "rect" };
+  }
+
   var common = {
     animation: false,
     responsive: true,
@@ -42,9 +48,8 @@
       data: {
         labels: data.series.labels,
         datasets: [
-          { label: "Calls, this period (hatched bars)", data: data.series.calls,
-            backgroundColor: pattern("stripes", INK), borderColor: INK, borderWidth: 1,
-            pointStyle: "rect", order: 2 },
+          Object.assign(hatched("Calls, this period (hatched bars)", data.series.calls),
+                        { order: 2 }),
           { label: "Calls, previous period (dashed line, triangles)", type: "line",
             data: data.series.previous_calls, borderColor: PREVIOUS, borderDash: [6, 4],
             pointStyle: "triangle", pointRadius: 4, backgroundColor: PREVIOUS, order: 1 },
@@ -66,9 +71,7 @@
       data: {
         labels: data.outcomes.labels,
         datasets: [
-          { label: "This period (hatched)", data: data.outcomes.calls,
-            backgroundColor: pattern("stripes", INK), borderColor: INK, borderWidth: 1,
-            pointStyle: "rect" },
+          hatched("This period (hatched)", data.outcomes.calls),
           { label: "Previous period (dotted)", data: data.outcomes.previous_calls,
             backgroundColor: pattern("dots", PREVIOUS), borderColor: PREVIOUS, borderWidth: 1,
             pointStyle: "circle" },
