@@ -177,3 +177,31 @@ class PrivacyNumber(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class AccountStatusCheck(models.Model):
+    """One answer (or failure) of a vendor's account-status API: the history behind
+    VendorAccount.status_*, written by every check (the beat job's and the page's)."""
+
+    vendor_account = models.ForeignKey(
+        VendorAccount, on_delete=models.CASCADE, related_name="status_checks"
+    )
+    checked_at = models.DateTimeField()
+    state = models.CharField(max_length=16, blank=True)
+    balance = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
+    overdraft = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
+    # The vendor's refusal or the transport failure; empty when the vendor answered.
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        get_latest_by = "checked_at"
+        indexes = [
+            models.Index(
+                fields=["vendor_account", "-checked_at"], name="accounts_statuscheck_recent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        what = self.state or self.error[:40]
+        return f"{self.vendor_account_id} at {self.checked_at:%Y-%m-%d %H:%M}: {what}"

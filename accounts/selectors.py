@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 import vendors
 from accounts.filters import NumberFilter, SubAccountFilter, VendorAccountFilter
-from accounts.models import PrivacyNumber, SubAccount, VendorAccount
+from accounts.models import AccountStatusCheck, PrivacyNumber, SubAccount, VendorAccount
 from core import filters as core_filters
 from vendors.outbound import HostPolicy, guarded_session, parse_host_port
 
@@ -126,3 +126,24 @@ def sub_accounts_usable(*, vendor_account: VendorAccount) -> QuerySet[SubAccount
 def sub_accounts_pending(*, vendor_account: VendorAccount) -> bool:
     """Whether a create is still waiting for the vendor (the account page polls then)."""
     return vendor_account.sub_accounts.filter(state=SubAccount.State.PENDING).exists()
+
+
+def account_status_history(*, account: VendorAccount, limit: int = 24) -> list[AccountStatusCheck]:
+    """The account's latest status checks, newest first (the account page)."""
+    return list(AccountStatusCheck.objects.filter(vendor_account=account)[:limit])
+
+
+def account_balances(
+    *, vendor_account_id: int | None = None
+) -> list[tuple[VendorAccount, AccountStatusCheck | None]]:
+    """Each enabled account whose vendor has a status API (or the one asked for) with
+    its newest status check (None: never checked): the dashboard's balances card.
+    One query per account, each a single row off the (account, -checked_at) index."""
+    accounts = VendorAccount.objects.filter(enabled=True).order_by("name")
+    if vendor_account_id is not None:
+        accounts = accounts.filter(pk=vendor_account_id)
+    return [
+        (account, AccountStatusCheck.objects.filter(vendor_account=account).first())
+        for account in accounts
+        if supports_account_status(account=account)
+    ]

@@ -5,8 +5,10 @@ The sub-account use cases live in accounts.sub_accounts and are re-exported here
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,8 +16,8 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 import vendors
-from accounts.models import PrivacyNumber, VendorAccount, new_webhook_token
-from accounts.selectors import vendor_client
+from accounts.models import AccountStatusCheck, PrivacyNumber, VendorAccount, new_webhook_token
+from accounts.selectors import supports_account_status, vendor_client
 from accounts.sub_accounts import (  # noqa: F401 - re-exported: callers import from here
     SyncResult,
     sub_account_create,
@@ -27,6 +29,8 @@ from accounts.sub_accounts import (  # noqa: F401 - re-exported: callers import 
 from accounts.vendor_settings import validate_extra
 from core.phones import normalize_into, normalize_number
 from core.services import model_update
+
+logger = logging.getLogger(__name__)
 
 ACCOUNT_FIELDS = ("vendor", "name", "base_url", "account_id", "app_id", "extra", "enabled")
 NUMBER_FIELDS = ("area_code", "status", "note")
@@ -142,6 +146,23 @@ def number_update(*, number: PrivacyNumber, **fields) -> PrivacyNumber:
     model_update(number, fields=fields, allowed=NUMBER_FIELDS)
     number.full_clean()
     number.save()
+    return number
+
+
+def number_suspend(*, number: PrivacyNumber) -> PrivacyNumber:
+    """Take an available number out of allocation (status suspended); bindings it
+    already has are left alone. Raises ValidationError unless it is available (a
+    concurrent suspend or retire wins: the row is locked and read again first)."""
+    with transaction.atomic():
+        row = PrivacyNumber.objects.select_for_update().get(pk=number.pk)
+        if row.status != PrivacyNumber.Status.AVAILABLE:
+            raise ValidationError(
+                f"{row.number} is {row.get_status_display().lower()}, not available.",
+                code="not_available",
+            )
+        row.status = PrivacyNumber.Status.SUSPENDED
+        row.save(update_fields=["status", "updated_at"])
+    number.status, number.updated_at = row.status, row.updated_at
     return number
 
 
@@ -304,12 +325,14 @@ def numbers_import_csv(*, vendor_account: VendorAccount, csv_text: str) -> list[
 
 
 def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
-    """Ask the vendor for the account's state and balance, and keep the answer.
+    """Ask the vendor for the account's state and balance, keep the answer on the
+    account and add it to the account's history (AccountStatusCheck).
 
     Vendors without a status API (supports_account_status False) get a clear note.
     """
     client = vendor_client(account=account)
     account.status_checked_at = timezone.now()
+    overdraft = None
     try:
         status = client.account_status()
     except NotImplementedError:
@@ -320,7 +343,46 @@ def vendor_account_check_status(*, account: VendorAccount) -> VendorAccount:
     else:
         account.status_state, account.status_balance = status.state, status.balance
         account.status_error = ""
-    account.save(
-        update_fields=["status_state", "status_balance", "status_error", "status_checked_at"]
-    )
+        overdraft = status.overdraft
+    with transaction.atomic():
+        account.save(
+            update_fields=["status_state", "status_balance", "status_error", "status_checked_at"]
+        )
+        AccountStatusCheck.objects.create(
+            vendor_account=account,
+            checked_at=account.status_checked_at,
+            # A failed check says nothing about the state: the history keeps it blank.
+            state="" if account.status_error else account.status_state,
+            balance=None if account.status_error else account.status_balance,
+            overdraft=overdraft,
+            error=account.status_error,
+        )
     return account
+
+
+def vendor_accounts_check_status_all(*, keep_days: int = 90) -> int:
+    """The beat job: check every enabled account whose vendor has a status API, then
+    drop history older than `keep_days`. Returns the number of accounts checked.
+
+    One account's failure never stops the others: a vendor refusal is recorded by
+    the check itself, anything else is logged and recorded by its type only (its
+    text could carry a request's details).
+    """
+    checked = 0
+    for account in VendorAccount.objects.filter(enabled=True).order_by("pk"):
+        if not supports_account_status(account=account):
+            continue
+        try:
+            vendor_account_check_status(account=account)
+        except Exception as exc:  # recorded, and the loop goes on to the next account
+            logger.exception("account status check of account %s failed", account.pk)
+            AccountStatusCheck.objects.create(
+                vendor_account=account,
+                checked_at=timezone.now(),
+                error=f"The check failed unexpectedly ({type(exc).__name__}); see the logs.",
+            )
+        checked += 1
+    AccountStatusCheck.objects.filter(
+        checked_at__lt=timezone.now() - timedelta(days=keep_days)
+    ).delete()
+    return checked

@@ -1,7 +1,8 @@
 """Celery tasks for vendor accounts and sub-accounts: thin wrappers over
 accounts.services, each named after the service it runs. Beat entry (settings):
 
-    accounts.tasks.sub_accounts_sync_all      daily (SUB_ACCOUNT_SYNC_HOUR)
+    accounts.tasks.sub_accounts_sync_all                 daily (SUB_ACCOUNT_SYNC_HOUR)
+    accounts.tasks.vendor_accounts_check_status_all      every ACCOUNT_STATUS_CHECK_SECONDS
 """
 
 from celery import shared_task
@@ -27,6 +28,15 @@ def vendor_account_check_status(account_id: int) -> None:
     account = VendorAccount.objects.filter(pk=account_id).first()
     if account is not None:
         services.vendor_account_check_status(account=account)
+
+
+@shared_task(name="accounts.tasks.vendor_accounts_check_status_all", ignore_result=True)
+def vendor_accounts_check_status_all() -> int:
+    from django.conf import settings
+
+    from accounts import services
+
+    return services.vendor_accounts_check_status_all(keep_days=settings.ACCOUNT_STATUS_HISTORY_DAYS)
 
 
 @shared_task(name="accounts.tasks.sub_account_create_at_vendor")

@@ -45,6 +45,7 @@ def vendor_account_detail(request, pk: int):
             "account": account,
             "webhook_urls": selectors.webhook_urls(account=account),
             "supports_status": selectors.supports_account_status(account=account),
+            "status_history": selectors.account_status_history(account=account),
             "supports_sub_accounts": selectors.supports_sub_accounts(account=account),
             "number_count": account.numbers.count(),
             "sub_accounts": account.sub_accounts.all()[:200],

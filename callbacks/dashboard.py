@@ -11,6 +11,7 @@ from django import forms
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import VendorAccount
 from callbacks import rollups, stats
 from core.decorators import require_perm
@@ -154,6 +155,9 @@ def dashboard(request):
     if form.is_valid():
         board = stats.dashboard_stats(**stats_query(form))
         context.update(board=board, cards=_cards(board), chart=_chart_data(board))
+        context["balances"] = account_selectors.account_balances(
+            vendor_account_id=stats_query(form)["vendor_account_id"]
+        )
         if request.user.has_perm("privacy.view_binding"):
             context["bindings"] = privacy_selectors.binding_activity(
                 vendor_account_id=stats_query(form)["vendor_account_id"], within=EXPIRING_WITHIN

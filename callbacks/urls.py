@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from callbacks import dashboard, views
+from callbacks import dashboard, health_views, views
 
 app_name = "callbacks"
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("<int:pk>/recording", views.recording_play, name="recording_play"),
     path("gaps/", views.gap_list, name="gap_list"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("health/", health_views.x_number_health, name="x_number_health"),
+    path("health/<int:pk>/suspend/", health_views.x_number_suspend, name="x_number_suspend"),
     path("deliveries/", views.delivery_list, name="delivery_list"),
     path("deliveries/<int:pk>/", views.delivery_detail, name="delivery_detail"),
     path("deliveries/<int:pk>/replay", views.delivery_replay, name="delivery_replay"),

@@ -306,12 +306,19 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "callbacks.tasks.call_record_export_expire",
         "schedule": 3600.0,
     },
+    # Balance and state of every account whose vendor has a status API, kept as a
+    # history (accounts.AccountStatusCheck): a balance running out shows before calls fail.
+    "accounts-check-status": {
+        "task": "accounts.tasks.vendor_accounts_check_status_all",
+        "schedule": float(_env_int("ACCOUNT_STATUS_CHECK_SECONDS", 3600, minimum=60)),
+    },
     # The dashboards' rollups: recent hours and hours with late CDRs recomputed.
     "callbacks-refresh-rollups": {
         "task": "callbacks.tasks.rollup_refresh",
         "schedule": float(_env_int("ROLLUP_REFRESH_SECONDS", 60, minimum=5)),
     },
 }
+ACCOUNT_STATUS_HISTORY_DAYS = _env_int("ACCOUNT_STATUS_HISTORY_DAYS", 90, minimum=1)
 
 # Messaging sends (messaging/limits.py). Defaults for accounts without a SendPolicy row;
 # 0 means no limit. The limiter keeps its counters in Redis when REDIS_URL (or else a

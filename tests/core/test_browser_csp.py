@@ -66,17 +66,23 @@ def wait_for(predicate, timeout=10.0):
     return False
 
 
-@pytest.fixture
-def logged_in(browser, live_server, transactional_db):
+def log_in(browser, live_server, username: str) -> None:
+    """Log `username` (made by UserFactory) in through the login form."""
     from selenium.webdriver.common.by import By
 
-    UserFactory(username="root", is_staff=True, is_superuser=True)
     browser.delete_all_cookies()
     browser.get(live_server.url + reverse("login"))
-    browser.find_element(By.NAME, "username").send_keys("root")
+    browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     assert wait_for(lambda: browser.current_url.rstrip("/") == live_server.url)
+
+
+@pytest.fixture
+def logged_in(browser, live_server, transactional_db):
+
+    UserFactory(username="root", is_staff=True, is_superuser=True)
+    log_in(browser, live_server, "root")
     assert csp_violations(browser) == []
     return browser
 

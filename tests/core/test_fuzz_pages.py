@@ -104,6 +104,7 @@ PAGES: dict[str, list[str]] = {
     "/calls/export.csv": ["vendor_account", "outcome", "date_from", "date_to", "q", "binding"],
     "/calls/gaps/": ["page"],
     "/calls/dashboard/": ["period", "from", "to", "vendor_account"],
+    "/calls/health/": ["vendor_account", "flagged", "page"],
     "/calls/deliveries/": ["outcome", "vendor_account", "kind", "page"],
     "/sandbox/": ["vendor", "verdict", "page"],
     "/sandbox/api/bindings/": ["state", "account"],
