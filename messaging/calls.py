@@ -292,8 +292,9 @@ def voice_code_create(
         created_by=created_by,
         idempotency_key=idempotency_key,
         insert=insert,
-        # Against call pumping: at most N codes an hour to one number (SendPolicy).
-        before_insert=lambda: limits.acquire_recipient(vendor_account, callee),
+        # Against call pumping: at most N codes an hour to one number (SendPolicy),
+        # checked with the account's limits, all or nothing.
+        extra_limits=[limits.recipient_limit(vendor_account, callee)],
     )
 
 

@@ -160,14 +160,8 @@ class TwoWayCall(Send):
     options = models.JSONField(default=dict, blank=True)
     call_sid = models.CharField(max_length=128, blank=True, default="", db_index=True)
     vendor_created_at = models.DateTimeField(null=True, blank=True)
-    call_record = models.ForeignKey(
-        "callbacks.CallRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # Outcome in the common vocabulary (vendors.types.CallOutcome), from the CDR.
-    outcome = models.CharField(max_length=16, blank=True, default="")
-    answered_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
+    # Its outcome, answer and duration are the call record's and events' that carry
+    # `call_sid` (messaging.selectors.call_progress): read, never copied here.
 
     class Meta(Send.Meta):
         pass
@@ -194,17 +188,8 @@ class VoiceCode(Send):
     times = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0-9; 0 loops.")
     user_data = models.CharField(max_length=256, blank=True, default="")
     session_id = models.CharField(max_length=256, blank=True, default="", db_index=True)
-    call_record = models.ForeignKey(
-        "callbacks.CallRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # The last status push (eventType) and the outcome in the common vocabulary.
-    last_event = models.CharField(max_length=16, blank=True, default="")
-    outcome = models.CharField(max_length=16, blank=True, default="")
-    state_code = models.CharField(max_length=16, blank=True, default="")
-    state_desc = models.CharField(max_length=128, blank=True, default="")
-    answered_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
+    # Its status pushes and fee CDR are the call events and record that carry
+    # `session_id` (messaging.selectors.call_progress): read, never copied here.
 
     class Meta(Send.Meta):
         indexes = [

@@ -76,6 +76,14 @@ def delivered(response):
     return response
 
 
+def nothing_queued() -> bool:
+    """Whether the inbox's queue is empty: poll it (wait_for) while a real worker
+    normalizes what the webhook acknowledged."""
+    from callbacks.models import Delivery
+
+    return not Delivery.objects.filter(outcome="received", authenticated=True).exists()
+
+
 def post_raw(client, *args, **kwargs):
     """`client.post(...)` to a webhook, then normalized as `delivered` says."""
     return delivered(client.post(*args, **kwargs))

@@ -11,6 +11,7 @@ from messaging.models import VoiceCode
 from tests.core.test_layout_browser import browser, logged_in  # noqa: F401 - fixtures
 from tests.messaging.calls_support import *  # noqa: F403
 from tests.messaging.calls_support import CODE, play, wait_for
+from tests.payloads import nothing_queued
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -44,13 +45,21 @@ def test_operator_sends_a_voice_code_and_watches_it(
     driver.find_element(By.NAME, "pre_tone").send_keys("welcome.wav")
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
 
-    row = VoiceCode.objects.get()
-    WebDriverWait(driver, 30, poll_frequency=0.3).until(
-        lambda d: "Sent" in d.find_element(By.CSS_SELECTOR, "h1 .badge").text
+    # The detail page polls its state until the worker has sent it.
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    reloading = (NoSuchElementException, StaleElementReferenceException)
+    WebDriverWait(driver, 30, poll_frequency=0.3, ignored_exceptions=reloading).until(
+        lambda d: (
+            "/messaging/voice-codes/new/" not in d.current_url
+            and "Sent" in d.find_element(By.CSS_SELECTOR, "h1 .badge").text
+        )
     )
+    row = VoiceCode.objects.get()
     assert driver.current_url.endswith(f"/messaging/voice-codes/{row.pk}/")
     row.refresh_from_db()
     play(row.session_id, outcome="answered", duration=5)
+    assert wait_for(nothing_queued)  # the worker normalizes what the webhook took
     driver.refresh()
     page = driver.page_source
     assert "Disconnect" in page and "answered" in page and "****" in page

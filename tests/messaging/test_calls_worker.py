@@ -13,6 +13,7 @@ from messaging.models import TwoWayCall, VoiceCode
 from tests.conftest import ROOT
 from tests.messaging.calls_support import *  # noqa: F403
 from tests.messaging.calls_support import CODE, A, B, play, wait_for
+from tests.payloads import nothing_queued
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -42,6 +43,7 @@ def test_two_way_calls_through_the_worker_attach_their_own_callbacks(
     assert first.state == second.state == "sent" and first.call_sid != second.call_sid
     play(first.call_sid, duration=11)
     play(second.call_sid, outcome="busy")
+    assert wait_for(nothing_queued)  # the worker normalizes what the webhook took
     one = operator_api.get(f"/api/v1/two-way-calls/{first.pk}/").json()["call"]
     two = operator_api.get(f"/api/v1/two-way-calls/{second.pk}/").json()["call"]
     assert (one["outcome"], one["record"]["duration"]) == ("answered", 11)
@@ -73,6 +75,7 @@ def test_voice_code_end_to_end_and_the_code_is_nowhere(
     )
     assert (replay.status_code, replay.json()["id"]) == (200, pk)
     play(row.session_id, outcome="answered", duration=6)
+    assert wait_for(nothing_queued)
     detail = operator_api.get(f"/api/v1/voice-codes/{pk}/")
     call = detail.json()["call"]
     assert call["outcome"] == "answered" and call["record"]["has_cdr"]
