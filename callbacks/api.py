@@ -13,6 +13,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
+import vendors
 from callbacks.filters import CallRecordFilter
 from callbacks.models import CallEvent, CallRecord
 from core.pagination import KeysetPagination
@@ -94,7 +95,7 @@ class CallRecordSerializer(_SafeTimes):
 _EXAMPLE_RECORD = {
     "id": 9812734,
     "vendor_account": 3,
-    "vendor": "igw",
+    "vendor": min(vendors.REGISTRY),  # any registered code: the app names none
     "call_id": "c-20261130-000184",
     "binding": 55120,
     "vendor_binding_id": "S2026113000012",
