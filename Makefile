@@ -53,7 +53,7 @@ test: dev-venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run --settings=ccp_console.settings_test
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 format: dev-venv
 	$(BIN)/ruff format .

@@ -10,8 +10,14 @@ import os
 # only what this file and the environment say.
 os.environ.setdefault("ENV_FILE", "")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ccp_console")
-os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+# Under pytest-xdist each process has its own test database (pytest-django suffixes
+# the name with the worker id) and here its own Redis database, so limiter counters,
+# broker queues and worker pings of one process never meet another's. Subprocesses
+# (Celery workers, the quick start) inherit both through the environment.
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "")
+_REDIS_DB = (14, 15, 12, 11, 10, 9)[int(_XDIST[2:])] if _XDIST.startswith("gw") else 14
+os.environ.setdefault("CELERY_BROKER_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
+os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1rZXktZm9yLXRoZS1zdWl0ZS0zMi1ieXRlcyE=")
 os.environ.setdefault("PUBLIC_BASE_URL", "https://console.example.com")
