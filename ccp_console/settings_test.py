@@ -28,7 +28,7 @@ os.environ.setdefault("SANDBOX_ENABLED", "1")
 # its own host:port (tests/conftest.py), never the whole of loopback.
 os.environ.setdefault("OUTBOUND_PRIVATE_ALLOWLIST", "")
 
-from .settings import *  # noqa: F403
+from .settings import *  # noqa: E402, F403 - after the environment it reads
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {  # noqa: F405
