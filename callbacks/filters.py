@@ -84,6 +84,20 @@ RARE_FRAGMENT_DIGITS = 6
 MAX_DURATION = 10**7  # seconds; a bound so no value overflows the column
 
 
+STARTED_BY_CHOICES = [
+    ("binding", "A privacy binding"),
+    ("two_way_call", "A two-way call"),
+    ("voice_code", "A voice code"),
+]
+
+
+def _started_by(kind: str, *, pk: int | None = None):
+    # messaging builds on callbacks (its sends read call records): imported late.
+    from messaging.selectors import call_records_started_by
+
+    return call_records_started_by(kind, pk=pk)
+
+
 class CallRecordFilter(filters.ConsoleFilterSet):
     """The call-record filters of the list page, the CSV export and the API."""
 
@@ -135,6 +149,13 @@ class CallRecordFilter(filters.ConsoleFilterSet):
     )
     has_recording = django_filters.BooleanFilter(method="filter_has_recording")
     binding = filters.IdFilter(help_text="Binding id.")
+    started_by = django_filters.ChoiceFilter(
+        choices=STARTED_BY_CHOICES,
+        method="filter_started_by",
+        help_text="What started the call: a privacy binding, a two-way call or a voice code.",
+    )
+    two_way_call = filters.IdFilter(method="filter_send", help_text="Two-way call id.")
+    voice_code = filters.IdFilter(method="filter_send", help_text="Voice code id.")
     sort = django_filters.ChoiceFilter(
         choices=SORT_CHOICES,
         method="filter_sort",
@@ -165,6 +186,14 @@ class CallRecordFilter(filters.ConsoleFilterSet):
 
     def filter_release_side(self, qs, name, value):
         return qs.filter(release_side="" if value == "unknown" else value)
+
+    def filter_started_by(self, qs, name, value):
+        if value == "binding":
+            return qs.filter(binding__isnull=False)
+        return qs.filter(_started_by(value))
+
+    def filter_send(self, qs, name, value):
+        return qs.filter(_started_by(name, pk=value))
 
     def filter_has_recording(self, qs, name, value):
         downloaded = CallRecord.RecordingStatus.DOWNLOADED

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_POST
 import vendors
 from accounts.models import VendorAccount
 from callbacks import exports, hotsql, selectors, services, webhooks
-from callbacks.filters import SORT_CHOICES, CallRecordFilter
+from callbacks.filters import SORT_CHOICES, STARTED_BY_CHOICES, CallRecordFilter
 from callbacks.models import OUTCOME_CHOICES, CallRecord, CallRecordExport, Delivery
 from core.decorators import require_perm
 from core.filters import list_or_errors, page_errors
@@ -149,6 +149,7 @@ def call_record_list(request: HttpRequest) -> HttpResponse:
             "outcomes": OUTCOME_CHOICES,
             "sorts": SORT_CHOICES,
             "release_sides": CallRecordFilter.base_filters["release_side"].extra["choices"],
+            "started_by": STARTED_BY_CHOICES,
             "query": filters.urlencode(),
             "filtered": bool(filters),
         },

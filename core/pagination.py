@@ -157,8 +157,10 @@ def estimated_count(queryset: QuerySet) -> int:
             row = cursor.fetchone()
         if row and row[0] >= 0:  # -1: never analyzed
             return int(row[0])
-    plan = json.loads(queryset.order_by().explain(format="json"))
-    return int(plan[0]["Plan"]["Plan Rows"])
+    plan = queryset.order_by().explain(format="json")
+    if not plan:  # a filter that can match nothing (pk__in=[]): Django plans no query
+        return 0
+    return int(json.loads(plan)[0]["Plan"]["Plan Rows"])
 
 
 def page_estimate(page: KeysetPage, estimate: int) -> int:

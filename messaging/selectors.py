@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import SubAccount, VendorAccount
@@ -140,6 +140,25 @@ def voice_code_get(*, pk: int) -> VoiceCode:
 def vendor_call_id(send: Send) -> str:
     """The vendor's id of the call a send started ("" until the vendor answered)."""
     return getattr(send, "call_sid", "") or getattr(send, "session_id", "")
+
+
+_CALL_ID_FIELD = {"two_way_call": (TwoWayCall, "call_sid"), "voice_code": (VoiceCode, "session_id")}
+
+
+def call_records_started_by(kind: str, *, pk: int | None = None) -> Q:
+    """Which call records a kind of send started ("two_way_call", "voice_code"), or
+    one send's when `pk` is given: the same vendor account and the vendor's call id.
+    The call-record filter (callbacks.filters) asks this, so the rule lives here."""
+    model, field = _CALL_ID_FIELD[kind]
+    if pk is not None:
+        send = model.objects.filter(pk=pk).values_list("vendor_account_id", field).first()
+        if send is None or not send[1]:
+            return Q(pk__in=[])
+        return Q(vendor_account_id=send[0], call_id=send[1])
+    sends = model.objects.filter(
+        vendor_account_id=OuterRef("vendor_account_id"), **{field: OuterRef("call_id")}
+    )
+    return Q(Exists(sends))
 
 
 def call_record_for(send: Send) -> CallRecord | None:

@@ -140,3 +140,28 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     body_size = 3
     outcome = Delivery.Outcome.REJECTED_INVALID
     reason = "test delivery"
+
+
+class TwoWayCallFactory(factory.django.DjangoModelFactory):
+    """A two-way call the vendor accepted (it has its callSid)."""
+
+    class Meta:
+        model = "messaging.TwoWayCall"
+
+    vendor_account = factory.SubFactory(VendorAccountFactory, vendor="ccp")
+    state = "sent"
+    from_number = "+8613800138000"
+    to_number = "+8613900139000"
+    call_sid = factory.Sequence(lambda n: f"call-sid-{n:06d}")
+
+
+class VoiceCodeFactory(factory.django.DjangoModelFactory):
+    """A voice code the vendor accepted (it has its sessionId; the code is gone)."""
+
+    class Meta:
+        model = "messaging.VoiceCode"
+
+    vendor_account = factory.SubFactory(VendorAccountFactory, vendor="huawei")
+    state = "sent"
+    callee_number = "+8613800138021"
+    session_id = factory.Sequence(lambda n: f"1200_{n:06d}@callenabler")

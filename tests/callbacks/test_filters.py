@@ -8,7 +8,13 @@ import io
 import pytest
 from django.urls import reverse
 
-from tests.factories import ReviewedCallFactory
+from tests.factories import (
+    BindingFactory,
+    ReviewedCallFactory,
+    TwoWayCallFactory,
+    VendorAccountFactory,
+    VoiceCodeFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +143,32 @@ def test_fragments_need_three_digits(operator_client, igw_account):
     response = operator_client.get(reverse("callbacks:call_record_list"), {"q": "21"})
     assert any("at least 3 digits" in e for e in response.context["filter_errors"])
     assert _ids(operator_client, q="021") == ["c1"]
+
+
+def _listed(client, **params) -> list[str]:
+    page = client.get(reverse("callbacks:call_record_list"), params)
+    assert page.status_code == 200, page.content[:500]
+    return sorted(r.call_id for r in page.context["page"])
+
+
+def test_calls_are_found_by_what_started_them(staff_client, staff_api):
+    ccp = VendorAccountFactory(vendor="ccp")
+    huawei = VendorAccountFactory(vendor="huawei")
+    two_way = TwoWayCallFactory(vendor_account=ccp, call_sid="cs-1")
+    voice = VoiceCodeFactory(vendor_account=huawei, session_id="s-1")
+    ReviewedCallFactory(vendor_account=ccp, call_id="cs-1")
+    ReviewedCallFactory(vendor_account=huawei, call_id="cs-1")  # same id, other account
+    ReviewedCallFactory(vendor_account=huawei, call_id="s-1")
+    bound = ReviewedCallFactory(vendor_account=ccp, call_id="b-1")
+    bound.binding = BindingFactory(vendor_account=ccp)
+    bound.save()
+
+    assert _listed(staff_client, started_by="two_way_call") == ["cs-1"]
+    assert _listed(staff_client, started_by="voice_code") == ["s-1"]
+    assert _listed(staff_client, started_by="binding") == ["b-1"]
+    assert _listed(staff_client, two_way_call=two_way.pk) == ["cs-1"]
+    assert _listed(staff_client, voice_code=voice.pk) == ["s-1"]
+    assert _listed(staff_client, voice_code=voice.pk + 1000) == []
+    api = staff_api.get("/api/v1/call-records/", {"two_way_call": two_way.pk}).json()
+    assert [r["call_id"] for r in api["results"]] == ["cs-1"]
+    assert staff_api.get("/api/v1/call-records/", {"started_by": "fax"}).status_code == 400
