@@ -114,15 +114,17 @@ def delivery_process(
     ones are used).  Never raises for a bad delivery or a processing failure.
     """
     delivery.attempts += 1
-    return _take(delivery, headers, skip_auth)
+    return _reprocess(delivery, headers, skip_auth)
 
 
-def _take(delivery: Delivery, headers: dict[str, str] | None, skip_auth: bool = False) -> Delivery:
+def _reprocess(
+    delivery: Delivery, headers: dict[str, str] | None, skip_auth: bool = False
+) -> Delivery:
     """Steps 1-2 again for a stored delivery, then apply it at once."""
     try:
         items, claim = _evaluate(delivery, headers, skip_auth)
         if items is None and claim is None:  # rejected: the outcome is set
-            return _save(delivery, stored=True)
+            return _save(delivery)
         with transaction.atomic():
             # The stored nonce is checked again: this delivery's own claim has the
             # same body and passes; a forged body that lost the race stays refused.
@@ -130,7 +132,7 @@ def _take(delivery: Delivery, headers: dict[str, str] | None, skip_auth: bool = 
                 items = None
             if items is not None:
                 apply_delivery(delivery, items)
-            return _save(delivery, stored=True)
+            return _save(delivery)
     except Exception as exc:  # DB errors and our bugs alike: keep the row
         return _record_failure(delivery, exc, stored=True)
 
@@ -184,9 +186,8 @@ def _store(delivery: Delivery) -> Delivery:
     return delivery
 
 
-def _save(delivery: Delivery, stored: bool) -> Delivery:
-    if not stored:
-        return _store(delivery)
+def _save(delivery: Delivery) -> Delivery:
+    """UPDATE a stored delivery's processing fields (the raw ones never change)."""
     delivery.save(update_fields=list(Delivery.PROCESSING_FIELDS))
     return delivery
 
@@ -194,7 +195,7 @@ def _save(delivery: Delivery, stored: bool) -> Delivery:
 def _finish(delivery: Delivery, outcome: str, **fields: Any) -> Delivery:
     """Set the outcome on a stored delivery and save it."""
     delivery.set_outcome(outcome, **fields)
-    return _save(delivery, stored=True)
+    return _save(delivery)
 
 
 # ---------------------------------------------------------- authentication

@@ -46,18 +46,18 @@ def deliveries_normalize(*, limit: int | None = None) -> int:
     """Normalize up to `limit` queued deliveries; how many were taken."""
     limit = limit or batch_size()
     try:
-        with transaction.atomic():
-            batch = _claim(limit)
-            for delivery in batch:
-                _normalize(delivery, isolated=False)
-            _mark(batch)
-            return len(batch)
+        return _normalize_batch(limit, isolated=False)
     except Exception:
         logger.warning("callbacks: a normalization batch failed; redoing it one by one")
+    return _normalize_batch(limit, isolated=True)
+
+
+def _normalize_batch(limit: int, *, isolated: bool) -> int:
+    """Claim, apply and mark one batch in one transaction; how many were taken."""
     with transaction.atomic():
         batch = _claim(limit)
         for delivery in batch:
-            _normalize(delivery, isolated=True)
+            _normalize(delivery, isolated=isolated)
         _mark(batch)
         return len(batch)
 
