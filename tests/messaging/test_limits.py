@@ -125,9 +125,11 @@ account = VendorAccount.objects.get(pk=int(sys.argv[1]))
 tries = int(sys.argv[2])
 limits.limits_for(account)  # warm: connections and the policy read
 print("ready", flush=True)
-sys.stdin.readline()  # the test says go once both are ready
+start = float(sys.stdin.readline())  # the test sends one start time once both are ready
+time.sleep(max(0.0, start - time.time()))
 passed = 0
 for _ in range(tries):
+    time.sleep(0.001)  # paced, so the race lasts longer than any skew between the two starts
     try:
         limits.acquire(account)
         passed += 1
@@ -151,6 +153,7 @@ def test_the_limit_holds_across_two_processes(backend_name):
     import os
     import subprocess
     import sys
+    import time
     from pathlib import Path
 
     account = VendorAccountFactory(vendor="ccp")
@@ -177,8 +180,9 @@ def test_the_limit_holds_across_two_processes(backend_name):
     # Both set up Django and connect before either starts, however loaded the machine.
     for proc in procs:
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-2000:]
+    start = time.time() + 0.3
     for proc in procs:
-        proc.stdin.write("go\n")
+        proc.stdin.write(f"{start}\n")
         proc.stdin.flush()
     results = [proc.communicate(timeout=120) for proc in procs]
     assert all(proc.returncode == 0 for proc in procs), [err[-2000:] for _, err in results]
