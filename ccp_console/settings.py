@@ -312,6 +312,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "accounts.tasks.vendor_accounts_check_status_all",
         "schedule": float(_env_int("ACCOUNT_STATUS_CHECK_SECONDS", 3600, minimum=60)),
     },
+    # Retention: old delivery bodies emptied, old deliveries and (if set) call records
+    # deleted, in short batches (callbacks/retention.py).
+    "callbacks-prune-retention": {
+        "task": "callbacks.tasks.retention_prune",
+        "schedule": float(_env_int("RETENTION_PRUNE_SECONDS", 600, minimum=10)),
+    },
     # The dashboards' rollups: recent hours and hours with late CDRs recomputed.
     "callbacks-refresh-rollups": {
         "task": "callbacks.tasks.rollup_refresh",
@@ -338,6 +344,11 @@ CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
 # normalization tasks one web process asks for (callbacks/queue.py).
 CALLBACKS_NORMALIZE_BATCH = _env_int("NORMALIZE_BATCH", 200, minimum=1)
 CALLBACKS_NORMALIZE_WINDOW_SECONDS = _env_int("NORMALIZE_WINDOW_MS", 200, minimum=0) / 1000
+# Retention in days (0: keep for ever): raw delivery bodies, delivery rows, call
+# records with their events (the rollups keep their figures): callbacks/retention.py.
+CALLBACKS_DELIVERY_BODY_RETENTION_DAYS = _env_int("DELIVERY_BODY_RETENTION_DAYS", 30)
+CALLBACKS_DELIVERY_RETENTION_DAYS = _env_int("DELIVERY_RETENTION_DAYS", 180)
+CALLBACKS_CALL_RECORD_RETENTION_DAYS = _env_int("CALL_RECORD_RETENTION_DAYS", 0)
 CALLBACKS_EXPORT_BACKGROUND_ROWS = _env_int("EXPORT_BACKGROUND_ROWS", 100_000, minimum=0)
 CALLBACKS_EXPORT_FILE_HOURS = _env_int("EXPORT_FILE_HOURS", 24, minimum=1)
 # Rollups (callbacks/rollups.py): hours recomputed on every refresh (besides those
