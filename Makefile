@@ -50,6 +50,7 @@ run: venv .env
 # would warn about a database that only pytest creates.
 test: dev-venv
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_pgbouncer.sh
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run --settings=ccp_console.settings_test

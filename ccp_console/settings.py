@@ -151,6 +151,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
         }
     )
+# Behind PgBouncer in transaction pooling (DATABASE_POOLER=pgbouncer) a client's
+# consecutive transactions may run on different server connections, so nothing may
+# outlive a transaction: no server-side cursors (a queryset's .iterator() would
+# declare a WITH HOLD cursor on one connection and fetch from another). The code keeps
+# no other session state: no advisory locks, LISTEN or plain SET (only SET LOCAL),
+# and Django's psycopg backend prepares no statements; PgBouncer carries TimeZone.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="").strip().lower()
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER is empty or pgbouncer, not {DATABASE_POOLER!r}.")
+if DATABASE_POOLER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
