@@ -8,7 +8,7 @@ a port of its own (a free one, or from TEST_SERVER_PORTS="8350-8399" when a mach
 gives each checkout a range) and keeps every file under a temporary folder that is
 removed when it stops.
 
-Fixtures (import them into a test module):
+Fixtures (tests/conftest.py makes them available everywhere):
 - `own_postgres` (session): one cluster with a migrated template database;
   `own_postgres.create_database()` gives a test its own copy in a fraction of a
   second.  A test may stop and start the cluster (it is the test's own).
@@ -151,12 +151,14 @@ class OwnPostgres:
                 "UTF8",
             ]
         )
-        # Throwaway data: no fsync.  A killed client's backend notices at once
-        # (client_connection_check_interval) instead of after its lock wait.
+        # Throwaway data: no fsync (the machine does not crash under a test; a server
+        # crash still loses nothing committed: the WAL is in the OS's cache).  Commits
+        # stay synchronous, so a crash test cannot lose what was acknowledged.  A
+        # killed client's backend notices at once (client_connection_check_interval).
         settings = (
             f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
             f"unix_socket_directories = '{self.dir}'\nfsync = off\nfull_page_writes = off\n"
-            "synchronous_commit = off\nshared_buffers = 32MB\nmax_connections = 100\n"
+            "shared_buffers = 32MB\nmax_connections = 100\n"
             "client_connection_check_interval = 1000\n"
         )
         with open(self.data / "postgresql.conf", "a") as conf:

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.payloads import igw_cdr
-from tests.servers import OwnPgBouncer, console_factory, own_postgres, own_redis  # noqa: F401
+from tests.servers import OwnPgBouncer
 
 pytestmark = pytest.mark.servers
 
@@ -69,9 +69,9 @@ def _wait(predicate, timeout: float = 30.0):
 
 
 def test_the_console_works_through_pgbouncer_in_transaction_mode(
-    own_postgres,  # noqa: F811
-    own_redis,  # noqa: F811
-    console_factory,  # noqa: F811
+    own_postgres,
+    own_redis,
+    console_factory,
 ):
     database_url = own_postgres.create_database()
     database = database_url.rsplit("/", 1)[1]
