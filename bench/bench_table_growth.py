@@ -10,7 +10,8 @@ tables are then VACUUM FULLed (their compact size: live rows only) and measured 
 pg_relation_size (heap + TOAST) and pg_indexes_size; then the retention job empties
 every body (as DELIVERY_BODY_RETENTION_DAYS does after 30 days), the delivery table
 is compacted and measured again.  Printed: bytes per row and the extrapolation to
-1,000,000 calls (2,000,000 deliveries: one event and one CDR each).
+1,000,000 calls (2,000,000 deliveries: one event and one CDR each), and the
+retention job's rows per second (bodies emptied, deliveries and call records deleted).
 
 A live table is larger than its compact size by the dead space autovacuum has not
 yet reused (each delivery is written twice: inserted, then marked by the
@@ -119,6 +120,36 @@ def _print(label: str, table: str, rows: int, heap: int, index: int, calls: int)
     )
 
 
+def _prune_rates(emptied: int, body_seconds: float) -> str:
+    """The retention job's speed: bodies emptied, then deliveries and call records
+    deleted (each with everything past its retention), rows per second."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from callbacks import retention
+
+    much_later = timezone.now() + timedelta(days=400)
+    t0 = time.perf_counter()
+    deleted = retention.deliveries_prune(now=much_later, budget_seconds=600)
+    delivery_seconds = time.perf_counter() - t0
+    settings.CALLBACKS_CALL_RECORD_RETENTION_DAYS = 1
+    t0 = time.perf_counter()
+    records, events = retention.call_records_prune(now=much_later, budget_seconds=600)
+    record_seconds = time.perf_counter() - t0
+    return (
+        f"  retention job: {emptied / body_seconds:,.0f} bodies emptied/s, "
+        f"{deleted / delivery_seconds:,.0f} deliveries deleted/s, "
+        f"{records / record_seconds:,.0f} call records (+{events} events) deleted/s "
+        f"(batches of {conf_batch()} rows)"
+    )
+
+
+def conf_batch() -> int:
+    from callbacks import conf
+
+    return conf.prune_batch_rows()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10_000)
@@ -142,7 +173,9 @@ def main() -> None:
         from callbacks import retention
 
         later = timezone.now() + timedelta(days=31)
+        t0 = time.perf_counter()
         emptied = retention.delivery_bodies_prune(now=later, budget_seconds=600)
+        body_seconds = time.perf_counter() - t0
         pruned = _measure()["callbacks_delivery"]
         _print(f"deliveries, bodies pruned ({emptied})", "callbacks_delivery", *pruned, args.calls)
         total = sum(h + i for _, h, i in sizes.values())
@@ -152,6 +185,7 @@ def main() -> None:
             f"  all three tables per 1M calls: {total * scale / 2**30:.2f} GiB with bodies, "
             f"{kept * scale / 2**30:.2f} GiB once bodies are pruned"
         )
+        print(_prune_rates(emptied, body_seconds))
     finally:
         from django.db import connections
 

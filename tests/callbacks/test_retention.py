@@ -168,13 +168,14 @@ def test_old_call_records_go_with_events_playbacks_and_files(
 def test_rollups_of_pruned_hours_are_never_recomputed(client, igw_account, settings, now):
     settings.CALLBACKS_CALL_RECORD_RETENTION_DAYS = 90
     old_at = now - timedelta(days=95)
+    until = f"{old_at + timedelta(days=1):%Y-%m-%d}"
     for i in range(3):
         CallRecordFactory(vendor_account=igw_account, call_at=old_at, call_id=f"old-{i}")
-    call_command("rebuild_rollups", since=f"{old_at:%Y-%m-%d}", stdout=StringIO())
+    call_command("rebuild_rollups", since=f"{old_at:%Y-%m-%d}", until=until, stdout=StringIO())
     assert _calls(CallHourTotal.objects) == 0  # before the boundary: skipped
 
     settings.CALLBACKS_CALL_RECORD_RETENTION_DAYS = 0  # the figures as they were kept
-    call_command("rebuild_rollups", since=f"{old_at:%Y-%m-%d}", stdout=StringIO())
+    call_command("rebuild_rollups", since=f"{old_at:%Y-%m-%d}", until=until, stdout=StringIO())
     assert _calls(CallHourTotal.objects) == 3
     settings.CALLBACKS_CALL_RECORD_RETENTION_DAYS = 90
 
@@ -192,7 +193,7 @@ def test_rollups_of_pruned_hours_are_never_recomputed(client, igw_account, setti
     assert _calls(CallHourTotal.objects) == 3
 
     out = StringIO()
-    call_command("rebuild_rollups", since=f"{old_at:%Y-%m-%d}", stdout=out)
+    call_command("rebuild_rollups", since=f"{old_at:%Y-%m-%d}", until=until, stdout=out)
     assert "are pruned (CALL_RECORD_RETENTION_DAYS)" in out.getvalue()
     assert _calls(CallHourTotal.objects) == 3
 
@@ -211,3 +212,23 @@ def test_the_prune_is_scheduled_on_beat_and_its_task_runs(igw_account, now):
     assert entry["task"] in celery_app.tasks
     _deliveries(igw_account, days_ago=31)
     assert tasks.retention_prune.delay().get().startswith("1 delivery bodies emptied")
+
+
+# ------------------------------------------------------------ locks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_that_meets_a_lock_gives_up_and_the_next_run_resumes(igw_account, now):
+    """A replay holding an old delivery's row: the prune waits at most its lock
+    timeout, is logged, and takes the row on a later run."""
+    import psycopg
+    from django.db import connection
+
+    (delivery,) = _deliveries(igw_account, days_ago=31)
+    params = connection.get_connection_params()
+    dsn = {k: params[k] for k in ("dbname", "user", "host", "port") if params.get(k)}
+    with psycopg.connect(**dsn) as other:
+        other.execute("SELECT 1 FROM callbacks_delivery WHERE id = %s FOR UPDATE", [delivery.pk])
+        assert retention.delivery_bodies_prune(now=now) == 0
+        other.rollback()
+    assert retention.delivery_bodies_prune(now=now) == 1
