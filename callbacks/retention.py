@@ -223,21 +223,32 @@ def call_records_prune(
     records = events = 0
     try:
         for _ in _batches(budget_seconds, "call records"):
-            with _batch():
-                rows = list(
-                    CallRecord.objects.filter(call_at__lt=cutoff)
-                    .order_by("call_at")
-                    .values_list("id", "recording_file")[:size]
-                )
-                ids = [pk for pk, _ in rows]
-                events += CallEvent.objects.filter(call_record_id__in=ids).delete()[0]
-                RecordingPlayback.objects.filter(call_record_id__in=ids).delete()
-                # Its dependents are gone: one DELETE, not the collector's SELECT first.
-                records += CallRecord.objects.filter(id__in=ids)._raw_delete(connection.alias)
-                for name in {name for _, name in rows if name and name != _SHARED_RECORDING}:
-                    transaction.on_commit(partial(_delete_file, name))
-            if len(rows) < size:
+            taken, deleted = _records_batch(cutoff, size)
+            records += taken
+            events += deleted
+            if taken < size:
                 break
     except DatabaseError:
         logger.warning("callbacks: call record pruning stopped by the database", exc_info=True)
+    return records, events
+
+
+def _records_batch(cutoff: datetime, size: int) -> tuple[int, int]:
+    """Delete the oldest `size` call records before `cutoff` and what hangs on them;
+    (records, events) deleted."""
+    with _batch():
+        rows = list(
+            CallRecord.objects.filter(call_at__lt=cutoff)
+            .order_by("call_at")
+            .values_list("id", "recording_file")[:size]
+        )
+        if not rows:
+            return 0, 0
+        ids = [pk for pk, _ in rows]
+        events = CallEvent.objects.filter(call_record_id__in=ids).delete()[0]
+        RecordingPlayback.objects.filter(call_record_id__in=ids).delete()
+        # Its dependents are gone: one DELETE, not the collector's SELECT first.
+        records = CallRecord.objects.filter(id__in=ids)._raw_delete(connection.alias)
+        for name in {name for _, name in rows if name and name != _SHARED_RECORDING}:
+            transaction.on_commit(partial(_delete_file, name))
     return records, events

@@ -142,9 +142,9 @@ def test_old_call_records_go_with_events_playbacks_and_files(
     settings.CALLBACKS_CALL_RECORD_RETENTION_DAYS = 90
     settings.MEDIA_ROOT = tmp_path
     name = default_storage.save("recordings/1/old.wav", ContentFile(b"RIFF"))
-    old = [
+    old = [  # two full batches: the last, empty one ends the run
         CallRecordFactory(vendor_account=igw_account, call_at=now - timedelta(days=91))
-        for _ in range(3)
+        for _ in range(4)
     ]
     CallRecord.objects.filter(pk=old[0].pk).update(recording_file=name)
     CallEventFactory(call_record=old[1])
@@ -155,7 +155,7 @@ def test_old_call_records_go_with_events_playbacks_and_files(
     with django_capture_on_commit_callbacks(execute=True):  # the file goes on commit
         result = retention.retention_prune(now=now)
 
-    assert (result.call_records, result.events) == (3, 1)
+    assert (result.call_records, result.events) == (4, 1)
     assert list(CallRecord.objects.values_list("pk", flat=True)) == [kept.pk]
     assert CallEvent.objects.get().call_record_id == kept.pk
     assert not RecordingPlayback.objects.exists()
@@ -232,3 +232,11 @@ def test_a_batch_that_meets_a_lock_gives_up_and_the_next_run_resumes(igw_account
         assert retention.delivery_bodies_prune(now=now) == 0
         other.rollback()
     assert retention.delivery_bodies_prune(now=now) == 1
+
+
+def test_the_admin_shows_a_pruned_body(client, administrator, igw_account, now):
+    (delivery,) = _deliveries(igw_account, days_ago=31)
+    retention.delivery_bodies_prune(now=now)
+    client.force_login(administrator)
+    page = client.get(reverse("admin:callbacks_delivery_change", args=[delivery.pk]))
+    assert page.status_code == 200 and b"pruned on" in page.content
