@@ -51,6 +51,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from callbacks import conf
+from callbacks.generate import SAMPLE_RECORDING  # shared by generated calls: kept
 from callbacks.models import CallEvent, CallRecord, Delivery, PruneMark, RecordingPlayback
 from callbacks.recordings import _delete_file  # the same warning when a file will not go
 
@@ -58,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 BODIES = "delivery_bodies"
-# The generator's one shared WAV (callbacks/generate.py): never deleted with a record.
-_SHARED_RECORDING = "recordings/generated/sample.wav"
 _QUEUED = Q(outcome=Delivery.Outcome.RECEIVED, authenticated=True)
 
 
@@ -98,8 +97,7 @@ def _batch():
 
 
 def _batches(budget_seconds: float, job: str):
-    """Yield until the budget is spent; a batch that fails on the database (a lock
-    timeout, the database restarting) ends the run, logged: the next run resumes."""
+    """Yield until the budget is spent (a run's loop breaks earlier when done)."""
     deadline = time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
         yield
@@ -249,6 +247,6 @@ def _records_batch(cutoff: datetime, size: int) -> tuple[int, int]:
         RecordingPlayback.objects.filter(call_record_id__in=ids).delete()
         # Its dependents are gone: one DELETE, not the collector's SELECT first.
         records = CallRecord.objects.filter(id__in=ids)._raw_delete(connection.alias)
-        for name in {name for _, name in rows if name and name != _SHARED_RECORDING}:
+        for name in {name for _, name in rows if name and name != SAMPLE_RECORDING}:
             transaction.on_commit(partial(_delete_file, name))
     return records, events
