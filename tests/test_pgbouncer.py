@@ -12,6 +12,9 @@ normalized by the worker, a CSV export and a queryset iterator.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from urllib.parse import urlencode
 
@@ -19,7 +22,7 @@ import pytest
 import requests
 
 from tests.payloads import igw_cdr
-from tests.servers import OwnPgBouncer
+from tests.servers import ROOT, OwnPgBouncer
 
 pytestmark = pytest.mark.servers
 
@@ -142,3 +145,20 @@ def test_the_console_works_through_pgbouncer_in_transaction_mode(
         assert "ERROR" not in bouncer.log(), bouncer.log()[-2000:]
     finally:
         bouncer.remove()  # the console's processes are stopped by console_factory
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("pgbouncer", "True"), ("", "False"), ("pgpool", "DATABASE_POOLER is empty or pgbouncer")],
+)
+def test_database_pooler_setting(value, expected):
+    """DATABASE_POOLER=pgbouncer turns server-side cursors off; a typo stops start-up."""
+    code = (
+        "import ccp_console.settings as s;"
+        "print(s.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS', False))"
+    )
+    env = {**os.environ, "DATABASE_POOLER": value, "ENV_FILE": "", "DEBUG": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert expected in done.stdout + done.stderr
