@@ -299,7 +299,7 @@ class OwnPgBouncer:
             f"unix_socket_dir = {self.dir}\n"
             f"auth_type = trust\nauth_file = {self.dir / 'users.txt'}\n"
             f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
-            "max_client_conn = 200\nadmin_users = postgres\nserver_round_robin = 1\n"
+            "max_client_conn = 200\nadmin_users = postgres\n"
             f"logfile = {self.dir / 'pgbouncer.log'}\n"
         )
         if os.geteuid() == 0:

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from tests.payloads import igw_cdr
-from tests.servers import ROOT, OwnPgBouncer
+from tests.servers import CONSOLE_ENV, ROOT, OwnPgBouncer, manage
 
 pytestmark = pytest.mark.servers
 
@@ -58,6 +58,27 @@ export.refresh_from_db()
 iterated = sum(1 for _ in Delivery.objects.only("id").iterator(chunk_size=3))
 print(json.dumps({"lines": len(lines), "status": export.status, "iterated": iterated,
                   "no_server_cursors": connection.settings_dict["DISABLE_SERVER_SIDE_CURSORS"]}))
+"""
+
+
+# A queryset iterator while another client holds the server connection the
+# iterator's cursor was declared on: PgBouncer gives the next FETCH another one.
+HOP = """
+import json
+import psycopg
+from accounts.models import VendorAccount
+VendorAccount.objects.bulk_create([VendorAccount(
+    vendor="igw", name=f"hop-{i}", base_url="https://igw.example.com", account_id=f"d{i}",
+    secret="k", app_id="a") for i in range(10)])
+rows = VendorAccount.objects.only("id").iterator(chunk_size=2)
+next(rows)
+other = psycopg.connect("%s")
+other.execute("SELECT 1")  # an open transaction: it holds a server connection
+try:
+    print(json.dumps(f"ok {1 + sum(1 for _ in rows)}"))
+except Exception as exc:
+    print(json.dumps(f"error {exc}"))
+other.rollback()
 """
 
 
@@ -162,3 +183,24 @@ def test_database_pooler_setting(value, expected):
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert expected in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("pooler", "expected"),
+    [("pgbouncer", "ok 10"), ("", "error cursor")],
+)
+def test_server_side_cursors_break_in_transaction_mode_unless_turned_off(
+    own_postgres, pooler, expected
+):
+    """Why DATABASE_POOLER=pgbouncer: Django's iterator() declares a WITH HOLD cursor
+    in autocommit, and its next FETCH may reach another server connection."""
+    database = own_postgres.create_database().rsplit("/", 1)[1]
+    bouncer = OwnPgBouncer(own_postgres, pool_size=2)
+    bouncer.start()
+    try:
+        env = {**os.environ, **CONSOLE_ENV, "DATABASE_URL": bouncer.url(database)}
+        env["DATABASE_POOLER"] = pooler
+        out = manage(env, "shell", "-c", HOP % bouncer.url(database))
+        assert json.loads(out.splitlines()[-1]).startswith(expected), out
+    finally:
+        bouncer.remove()
