@@ -77,6 +77,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "shown_headers",
         "content_type",
         "body_size",
+        "body_pruned_at",
         "body_preview",
         *(
             {"auth_expected": "shown_auth_expected", "auth_received": "shown_auth_received"}.get(
@@ -108,6 +109,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="body")
     def body_preview(self, obj):
         # Bodies hold whole phone numbers.
+        if obj.body_pruned_at:
+            return f"pruned on {obj.body_pruned_at:%Y-%m-%d %H:%M} UTC (retention)"
         return format_html("<pre>{}</pre>", bytes(obj.body)[:20000].decode("utf-8", "replace"))
 
     def get_readonly_fields(self, request, obj=None):

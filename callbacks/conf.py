@@ -86,3 +86,24 @@ def export_file_hours() -> int:
 def export_stale_minutes() -> int:
     """A running export not heard of for this long died with its process: failed."""
     return _get("CALLBACKS_EXPORT_STALE_MINUTES", 30)
+
+
+def delivery_body_retention_days() -> int:
+    """Raw delivery bodies older than this are emptied (0: kept for ever)."""
+    return max(_get("CALLBACKS_DELIVERY_BODY_RETENTION_DAYS", 30), 0)
+
+
+def delivery_retention_days() -> int:
+    """Delivery rows older than this are deleted (0: kept for ever)."""
+    return max(_get("CALLBACKS_DELIVERY_RETENTION_DAYS", 180), 0)
+
+
+def call_record_retention_days() -> int:
+    """Call records and their events older than this are deleted (0: kept for ever);
+    the rollups keep their figures."""
+    return max(_get("CALLBACKS_CALL_RECORD_RETENTION_DAYS", 0), 0)
+
+
+def prune_batch_rows() -> int:
+    """Rows per pruning statement: each batch is its own short transaction."""
+    return max(_get("CALLBACKS_PRUNE_BATCH_ROWS", 1000), 1)

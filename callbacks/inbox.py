@@ -49,7 +49,7 @@ from django.utils import timezone
 import vendors
 from accounts.models import VendorAccount
 from accounts.selectors import vendor_client
-from callbacks import hotsql, nonces
+from callbacks import conf, hotsql, nonces
 from callbacks.models import Delivery
 from callbacks.normalize import _validate_items, apply_delivery
 from callbacks.queue import deliveries_normalize_soon
@@ -347,6 +347,12 @@ def delivery_replay(*, delivery: Delivery, user: Any = None, skip_auth: bool = F
     operator vouching for it (needed for ccp, whose Authorization is stored
     redacted).
     """
+    if delivery.body_pruned_at is not None:
+        raise ValidationError(
+            f"Delivery {delivery.pk} cannot be replayed: its body was pruned on "
+            f"{delivery.body_pruned_at:%Y-%m-%d} (bodies are kept "
+            f"{conf.delivery_body_retention_days()} days, DELIVERY_BODY_RETENTION_DAYS)."
+        )
     if not delivery.is_replayable:
         raise ValidationError(
             f"Delivery {delivery.pk} is {delivery.outcome}; only rejected or failed "
@@ -363,6 +369,7 @@ def delivery_replay(*, delivery: Delivery, user: Any = None, skip_auth: bool = F
 
 
 NOT_REPLAYABLE = "not replayable"
+BODY_PRUNED = "body pruned, not replayable"
 
 
 def delivery_replay_many(
@@ -375,11 +382,15 @@ def delivery_replay_many(
     """Replay each delivery in turn (the admin action, manage.py replay_deliveries).
 
     Returns how many ended in each outcome; one that is no longer replayable (say,
-    replayed meanwhile by someone else) counts as NOT_REPLAYABLE and the rest go on.
+    replayed meanwhile by someone else) counts as NOT_REPLAYABLE, one whose body
+    the retention job emptied as BODY_PRUNED, and the rest go on.
     `on_each` sees every replayed delivery, e.g. to print it.
     """
     counts: dict[str, int] = {}
     for delivery in deliveries:
+        if delivery.body_pruned_at is not None:
+            counts[BODY_PRUNED] = counts.get(BODY_PRUNED, 0) + 1
+            continue
         try:
             replayed = delivery_replay(delivery=delivery, user=user, skip_auth=skip_auth)
         except ValidationError:

@@ -8,8 +8,9 @@ stored once whatever the number of deliveries thanks to unique constraints.
 RecordingPlayback audits every request to the playback view; CallRecordExport
 audits every CSV export (and holds a background export's file).  CallHourStat,
 CallHourTotal and CallHourX are the rollups the dashboards read
-(callbacks/rollups.py keeps them exact), RollupState their refresh watermark.  CallbackNonce
-remembers signed nonces (huawei X-AKSK) while their signature is fresh.
+(callbacks/rollups.py keeps them exact), RollupState their refresh watermark,
+PruneMark the retention jobs' (callbacks/retention.py).  CallbackNonce remembers
+signed nonces (huawei X-AKSK) while their signature is fresh.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ class Delivery(models.Model):
     content_type = models.CharField(max_length=200, blank=True, default="")
     body = models.BinaryField(default=b"", blank=True)
     body_size = models.PositiveIntegerField(default=0)
+    # Set when the retention job emptied `body` (DELIVERY_BODY_RETENTION_DAYS); the
+    # row, its outcome and body_size stay: callbacks/retention.py.
+    body_pruned_at = models.DateTimeField(null=True, blank=True)
 
     outcome = models.CharField(max_length=24, choices=Outcome.choices, default=Outcome.RECEIVED)
     reason = models.TextField(blank=True, default="")
@@ -131,7 +135,7 @@ class Delivery(models.Model):
 
     @property
     def is_replayable(self) -> bool:
-        return self.outcome in self.REPLAYABLE
+        return self.outcome in self.REPLAYABLE and self.body_pruned_at is None
 
     def set_outcome(self, outcome: str, **fields: Any) -> None:
         """Record a processing run's verdict (not saved: PROCESSING_FIELDS are)."""
@@ -499,6 +503,19 @@ class CallHourX(HourRollup):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.x_number or '-'}: {self.calls}"
+
+
+class PruneMark(models.Model):
+    """How far a retention job has walked a table by id (callbacks/retention.py):
+    every row up to `last_id` is done, so a run starts there instead of rescanning
+    months of already pruned rows."""
+
+    name = models.CharField(max_length=32, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} pruned up to id {self.last_id}"
 
 
 class RollupState(models.Model):

@@ -20,7 +20,15 @@ Which hours the beat job (`rollup_refresh_recent`, every minute) recomputes:
   events the hours from call_at to first_seen_at cover the hour they left too.
 
 `rollup_rebuild` (manage.py rebuild_rollups) recomputes any range, a day per
-transaction.  The SQL is the ORM's, so it runs on PostgreSQL and SQLite alike.
+transaction.
+
+With CALL_RECORD_RETENTION_DAYS set, call records before
+`retention.call_records_kept_from()` are (being) deleted: the rollups of those
+hours are the only figures left, so every path here (the beat refresh, a range
+refresh, a rebuild) skips the hours before it instead of rewriting them to zero
+(`kept_range`; the rebuild command says what it skipped).
+
+The SQL is the ORM's, so it runs on PostgreSQL and SQLite alike.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from callbacks.models import (
     CallRecord,
     RollupState,
 )
+from callbacks.retention import call_records_kept_from
 
 HOUR = timedelta(hours=1)
 STATE_NAME = "calls"
@@ -172,10 +181,20 @@ def _recompute(start: datetime, end: datetime) -> int:
 # --------------------------------------------------------------------- use cases
 
 
-def rollup_refresh(*, since: datetime, until: datetime) -> int:
-    """Recompute every hour that [since, until) touches, in one transaction;
-    returns the number of CallHourStat rows written."""
+def kept_range(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The whole hours of [since, until) whose call records are all kept (the
+    start moved up to the retention boundary; end <= start when none is)."""
     start, end = hour_floor(since), hour_ceil(until)
+    kept_from = call_records_kept_from()
+    if kept_from is not None:
+        start = max(start, kept_from)
+    return start, end
+
+
+def rollup_refresh(*, since: datetime, until: datetime) -> int:
+    """Recompute every hour that [since, until) touches whose records are kept,
+    in one transaction; returns the number of CallHourStat rows written."""
+    start, end = kept_range(since, until)
     if end <= start:
         return 0
     with transaction.atomic():
@@ -236,7 +255,10 @@ def rollup_refresh_recent(*, now: datetime | None = None) -> RefreshResult:
         # A first run looks a day back (an upgrade rebuilds the rest: rebuild_rollups).
         since = (state.watermark or now - FIRST_LOOK_BACK) - watermark_margin()
         hours |= changed_hours(since=since, before=end)
-        ranges = _merge(hours)
+        # A CDR for a call older than the retention makes a record in a pruned hour:
+        # recomputing that hour would replace its figures by that one call.
+        kept_from = call_records_kept_from(now=now)
+        ranges = _merge({h for h in hours if kept_from is None or h >= kept_from})
         rows = sum(_recompute(start, stop) for start, stop in ranges)
         state.watermark = now
         state.refreshed_at = timezone.now()
@@ -246,8 +268,9 @@ def rollup_refresh_recent(*, now: datetime | None = None) -> RefreshResult:
 
 def rollup_rebuild(*, since: datetime, until: datetime, step: timedelta = timedelta(days=1)):
     """Recompute [since, until) one `step` per transaction (a 10M-row table is not
-    rebuilt in one transaction); yields (start, end, rows) as it goes."""
-    start, end = hour_floor(since), hour_ceil(until)
+    rebuilt in one transaction); yields (start, end, rows) as it goes.  Hours
+    before the call records' retention are skipped (`kept_range`)."""
+    start, end = kept_range(since, until)
     while start < end:
         stop = min(start + step, end)
         yield start, stop, rollup_refresh(since=start, until=stop)

@@ -10,7 +10,8 @@ admin, the API, commands and tasks all import `callbacks.services`:
 - recordings.py: plan, download, sweep and play back recordings (audio.py
   sniffs the bytes);
 - text.py: text hygiene for what vendors send;
-- exports.py: CSV exports of call records, streamed or written in the background.
+- exports.py: CSV exports of call records, streamed or written in the background;
+- retention.py: old delivery bodies, deliveries and call records pruned in batches.
 
 The hot path's SQL is in hotsql.py (why: its docstring).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from callbacks.exports import export_expire, export_start, export_stream, export_write
 from callbacks.inbox import (
+    BODY_PRUNED,
     NOT_REPLAYABLE,
     delivery_process,
     delivery_receive,
@@ -39,8 +41,10 @@ from callbacks.recordings import (
     recording_playback_log,
     recording_sweep,
 )
+from callbacks.retention import retention_prune
 
 __all__ = [
+    "BODY_PRUNED",
     "NOT_REPLAYABLE",
     "DownloadResult",
     "Policy",
@@ -63,4 +67,5 @@ __all__ = [
     "recording_playback_log",
     "recording_sweep",
     "replay_summary",
+    "retention_prune",
 ]

@@ -2,8 +2,9 @@
 
 Beat entries wired in settings.CELERY_BEAT_SCHEDULE: deliveries_normalize (the
 sweeper, every few seconds), recording_sweep (every minute), callback_nonce_prune
-(every 10 minutes), call_record_export_expire (hourly) and rollup_refresh (every
-ROLLUP_REFRESH_SECONDS, default a minute).
+(every 10 minutes), call_record_export_expire (hourly), rollup_refresh (every
+ROLLUP_REFRESH_SECONDS, default a minute) and retention_prune (every
+RETENTION_PRUNE_SECONDS, default 10 minutes).
 """
 
 from celery import shared_task
@@ -68,3 +69,12 @@ def rollup_refresh() -> int:
     from callbacks import rollups
 
     return rollups.rollup_refresh_recent().rows
+
+
+@shared_task(ignore_result=True)
+def retention_prune() -> str:
+    """Beat: empty old delivery bodies, delete old deliveries and (if configured)
+    old call records, in short batches; see callbacks/retention.py."""
+    from callbacks import services
+
+    return str(services.retention_prune())

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 import vendors
 from accounts.models import VendorAccount
-from callbacks import exports, hotsql, selectors, services, webhooks
+from callbacks import conf, exports, hotsql, selectors, services, webhooks
 from callbacks.filters import SORT_CHOICES, STARTED_BY_CHOICES, CallRecordFilter
 from callbacks.models import OUTCOME_CHOICES, CallRecord, CallRecordExport, Delivery
 from core.decorators import require_perm
@@ -368,6 +368,7 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "auth_received": auth_received,
             "show_body": show_body,
             "body_text": body.decode("utf-8", "replace") if show_body else "",
+            "body_retention_days": conf.delivery_body_retention_days(),
             "records": CallRecord.objects.filter(
                 vendor_account_id=delivery.vendor_account_id, call_id__in=delivery.call_ids or []
             ),

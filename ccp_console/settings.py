@@ -151,6 +151,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
         }
     )
+# Behind PgBouncer in transaction pooling (DATABASE_POOLER=pgbouncer) a client's
+# consecutive transactions may run on different server connections, so nothing may
+# outlive a transaction: no server-side cursors (a queryset's .iterator() would
+# declare a WITH HOLD cursor on one connection and fetch from another). The code keeps
+# no other session state: no advisory locks, LISTEN or plain SET (only SET LOCAL),
+# and Django's psycopg backend prepares no statements; PgBouncer carries TimeZone.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="").strip().lower()
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER is empty or pgbouncer, not {DATABASE_POOLER!r}.")
+if DATABASE_POOLER:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -251,7 +262,12 @@ if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
     # These options go to SQLAlchemy's create_engine: wait for SQLite's lock.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"connect_args": {"timeout": 30}}
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # max_retries 0: a publish while the broker is down fails at once instead of
+    # retrying for ~6 s inside the request (a webhook's doorbell ring, measured by
+    # tests/callbacks/test_faults.py: 100 CDRs took 75 s to acknowledge during an
+    # outage); the database holds the work and the sweepers ring again. Workers
+    # reconnect under their own retry settings, not this one.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 0}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(RUN_DIR / "celerybeat-schedule")
@@ -312,6 +328,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "accounts.tasks.vendor_accounts_check_status_all",
         "schedule": float(_env_int("ACCOUNT_STATUS_CHECK_SECONDS", 3600, minimum=60)),
     },
+    # Retention: old delivery bodies emptied, old deliveries and (if set) call records
+    # deleted, in short batches (callbacks/retention.py).
+    "callbacks-prune-retention": {
+        "task": "callbacks.tasks.retention_prune",
+        "schedule": float(_env_int("RETENTION_PRUNE_SECONDS", 600, minimum=10)),
+    },
     # The dashboards' rollups: recent hours and hours with late CDRs recomputed.
     "callbacks-refresh-rollups": {
         "task": "callbacks.tasks.rollup_refresh",
@@ -338,6 +360,11 @@ CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
 # normalization tasks one web process asks for (callbacks/queue.py).
 CALLBACKS_NORMALIZE_BATCH = _env_int("NORMALIZE_BATCH", 200, minimum=1)
 CALLBACKS_NORMALIZE_WINDOW_SECONDS = _env_int("NORMALIZE_WINDOW_MS", 200, minimum=0) / 1000
+# Retention in days (0: keep for ever): raw delivery bodies, delivery rows, call
+# records with their events (the rollups keep their figures): callbacks/retention.py.
+CALLBACKS_DELIVERY_BODY_RETENTION_DAYS = _env_int("DELIVERY_BODY_RETENTION_DAYS", 30)
+CALLBACKS_DELIVERY_RETENTION_DAYS = _env_int("DELIVERY_RETENTION_DAYS", 180)
+CALLBACKS_CALL_RECORD_RETENTION_DAYS = _env_int("CALL_RECORD_RETENTION_DAYS", 0)
 CALLBACKS_EXPORT_BACKGROUND_ROWS = _env_int("EXPORT_BACKGROUND_ROWS", 100_000, minimum=0)
 CALLBACKS_EXPORT_FILE_HOURS = _env_int("EXPORT_FILE_HOURS", 24, minimum=1)
 # Rollups (callbacks/rollups.py): hours recomputed on every refresh (besides those

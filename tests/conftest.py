@@ -13,6 +13,9 @@ from urllib.parse import urlparse
 
 import pytest
 
+# A test's own PostgreSQL, Redis and console processes, for tests that stop servers.
+from tests.servers import console_factory, own_postgres, own_redis  # noqa: F401
+
 # Django-dependent imports live inside the fixtures, so the Django-free vendors/ tests
 # can run with `-p no:django` too.
 

@@ -5,6 +5,8 @@
 
 Dates are in TIME_ZONE (a bare --until date reaches the end of that day); whole UTC
 hours are recomputed, one day per transaction, and re-running it is harmless.
+Hours whose call records the retention prunes (CALL_RECORD_RETENTION_DAYS) are
+skipped, and the command says so: their rollups are the only figures left.
 """
 
 from datetime import timedelta
@@ -44,6 +46,15 @@ class Command(BaseCommand):
             return
         if until <= since:
             raise CommandError("--until must be after --since")
+        kept_from, _ = rollups.kept_range(since, until)
+        if kept_from > rollups.hour_floor(since):
+            self.stdout.write(
+                self.style.WARNING(
+                    f"call records before {kept_from:%Y-%m-%d %H:%M} UTC are pruned "
+                    "(CALL_RECORD_RETENTION_DAYS): their rollups are kept as they are, "
+                    "not rebuilt"
+                )
+            )
         started = timezone.now()
         total = 0
         step = timedelta(hours=options["step_hours"])

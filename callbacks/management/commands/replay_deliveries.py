@@ -54,7 +54,8 @@ class Command(BaseCommand):
         ).select_related("vendor_account")[: options["limit"]]
         if options["dry_run"]:
             for delivery in deliveries:
-                self.stdout.write(f"would replay {delivery.pk} ({delivery.outcome})")
+                pruned = ", body pruned: cannot" if delivery.body_pruned_at else ""
+                self.stdout.write(f"would replay {delivery.pk} ({delivery.outcome}{pruned})")
             return
         counts = services.delivery_replay_many(
             deliveries=deliveries, skip_auth=options["skip_auth"], on_each=self._print
