@@ -32,12 +32,12 @@ the service as before, whose state checks make a redo harmless.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -86,7 +86,8 @@ def add(*, task: str, object_id: int, countdown: int = 0) -> None:
         [OutboxItem(task=task, object_id=object_id, due_at=due, lease_until=lease)],
         ignore_conflicts=True,
     )
-    transaction.on_commit(partial(doorbell, task, object_id, countdown), robust=True)
+    # A closure, not a partial: Django names the callback (__qualname__) when it fails.
+    transaction.on_commit(lambda: doorbell(task, object_id, countdown), robust=True)
 
 
 def doorbell(task: str, object_id: int, countdown: int = 0) -> bool:
@@ -107,9 +108,17 @@ def ring(task: str, object_id: int, countdown: int = 0) -> bool:
     outbox row makes the dispatcher publish it once the broker is back."""
     from celery import current_app
 
+    try:
+        # Web processes never autodiscover tasks: importing the module registers them.
+        importlib.import_module(task.rsplit(".", 1)[0])
+    except ImportError as exc:
+        raise KeyError(task) from exc
     registered = current_app.tasks[task]  # KeyError: not a task of this code base
     try:
-        registered.apply_async(args=[object_id], countdown=countdown or None, retry=False)
+        if countdown:
+            registered.apply_async(args=[object_id], countdown=countdown)
+        else:
+            registered.delay(object_id)
     except Exception as exc:  # any broker failure: the row stays
         logger.warning(
             "outbox: cannot publish %s(%s), the dispatcher will: %s", task, object_id, exc
