@@ -260,3 +260,19 @@ def dispatch(*, now: datetime | None = None, limit: int = DISPATCH_BATCH) -> int
             break
         published += 1
     return published
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+def record_waiting(apps, *, model: str, state: str, task: str) -> None:
+    """For a data migration: put in the outbox the work of rows of `model` ("app.Model")
+    that wait in `state`, written before the outbox existed (their messages may be lost)."""
+    item = apps.get_model("core", "OutboxItem")
+    now = timezone.now()
+    ids = apps.get_model(model).objects.filter(state=state).values_list("pk", flat=True)
+    item.objects.bulk_create(
+        [item(task=task, object_id=pk, due_at=now) for pk in ids.iterator()],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )

@@ -104,3 +104,15 @@ def test_the_doorbell_leaves_publishing_to_the_dispatcher_while_the_broker_is_do
     assert outbox.doorbell(TASK, 1) is False
     assert outbox.doorbell(TASK, 2) is False
     assert calls == [(TASK, 1, 0)]  # one request paid for the failed connection
+
+
+def test_a_migration_records_the_work_of_rows_from_before_the_outbox():
+    from django.apps import apps
+
+    from tests.factories import BindingFactory
+
+    waiting = BindingFactory(state="pending")
+    BindingFactory(state="active")
+    outbox.record_waiting(apps, model="privacy.Binding", state="pending", task=TASK)
+    outbox.record_waiting(apps, model="privacy.Binding", state="pending", task=TASK)  # again
+    assert list(OutboxItem.objects.values_list("task", "object_id")) == [(TASK, waiting.pk)]
