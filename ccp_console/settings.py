@@ -261,10 +261,14 @@ if SUB_ACCOUNT_SYNC_HOUR > 23:
         f"SUB_ACCOUNT_SYNC_HOUR is an hour, 0-23, not {SUB_ACCOUNT_SYNC_HOUR}."
     )
 # The outbox of outbound work (core/outbox.py): how often beat publishes what is due,
-# and how long a worker holds a unit of work before another may take it over (longer
-# than a vendor call's worst time with the client's retries, about 56 s).
+# and how long a worker holds a unit of work before another may take it over. 45 s:
+# a call without an idempotency key is retried by the client only while it provably
+# never reached the vendor, so it ends within about 25 s (4 connects of 3.05 s, their
+# backoff, one 10 s read); an idempotent one may retry up to about 56 s, and a
+# takeover meanwhile repeats it with the same key, which is harmless. Shorter than a
+# minute, so a killed worker's binds are done within a minute of the kill.
 OUTBOX_DISPATCH_SECONDS = _env_int("OUTBOX_DISPATCH_SECONDS", 2, minimum=1)
-OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 60, minimum=1)
+OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 45, minimum=1)
 CELERY_BEAT_SCHEDULE: dict = {
     # Bindings past their TTL become expired locally (the vendors end them themselves);
     # also rebuilds the per-X load counters.

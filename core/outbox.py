@@ -8,7 +8,8 @@ that message (a broker outage swallows it, a worker is killed holding it) the ro
 stays until the work's result is recorded:
 
 - `claim` (the task, before its vendor call) takes a lease of OUTBOX_LEASE_SECONDS,
-  longer than a vendor call's worst time with its retries, and counts the attempt.
+  longer than any vendor call without an idempotency key (settings explains the
+  number), and counts the attempt.
   A live lease held by another worker, or no row at all because the work is done,
   and the task does nothing.
 - `done` deletes the row, in the transaction that records the vendor's result.
