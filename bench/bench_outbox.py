@@ -133,7 +133,9 @@ def run(args) -> None:
         manage(env, "migrate", "--verbosity", "0")
         seed = SEED_E2E.format(base=f"http://127.0.0.1:{port}", pool=50)
         seeded = json.loads(manage(env, "shell", "-c", seed, capture=True).strip().splitlines()[-1])
-        procs["web"] = start_gunicorn(env, port, workers=2, threads=4, quiet=True)
+        # The sandbox is this server: enough threads that slow binds never queue for one
+        # (a queued bind would time out at the client and be asked again).
+        procs["web"] = start_gunicorn(env, port, workers=2, threads=16, quiet=True)
         threads = max(8, args.killed)  # every killed bind in flight at once
         procs["worker"] = start_quiet_worker(env, threads)
         beat = [sys.executable, "-m", "celery", "-A", "ccp_console", "beat", "-s", f"/tmp/{db}/b"]

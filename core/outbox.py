@@ -220,7 +220,10 @@ def run(
     if settled():
         done(task=task.name, object_id=object_id)
     else:
-        retry_later(task=task.name, object_id=object_id, countdown=0)
+        # Left waiting (a send whose started call is not yet known to be abandoned):
+        # looked at again shortly.
+        grace = int(DOORBELL_GRACE.total_seconds())
+        retry_later(task=task.name, object_id=object_id, countdown=grace)
 
 
 # --------------------------------------------------------------------------- dispatcher
