@@ -247,7 +247,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+_EMBEDDED_BROKER = CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+"))
+if _EMBEDDED_BROKER:
     # These options go to SQLAlchemy's create_engine: wait for SQLite's lock.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"connect_args": {"timeout": 30}}
 else:
@@ -267,7 +268,10 @@ if SUB_ACCOUNT_SYNC_HOUR > 23:
 # backoff, one 10 s read); an idempotent one may retry up to about 56 s, and a
 # takeover meanwhile repeats it with the same key, which is harmless. Shorter than a
 # minute, so a killed worker's binds are done within a minute of the kill.
-OUTBOX_DISPATCH_SECONDS = _env_int("OUTBOX_DISPATCH_SECONDS", 2, minimum=1)
+# The embedded broker keeps every consumed message in its file: a tick of 5 s there.
+OUTBOX_DISPATCH_SECONDS = _env_int(
+    "OUTBOX_DISPATCH_SECONDS", 5 if _EMBEDDED_BROKER else 2, minimum=1
+)
 OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 45, minimum=1)
 CELERY_BEAT_SCHEDULE: dict = {
     # Bindings past their TTL become expired locally (the vendors end them themselves);
