@@ -134,6 +134,7 @@ def ring(task: str, object_id: int, countdown: int = 0) -> bool:
 @dataclass(frozen=True)
 class Claim:
     attempts: int  # this claim included
+    until: datetime  # the lease's end: what tells this holder's lease from a successor's
 
 
 def claim(*, task: str, object_id: int) -> Claim | bool | None:
@@ -158,7 +159,7 @@ def claim(*, task: str, object_id: int) -> Claim | bool | None:
         OutboxItem.objects.filter(pk=item.pk).update(
             lease_until=until, due_at=until, attempts=F("attempts") + 1
         )
-    return Claim(attempts=item.attempts + 1)
+    return Claim(attempts=item.attempts + 1, until=until)
 
 
 def done(*, task: str, object_id: int) -> None:
@@ -166,13 +167,22 @@ def done(*, task: str, object_id: int) -> None:
     OutboxItem.objects.filter(task=task, object_id=object_id).delete()
 
 
-def retry_later(*, task: str, object_id: int, countdown: int, error: str = "") -> None:
+def retry_later(
+    *,
+    task: str,
+    object_id: int,
+    countdown: int,
+    error: str = "",
+    held: Claim | None = None,
+) -> None:
     """Free the row and let nobody take it for `countdown` seconds; the dispatcher
-    publishes it then."""
+    publishes it then. With `held`, only while that claim's lease is still the row's
+    (a worker whose lease ran out must not shorten its successor's)."""
     until = timezone.now() + timedelta(seconds=max(countdown, 0))
-    OutboxItem.objects.filter(task=task, object_id=object_id).update(
-        lease_until=until, due_at=until, last_error=error[:MAX_ERROR]
-    )
+    rows = OutboxItem.objects.filter(task=task, object_id=object_id)
+    if held is not None:
+        rows = rows.filter(lease_until=held.until)
+    rows.update(lease_until=until, due_at=until, last_error=error[:MAX_ERROR])
 
 
 def run(
@@ -208,13 +218,19 @@ def run(
                 retries += 1
                 continue
             retry_later(
-                task=task.name, object_id=object_id, countdown=exc.countdown, error=str(exc.error)
+                task=task.name,
+                object_id=object_id,
+                countdown=exc.countdown,
+                error=str(exc.error),
+                held=got,
             )
             return
         except Exception as exc:
             # A bug or the database: keep the row, back off, let the dispatcher retry.
             countdown = min(15 * 2 ** min(retries, 6), 600)
-            retry_later(task=task.name, object_id=object_id, countdown=countdown, error=repr(exc))
+            retry_later(
+                task=task.name, object_id=object_id, countdown=countdown, error=repr(exc), held=got
+            )
             raise
         break
     if settled():
@@ -223,7 +239,7 @@ def run(
         # Left waiting (a send whose started call is not yet known to be abandoned):
         # looked at again shortly.
         grace = int(DOORBELL_GRACE.total_seconds())
-        retry_later(task=task.name, object_id=object_id, countdown=grace)
+        retry_later(task=task.name, object_id=object_id, countdown=grace, held=got)
 
 
 # --------------------------------------------------------------------------- dispatcher

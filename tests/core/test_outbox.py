@@ -43,11 +43,16 @@ def test_add_records_the_work_once_and_rings_on_commit(rung, django_capture_on_c
 def test_a_claim_holds_the_lease_until_it_expires(settings):
     settings.OUTBOX_LEASE_SECONDS = 60
     OutboxItem.objects.create(task=TASK, object_id=1, due_at=timezone.now())
-    assert outbox.claim(task=TASK, object_id=1) == outbox.Claim(attempts=1)
+    first = outbox.claim(task=TASK, object_id=1)
+    assert first.attempts == 1 and first.until > timezone.now() + timedelta(seconds=59)
     assert outbox.claim(task=TASK, object_id=1) is False  # a twin message
     assert outbox.claim(task=TASK, object_id=2) is None  # no such work (done)
     OutboxItem.objects.update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert outbox.claim(task=TASK, object_id=1) == outbox.Claim(attempts=2)  # taken over
+    second = outbox.claim(task=TASK, object_id=1)
+    assert second.attempts == 2  # taken over
+    # The first holder, back from a long call, leaves its successor's lease alone.
+    outbox.retry_later(task=TASK, object_id=1, countdown=0, held=first)
+    assert OutboxItem.objects.get().lease_until == second.until
 
 
 def test_retry_later_is_a_lease_nobody_holds(rung):
