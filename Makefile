@@ -45,14 +45,15 @@ run: venv .env
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start --port $(PORT)
 
 # Lint, format check, then the whole suite on real PostgreSQL and Redis, and the
-# browser tests in headless Chromium (installed from Debian when missing), and the
-# servers tests on PostgreSQL, Redis and PgBouncer instances of their own (pgbouncer
+# browser tests in headless Chromium, and the fault tests on PostgreSQL, Redis and
+# PgBouncer instances of their own (chromium, pgbouncer and the redis-server binary
 # installed from Debian when missing). The
 # migrations check runs on in-memory SQLite: it needs no server, and its history check
 # would warn about a database that only pytest creates.
 test: dev-venv
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_pgbouncer.sh
+	bash scripts/ensure_redis_server.sh
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	DATABASE_URL=sqlite://:memory: $(BIN)/python manage.py makemigrations --check --dry-run --settings=ccp_console.settings_test

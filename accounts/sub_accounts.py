@@ -4,11 +4,12 @@ them: callers import them from there.
 
 Only accounts whose vendor client declares supports_sub_accounts have them.
 
-Create: the row is written pending at once and `accounts.tasks.sub_account_create_at_vendor`
-asks the vendor; the row becomes active (sid, token, VoIP account; the secrets
-encrypted) or failed with the vendor's code and text. The vendor's create has no
-idempotency key, so the attempt is counted in a committed row before the call: a
-redelivered task (worker killed mid-call) first asks the vendor for the name
+Create: the row is written pending at once, with its create in the outbox
+(core/outbox.py), and `accounts.tasks.sub_account_create_at_vendor` asks the
+vendor; the row becomes active (sid, token, VoIP account; the secrets encrypted)
+or failed with the vendor's code and text. The vendor's create has no idempotency
+key, so the attempt is counted in a committed row before the call: a redelivered
+task (worker killed mid-call) first asks the vendor for the name
 (QuerySubAccountByName) and only creates when the vendor does not know it. A
 transient error after the request may have reached the vendor is resolved the
 same way before the row is failed.
@@ -18,7 +19,8 @@ under the account's row lock, listed sub-accounts are added or updated (status,
 type, name, VoIP account; a pending or failed row of the same name without a sid
 is the one the vendor made, and is adopted), and recorded ones the vendor no
 longer lists become `gone` (never deleted). A pending create the vendor does not
-list after STUCK_AFTER lost its task (broker outage) and is sent again. A failed
+list after STUCK_AFTER is rung again (the outbox's dispatcher has normally redone
+it long before; a row whose outbox work is done or running ignores the bell). A failed
 listing changes no row.
 """
 
@@ -35,7 +37,8 @@ from django.utils import timezone
 import vendors
 from accounts.models import SubAccount, VendorAccount
 from accounts.selectors import supports_sub_accounts, vendor_client
-from accounts.tasks import send_on_commit
+from accounts.tasks import SUB_ACCOUNT_CREATE_TASK, outbox_add, send_on_commit
+from core import outbox
 from vendors.errors import NotFound, ResponseError, VendorError
 from vendors.types import SubAccountData
 
@@ -102,7 +105,7 @@ def sub_account_create(
         sub = SubAccount.objects.create(
             vendor_account=vendor_account, friendly_name=name, created_by=created_by
         )
-        send_on_commit("sub_account_create_at_vendor", sub.pk)
+        outbox_add("sub_account_create_at_vendor", sub.pk)
     return sub
 
 
@@ -163,6 +166,8 @@ def _finish(
     adopted it meanwhile, and then it is left as the sync left it."""
     with transaction.atomic():
         sub = SubAccount.objects.select_for_update().filter(pk=sub_account_id).first()
+        # Whatever this block commits settles the create: its outbox row goes with it.
+        outbox.done(task=SUB_ACCOUNT_CREATE_TASK, object_id=sub_account_id)
         if sub is None or sub.state != SubAccount.State.PENDING:
             return sub
         if data is not None and not data.sub_account_sid:

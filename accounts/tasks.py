@@ -8,16 +8,26 @@ accounts.services, each named after the service it runs. Beat entry (settings):
 from celery import shared_task
 from django.db import transaction
 
+from core import outbox
+
+SUB_ACCOUNT_CREATE_TASK = "accounts.tasks.sub_account_create_at_vendor"
+
 
 def send_on_commit(task_name: str, *args) -> None:
     """Send a task of this module once the surrounding transaction commits.
 
-    robust=True: a broker outage must not turn a committed write into a 500; a
-    pending sub-account then shows as pending, and the daily sync adopts it if the
-    vendor has it.
+    robust=True: a broker outage must not turn a committed write into a 500. Only
+    for work that is asked again anyway (syncs); a create is recorded in the outbox
+    (`outbox_add`).
     """
     task = globals()[task_name]
     transaction.on_commit(lambda: task.delay(*args), robust=True)
+
+
+def outbox_add(task_name: str, sub_account_id: int) -> None:
+    """Record a create in the current transaction and publish it once that commits
+    (core.outbox.add)."""
+    outbox.add(task=f"accounts.tasks.{task_name}", object_id=sub_account_id)
 
 
 @shared_task(acks_late=True)
@@ -39,13 +49,24 @@ def vendor_accounts_check_status_all() -> int:
     return services.vendor_accounts_check_status_all(keep_days=settings.ACCOUNT_STATUS_HISTORY_DAYS)
 
 
-@shared_task(name="accounts.tasks.sub_account_create_at_vendor")
-def sub_account_create_at_vendor(sub_account_id: int) -> None:
+@shared_task(bind=True, name=SUB_ACCOUNT_CREATE_TASK)
+def sub_account_create_at_vendor(self, sub_account_id: int) -> None:
     # No retries here: the vendor's create has no idempotency key (the service
-    # looks the name up instead of calling create twice blindly).
+    # looks the name up instead of calling create twice blindly). Recorded in the
+    # outbox with the pending row: a lost message or a killed worker is redone.
     from accounts import services
+    from accounts.models import SubAccount
 
-    services.sub_account_create_at_vendor(sub_account_id=sub_account_id)
+    outbox.run(
+        self,
+        sub_account_id,
+        lambda final: services.sub_account_create_at_vendor(sub_account_id=sub_account_id),
+        settled=lambda: (
+            not SubAccount.objects.filter(
+                pk=sub_account_id, state=SubAccount.State.PENDING
+            ).exists()
+        ),
+    )
 
 
 @shared_task(name="accounts.tasks.sub_accounts_sync")

@@ -212,7 +212,7 @@ def allocation_child(args) -> None:
     from privacy import allocation, creation, rules, services, validation
     from privacy.models import Binding
 
-    creation.send_on_commit = lambda *a, **k: None  # no vendor call in this part
+    creation.outbox_add = lambda *a, **k: None  # no vendor call in this part
     account = VendorAccount.objects.create(
         vendor="igw",
         name="bench-alloc",

@@ -258,7 +258,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+_EMBEDDED_BROKER = CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+"))
+if _EMBEDDED_BROKER:
     # These options go to SQLAlchemy's create_engine: wait for SQLite's lock.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"connect_args": {"timeout": 30}}
 else:
@@ -276,6 +277,18 @@ if SUB_ACCOUNT_SYNC_HOUR > 23:
     raise ImproperlyConfigured(
         f"SUB_ACCOUNT_SYNC_HOUR is an hour, 0-23, not {SUB_ACCOUNT_SYNC_HOUR}."
     )
+# The outbox of outbound work (core/outbox.py): how often beat publishes what is due,
+# and how long a worker holds a unit of work before another may take it over. 45 s:
+# a call without an idempotency key is retried by the client only while it provably
+# never reached the vendor, so it ends within about 25 s (4 connects of 3.05 s, their
+# backoff, one 10 s read); an idempotent one may retry up to about 56 s, and a
+# takeover meanwhile repeats it with the same key, which is harmless. Shorter than a
+# minute, so a killed worker's binds are done within a minute of the kill.
+# The embedded broker keeps every consumed message in its file: a tick of 5 s there.
+OUTBOX_DISPATCH_SECONDS = _env_int(
+    "OUTBOX_DISPATCH_SECONDS", 5 if _EMBEDDED_BROKER else 2, minimum=1
+)
+OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 45, minimum=1)
 CELERY_BEAT_SCHEDULE: dict = {
     # Bindings past their TTL become expired locally (the vendors end them themselves);
     # also rebuilds the per-X load counters.
@@ -283,10 +296,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "privacy.tasks.bindings_expire_due",
         "schedule": float(_env_int("BINDING_EXPIRE_INTERVAL_SECONDS", 60, minimum=1)),
     },
-    # Bindings stuck in pending or releasing (a lost task) are sent again or failed.
-    "privacy-resolve-stuck-pending": {
-        "task": "privacy.tasks.bindings_resolve_stuck",
-        "schedule": 300.0,
+    # The outbox (core/outbox.py): binds, releases, sends and sub-account creates whose
+    # message was lost (a broker outage) or whose worker died (its lease expired) are
+    # published again. Its own message is lost in an outage too: the next tick runs.
+    "core-outbox-dispatch": {
+        "task": "core.tasks.outbox_dispatch",
+        "schedule": float(OUTBOX_DISPATCH_SECONDS),
     },
     # The inbox's sweeper: normalizes deliveries whose bell was lost (broker outage,
     # killed worker); arrivals ring it themselves, so this is the worst-case lag.
@@ -306,11 +321,6 @@ CELERY_BEAT_SCHEDULE: dict = {
     "accounts-sync-sub-accounts": {
         "task": "accounts.tasks.sub_accounts_sync_all",
         "schedule": crontab(minute=20, hour=SUB_ACCOUNT_SYNC_HOUR),
-    },
-    # Sends pending too long (a lost task) are sent again; a started call is never repeated.
-    "messaging-resolve-stuck-sends": {
-        "task": "messaging.tasks.sends_resolve_stuck",
-        "schedule": 300.0,
     },
     # The database send limiter's ended windows (messaging.limits; none with Redis).
     "messaging-prune-limit-windows": {

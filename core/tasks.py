@@ -1,6 +1,13 @@
-"""Task helpers shared by the apps' Celery tasks."""
+"""Task helpers shared by the apps' Celery tasks, and the outbox's dispatcher task.
+
+Beat entry (settings):
+
+    core.tasks.outbox_dispatch      every OUTBOX_DISPATCH_SECONDS (default 2)
+"""
 
 from collections.abc import Callable
+
+from celery import shared_task
 
 
 def run_with_retries(task, attempt: Callable[[bool], None], retry_later: type[Exception]) -> None:
@@ -20,3 +27,12 @@ def run_with_retries(task, attempt: Callable[[bool], None], retry_later: type[Ex
             if not task.request.is_eager:
                 raise task.retry(countdown=exc.countdown, exc=exc.error) from exc
             retries += 1
+
+
+@shared_task(name="core.tasks.outbox_dispatch", ignore_result=True)
+def outbox_dispatch() -> int:
+    """Publish the outbox rows that are due (core.outbox.dispatch); beat runs it
+    every OUTBOX_DISPATCH_SECONDS."""
+    from core import outbox
+
+    return outbox.dispatch()

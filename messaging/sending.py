@@ -5,8 +5,13 @@ Send), the vendor capability it needs (a client class attribute such as
 `supports_sms`), and the Celery task (named after its service) that makes the vendor
 call. The life of a send:
 
-    create (web):  check_account → limits → idempotent insert (pending) → enqueue on commit
-    send (worker): start_call → vendor call → mark_sent | mark_failed | RetryLater
+    create (web):  check_account → limits → idempotent insert (pending) + outbox row
+    send (worker): outbox claim → start_call → vendor call → mark_sent | mark_failed |
+                   RetryLater (the outbox row waits out the countdown)
+
+The send is recorded in the outbox (core/outbox.py) with the pending row; the task
+published on commit is a doorbell, and the outbox's dispatcher publishes it again
+when that message is lost (a broker outage) or its worker died (the lease expired).
 
 Adding a kind (messaging.sms is the worked example):
 - a module-level `KIND = SendKind(model=..., capability="supports_...", task_name=
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -40,7 +46,7 @@ from django.utils import timezone
 
 import vendors
 from accounts.models import VendorAccount
-from core import idempotency
+from core import idempotency, outbox
 from messaging import limits
 from messaging.models import Send, SendState
 from vendors import errors as e
@@ -61,7 +67,7 @@ MAX_TASK_RETRIES = 4
 @dataclass(frozen=True)
 class SendKind:
     """What a kind of send declares; everything else here is shared. Instances
-    register themselves in KINDS (the stuck-send sweep walks it)."""
+    register themselves in KINDS (by task name: the outbox's work)."""
 
     model: type[Send]
     capability: str  # VendorClient class attribute, e.g. "supports_sms"
@@ -73,12 +79,10 @@ class SendKind:
 
 
 KINDS: dict[str, SendKind] = {}
-# A pending send this old has lost its task (a broker outage): send it again.
-STUCK_AFTER = timedelta(minutes=5)
-# A started vendor call is in flight for at most this long (the client's timeouts and
-# retries end far sooner): a task meeting a younger start leaves the call to its
-# owner; an older one means the owner died, and the outcome is unknown.
-CALL_LEASE = timedelta(minutes=10)
+# A started vendor call is in flight for at most the outbox's lease (longer than the
+# client's timeouts and retries): a task meeting a younger start leaves the call to
+# its owner; an older one means the owner died, and the outcome is unknown.
+CALL_LEASE = timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
 
 
 class RetryLater(Exception):
@@ -157,7 +161,7 @@ def create_send(
                 "request_fingerprint": fingerprint,
             }
         )
-        enqueue_on_commit(kind.task_name, row.pk)
+        outbox.add(task=kind.task_name, object_id=row.pk)
         return row
 
     return idempotency.create_or_replay(
@@ -167,20 +171,6 @@ def create_send(
         request_fingerprint=fingerprint,
         create=create,
     )
-
-
-def enqueue_on_commit(task_name: str, pk: int) -> None:
-    """Send the task once the surrounding transaction commits.
-
-    robust=True: a broker outage must not turn a committed row into a 500; the row
-    stays pending and the stuck-send sweep sends it again.
-    """
-    from celery import current_app
-
-    from messaging import tasks  # noqa: F401 - registers the tasks with the app
-
-    task = current_app.tasks[task_name]
-    transaction.on_commit(lambda: task.delay(pk), robust=True)
 
 
 # --------------------------------------------------------------------------- send (worker)
@@ -230,11 +220,26 @@ def call_abandoned(started_at, *, now=None) -> bool:
     return started_at < (now or timezone.now()) - CALL_LEASE
 
 
+def settle(model: type[Send], pk: int, **changes: Any) -> bool:
+    """pending → the state in `changes`, and the send's outbox row done, in one
+    transaction; False if the row was no longer pending."""
+    with transaction.atomic():
+        moved = bool(model.objects.filter(pk=pk, state=SendState.PENDING).update(**changes))
+        if moved:
+            for task_name in tasks_of(model):
+                outbox.done(task=task_name, object_id=pk)
+    return moved
+
+
+def tasks_of(model: type[models.Model]) -> list[str]:
+    """The task names (outbox work) of the kinds stored in `model`."""
+    return [name for name, kind in KINDS.items() if kind.model is model]
+
+
 def mark_sent(model: type[Send], pk: int, **fields: Any) -> bool:
     """pending → sent with the vendor's ids; False if the row was no longer pending."""
     now = timezone.now()
-    changes = {"state": SendState.SENT, "sent_at": now, "updated_at": now, **fields}
-    return bool(model.objects.filter(pk=pk, state=SendState.PENDING).update(**changes))
+    return settle(model, pk, state=SendState.SENT, sent_at=now, updated_at=now, **fields)
 
 
 def error_fields(
@@ -264,12 +269,7 @@ def error_fields(
 def mark_failed(model: type[Send], pk: int, error: e.VendorError | None = None, **kw: str) -> bool:
     """pending → failed, keeping the vendor's code, text, gloss and advice."""
     now = timezone.now()
-    fields = error_fields(error, **kw)
-    return bool(
-        model.objects.filter(pk=pk, state=SendState.PENDING).update(
-            state=SendState.FAILED, updated_at=now, **fields
-        )
-    )
+    return settle(model, pk, state=SendState.FAILED, updated_at=now, **error_fields(error, **kw))
 
 
 def unknown_outcome(error: e.VendorError) -> bool:
@@ -348,21 +348,3 @@ def default_advice(error: e.VendorError) -> str:
         if isinstance(error, cls):
             return text
     return "Read the vendor's text; contact the vendor if it persists."
-
-
-def sends_resolve_stuck(*, now=None, limit: int = 1000) -> int:
-    """Enqueue again every kind's sends pending for longer than STUCK_AFTER (beat).
-
-    Safe: the send itself fails a row whose vendor call had started (outcome
-    unknown) instead of calling twice, and skips a row that is no longer pending.
-    """
-    cutoff = (now or timezone.now()) - STUCK_AFTER
-    count = 0
-    for kind in list(KINDS.values()):
-        stuck = kind.model.objects.filter(state=SendState.PENDING, updated_at__lt=cutoff)
-        for pk in stuck.values_list("pk", flat=True)[:limit]:
-            # Touch it so the next sweep waits STUCK_AFTER again for this task.
-            kind.model.objects.filter(pk=pk).update(updated_at=timezone.now())
-            enqueue_on_commit(kind.task_name, pk)
-            count += 1
-    return count

@@ -18,7 +18,7 @@ from messaging.calls import (
 )
 from messaging.limits import RateLimitExceeded
 from messaging.models import SendPolicy
-from messaging.sending import RetryLater, sends_resolve_stuck
+from messaging.sending import RetryLater
 from messaging.sms import message_create, message_create_or_replay, message_send, message_settle
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "message_send",
     "message_settle",
     "send_policy_set",
-    "sends_resolve_stuck",
     "two_way_call_create",
     "two_way_call_send",
     "voice_code_create",

@@ -304,5 +304,5 @@ def message_settle(*, pk: int) -> Message | None:
             error_text_en=first.error_text_en,
             error_advice=first.error_advice,
         )
-    Message.objects.filter(pk=pk, state=SendState.PENDING).update(**changes)
+    sending.settle(Message, pk, **changes)
     return Message.objects.filter(pk=pk).first()

@@ -1,8 +1,8 @@
 """Celery tasks for sends. Thin: each passes an id to the messaging service it is
-named after; messaging.sending explains the retry rules. Beat entries (settings):
+named after, under the claim of its outbox row (core/outbox.py); messaging.sending
+explains the retry rules. Beat entry (settings):
 
     messaging.tasks.limit_windows_prune     every hour (database limiter only)
-    messaging.tasks.sends_resolve_stuck     every 5 minutes
 
 Send tasks, each named after its service: message_send, two_way_call_send,
 voice_code_send.
@@ -10,13 +10,22 @@ voice_code_send.
 
 from celery import shared_task
 
-from core import tasks as core_tasks
-from messaging.sending import MAX_TASK_RETRIES, RetryLater
+from core import outbox
+from messaging.models import SendState
+from messaging.sending import KINDS, MAX_TASK_RETRIES, RetryLater
 
 
 def run_with_retries(task, service, pk: int) -> None:
-    """Call the send `service` for row `pk`; on RetryLater retry the task (core.tasks)."""
-    core_tasks.run_with_retries(task, lambda final: service(pk=pk, final_attempt=final), RetryLater)
+    """Claim the send's outbox row and call `service` for row `pk`; a RetryLater waits
+    in the outbox (core.outbox.run). Settled once the send is no longer pending."""
+    model = KINDS[task.name].model
+    outbox.run(
+        task,
+        pk,
+        lambda final: service(pk=pk, final_attempt=final),
+        RetryLater,
+        settled=lambda: not model.objects.filter(pk=pk, state=SendState.PENDING).exists(),
+    )
 
 
 @shared_task(name="messaging.tasks.limit_windows_prune")
@@ -31,13 +40,6 @@ def message_send(self, pk: int) -> None:
     from messaging import services
 
     run_with_retries(self, services.message_send, pk)
-
-
-@shared_task(name="messaging.tasks.sends_resolve_stuck")
-def sends_resolve_stuck() -> int:
-    from messaging import services
-
-    return services.sends_resolve_stuck()
 
 
 @shared_task(bind=True, name="messaging.tasks.two_way_call_send", max_retries=MAX_TASK_RETRIES)

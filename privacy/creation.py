@@ -1,5 +1,5 @@
-"""The create use case: validate, allocate or lock an X, write a pending binding,
-enqueue the bind; with an Idempotency-Key, replay the binding a key already made.
+"""The create use case: validate, allocate or lock an X, write a pending binding
+and its bind in the outbox; with an Idempotency-Key, replay the binding a key already made.
 
 privacy.services re-exports binding_create, binding_create_or_replay and
 IdempotencyConflict: callers import them from there.
@@ -19,7 +19,7 @@ from accounts.models import PrivacyNumber, VendorAccount
 from privacy import rules, selectors
 from privacy.allocation import allocate, load_add, lock_chosen
 from privacy.models import Binding
-from privacy.tasks import send_on_commit
+from privacy.tasks import outbox_add
 from privacy.transitions import record
 from privacy.validation import BindingRequest, clean_request
 
@@ -126,7 +126,7 @@ def _create(
                 elif not vendor_picks:
                     x = allocate(req, cap, exclude)
                 binding = _insert(req, x, created_by, key)
-                send_on_commit("binding_bind_at_vendor", binding.pk)
+                outbox_add("binding_bind_at_vendor", binding.pk)
                 return binding, True
         except (IntegrityError, ValidationError) as exc:
             replayed = _after_failed_insert(exc, req, created_by, key)

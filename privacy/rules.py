@@ -9,9 +9,6 @@ from typing import Final
 
 DEFAULT_MAX_BINDINGS_PER_X: Final = 200
 
-# A binding pending this long has lost its task (broker flush, worker crash past the
-# visibility timeout); the vendor client gives up within about a minute.
-STUCK_PENDING_MINUTES: Final = 10
 # Worker-level bind attempts (each one already retried inside the vendor client).
 MAX_BIND_ATTEMPTS: Final = 5
 MAX_RELEASE_ATTEMPTS: Final = 5

@@ -1,5 +1,5 @@
 """Use cases for privacy bindings: create (with X allocation), bind at the vendor,
-release, expire, and the sweep of stuck rows. Views, the API and tasks call these.
+release, expire. Views, the API and tasks call these.
 
 This module is the public entry point of privacy's writes; the parts live in
 - privacy.kinds       what each binding kind is (vendor, TTLs, inputs, vendor calls);
@@ -9,15 +9,19 @@ This module is the public entry point of privacy's writes; the parts live in
 Names callers used to import from here (xload_sync, binding_for_idempotency_key)
 are still importable from here.
 
-Vendor calls are made outside any transaction, by workers (privacy.tasks):
+Vendor calls are made outside any transaction, by workers (privacy.tasks), for
+work recorded in the outbox (core/outbox.py) with the pending/releasing row; a lost
+message or a killed worker is taken over once the worker's lease expires. No timer
+fails a binding: a bind whose fate at the vendor is unknown is asked again.
 - kinds whose bind is idempotent (igw: `reqid` is generated once per binding and
-  sent on every attempt) are retried: a redelivered bind never makes a second
-  vendor binding.
-- kinds whose bind is not (cyj: no idempotency key): we count attempts in a
-  committed row before calling; a redelivered task that finds an attempt already
-  started marks the binding failed ("outcome unknown") rather than risk a second
-  vendor binding, and such binds are never retried by the task (the client
-  already retries what provably never reached the vendor).
+  sent on every attempt) are retried: a redo after a killed worker or a lost
+  answer reuses the reqid, and the vendor answers with the binding it made.
+- kinds whose bind is not (cyj: no idempotency key, and no API to look a binding
+  up): we count attempts in a committed row before calling; a redo that finds an
+  attempt already started marks the binding failed ("outcome unknown") rather
+  than risk a second vendor binding, and such binds are never retried by the task
+  (the client already retries what provably never reached the vendor). Such a
+  vendor binding ends by itself at its end time (at most 60 minutes).
 
 Release and expiry:
 - igw AXB/XA release is a vendor call: active -> releasing (now) -> released
@@ -52,7 +56,7 @@ from privacy.allocation import xload_sync
 from privacy.creation import IdempotencyConflict, binding_create, binding_create_or_replay
 from privacy.models import Binding
 from privacy.selectors import binding_for_idempotency_key
-from privacy.tasks import send_on_commit
+from privacy.tasks import outbox_add
 from privacy.transitions import Actor, transition
 from vendors.errors import NotFound, VendorError
 
@@ -70,7 +74,6 @@ __all__ = [
     "binding_release_at_vendor",
     "binding_release_many",
     "bindings_expire_due",
-    "bindings_resolve_stuck",
     "retry_countdown",
     "vendor_client",
     "xload_sync",
@@ -307,7 +310,7 @@ def binding_release(*, binding: Binding, actor: Actor, reason: str = "") -> Bind
             reason=reason or "release requested",
         )
         if moved is not None:
-            send_on_commit("binding_release_at_vendor", binding.pk)
+            outbox_add("binding_release_at_vendor", binding.pk)
     return moved or Binding.objects.get(pk=binding.pk)
 
 
@@ -386,53 +389,3 @@ def bindings_expire_due(*, now: datetime | None = None, limit: int = 5000) -> in
         )
         count += moved is not None
     return count
-
-
-def _stuck_why(kind: str, attempts: int, created_at: datetime, ttl: int, now: datetime) -> str:
-    """Why a stuck pending binding must fail rather than be sent again; "" to resend."""
-    spec = kinds.get(kind)
-    if spec is not None and not spec.bind_idempotent and attempts > 0:
-        return f"a {spec.label} bind was interrupted and cannot be repeated safely"
-    if attempts >= rules.MAX_BIND_ATTEMPTS:
-        return f"no answer from the vendor after {attempts} attempts"
-    if ttl and created_at + timedelta(seconds=ttl) <= now:
-        return "its ttl passed before the vendor confirmed it"
-    return ""
-
-
-def _resend(pk: int, state: str, task_name: str, now: datetime) -> None:
-    with transaction.atomic():
-        # Touch it so the next sweep waits another full period for this task.
-        Binding.objects.filter(pk=pk, state=state).update(updated_at=now)
-        send_on_commit(task_name, pk)
-
-
-def bindings_resolve_stuck(
-    *, now: datetime | None = None, older_than_minutes: int = rules.STUCK_PENDING_MINUTES
-) -> tuple[int, int]:
-    """Re-enqueue or fail bindings stuck in pending/releasing. Returns (requeued, failed)."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(minutes=older_than_minutes)
-    requeued = failed = 0
-    stuck = Binding.objects.filter(
-        state__in=[Binding.State.PENDING, Binding.State.RELEASING], updated_at__lt=cutoff
-    ).values_list("pk", "state", "kind", "attempts", "created_at", "ttl")
-    for pk, state, kind, attempts, created_at, ttl in stuck[:1000]:
-        if state == Binding.State.RELEASING:
-            _resend(pk, state, "binding_release_at_vendor", now)
-            requeued += 1
-            continue
-        why = _stuck_why(kind, attempts, created_at, ttl, now)
-        if not why:
-            _resend(pk, state, "binding_bind_at_vendor", now)
-            requeued += 1
-            continue
-        moved = binding_mark_failed(
-            binding_id=pk,
-            code="stuck_pending",
-            text_en=f"Stuck in pending for over {older_than_minutes} minutes: {why}.",
-            advice="Create the binding again.",
-            actor="beat",
-        )
-        failed += moved is not None
-    return requeued, failed

@@ -1,55 +1,58 @@
 """Celery tasks for bindings. Thin: each passes an id to a privacy.services function.
 
-Late ack is on project-wide (a worker killed mid-task leaves the message to be
-redelivered); the services make a redo safe (igw reqid reuse; cyj attempts are
-counted before the call). Beat entries (wired in settings):
+A bind or release is recorded in the outbox (core/outbox.py) in the transaction that
+writes the pending/releasing binding; the task claims that record's lease before
+the vendor call, so a lost message or a killed worker delays the work until the
+dispatcher publishes it again, and a redo reuses the binding's idempotency key (igw
+reqid; a cyj bind, which has none, is never repeated: privacy.services). The row is
+deleted in the transaction that moves the binding out of pending/releasing
+(privacy.transitions). Beat entry (wired in settings):
 
     privacy.tasks.bindings_expire_due          every 60 s
-    privacy.tasks.bindings_resolve_stuck    every 5 minutes
 """
 
 from celery import shared_task
-from django.db import transaction
 
-from core.tasks import run_with_retries
+from core import outbox
 
 MAX_TASK_RETRIES = 4
+BIND_TASK = "privacy.tasks.binding_bind_at_vendor"
+RELEASE_TASK = "privacy.tasks.binding_release_at_vendor"
 
 
-def send_on_commit(task_name: str, binding_id: int) -> None:
-    """Send a task of this module once the surrounding transaction commits.
-
-    robust=True: a broker outage (or, with eager tasks as in the tests, a crash
-    inside the task) must not turn an already committed write into a 500; the row
-    stays pending/releasing and bindings_resolve_stuck sends it again.
-    """
-    task = globals()[task_name]
-    transaction.on_commit(lambda: task.delay(binding_id), robust=True)
+def outbox_add(task_name: str, binding_id: int) -> None:
+    """Record a task of this module for the binding in the current transaction, and
+    publish it once that commits (core.outbox.add: the publish is only a doorbell)."""
+    outbox.add(task=f"privacy.tasks.{task_name}", object_id=binding_id)
 
 
-def _run_with_retries(task, service, binding_id: int) -> None:
-    """Call `service` for the binding; on RetryLater retry the task (core.tasks)."""
+def _run(task, service, binding_id: int, state: str) -> None:
+    """Claim the outbox row, call `service`; the work is settled once the binding has
+    left `state` (whoever moved it)."""
+    from privacy.models import Binding
     from privacy.services import RetryLater
 
-    run_with_retries(
-        task, lambda final: service(binding_id=binding_id, final_attempt=final), RetryLater
+    outbox.run(
+        task,
+        binding_id,
+        lambda final: service(binding_id=binding_id, final_attempt=final),
+        RetryLater,
+        settled=lambda: not Binding.objects.filter(pk=binding_id, state=state).exists(),
     )
 
 
-@shared_task(bind=True, max_retries=MAX_TASK_RETRIES, name="privacy.tasks.binding_bind_at_vendor")
+@shared_task(bind=True, max_retries=MAX_TASK_RETRIES, name=BIND_TASK)
 def binding_bind_at_vendor(self, binding_id: int) -> None:
     from privacy import services
 
-    _run_with_retries(self, services.binding_bind_at_vendor, binding_id)
+    _run(self, services.binding_bind_at_vendor, binding_id, services.Binding.State.PENDING)
 
 
-@shared_task(
-    bind=True, max_retries=MAX_TASK_RETRIES, name="privacy.tasks.binding_release_at_vendor"
-)
+@shared_task(bind=True, max_retries=MAX_TASK_RETRIES, name=RELEASE_TASK)
 def binding_release_at_vendor(self, binding_id: int) -> None:
     from privacy import services
 
-    _run_with_retries(self, services.binding_release_at_vendor, binding_id)
+    _run(self, services.binding_release_at_vendor, binding_id, services.Binding.State.RELEASING)
 
 
 @shared_task(name="privacy.tasks.bindings_expire_due")
@@ -60,11 +63,3 @@ def bindings_expire_due() -> int:
     # Also keep the allocator's load hint whole (new pool numbers, hand-made changes).
     services.xload_sync()
     return expired
-
-
-@shared_task(name="privacy.tasks.bindings_resolve_stuck")
-def bindings_resolve_stuck() -> dict[str, int]:
-    from privacy import services
-
-    requeued, failed = services.bindings_resolve_stuck()
-    return {"requeued": requeued, "failed": failed}

@@ -20,13 +20,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from core import outbox
 from privacy.allocation import load_add
 from privacy.models import Binding, BindingTransition
+from privacy.tasks import BIND_TASK, RELEASE_TASK
 
 Actor = AbstractBaseUser | str | None
 
 State = Binding.State
 LIVE = list(Binding.LIVE_STATES)
+
+# A state that waits for vendor work: the outbox task that does it.
+OUTBOX_WORK = {State.PENDING: BIND_TASK, State.RELEASING: RELEASE_TASK}
 
 # to_state: the states it may be entered from (the diagram above).
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -91,4 +96,9 @@ def transition(
         if binding.x_number_id and to_state in LIVE:
             load_add(binding.x_number_id, binding.vendor_account_id, +1)
         record(binding, previous, to_state, actor, reason)
+        # The bind or release this state waited for is settled: its outbox row goes
+        # in the same transaction (core/outbox.py), whoever moved the binding.
+        work = OUTBOX_WORK.get(previous)
+        if work is not None and previous != to_state:
+            outbox.done(task=work, object_id=binding_id)
     return binding

@@ -55,7 +55,7 @@ def test_send_form_then_detail_turns_sent(browser, live_server, ccp, monkeypatch
     from selenium.webdriver.support.ui import Select
 
     # Hold the task back, so the page shows the message pending and must poll.
-    monkeypatch.setattr("messaging.sending.enqueue_on_commit", lambda *a: None)
+    monkeypatch.setattr("core.outbox.doorbell", lambda *a: None)
     UserFactory(username="op", roles=["Operators"])
     browser.get(live_server.url + reverse("login"))
     browser.find_element(By.NAME, "username").send_keys("op")

@@ -229,9 +229,7 @@ def test_a_started_batch_is_not_sent_again(ccp, monkeypatch):
     from django.utils import timezone
 
     monkeypatch.setattr(ccp_vendor.CcpClient, "sms_max_recipients", 1)
-    monkeypatch.setattr(
-        "messaging.sending.enqueue_on_commit", lambda *a: None
-    )  # send by hand below
+    monkeypatch.setattr("core.outbox.doorbell", lambda *a: None)  # send by hand below
     message = services.message_create(vendor_account=ccp, to=NUMBERS[:2], body="hi")
     # Batch 0 was started by a task still in flight: a twin sends only batch 1.
     message.recipients.filter(batch=0).update(call_started_at=timezone.now())
@@ -249,19 +247,19 @@ def test_a_started_batch_is_not_sent_again(ccp, monkeypatch):
     assert SandboxMessage.objects.count() == 1
 
 
-def test_stuck_pending_messages_are_sent_again(ccp, monkeypatch):
-    from datetime import timedelta
+def test_a_lost_send_message_is_published_by_the_outbox_dispatcher(ccp, monkeypatch):
+    from core import outbox
+    from core.models import OutboxItem
 
-    from django.utils import timezone
-
-    monkeypatch.setattr("messaging.sending.enqueue_on_commit", lambda *a: None)
+    monkeypatch.setattr("core.outbox.doorbell", lambda *a: None)
     message = services.message_create(vendor_account=ccp, to=NUMBERS[:1], body="hi")
     monkeypatch.undo()
-    Message.objects.filter(pk=message.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
-    assert services.sends_resolve_stuck() >= 1
+    item = OutboxItem.objects.get(task="messaging.tasks.message_send", object_id=message.pk)
+    assert outbox.dispatch(now=item.due_at) == 1
     message.refresh_from_db()
     assert message.state == "sent"
-    assert services.sends_resolve_stuck() == 0
+    assert not OutboxItem.objects.exists()  # done in the transaction that settled it
+    assert outbox.dispatch() == 0
     assert MessageRecipient.objects.get().state == "sent"
 
 

@@ -129,7 +129,7 @@ def test_unusable_filters_are_shown_not_500(operator_client, db, query):
 
 
 def test_pending_messages_poll_and_settled_stop(operator_client, ccp, monkeypatch):
-    monkeypatch.setattr("messaging.sending.enqueue_on_commit", lambda *a: None)
+    monkeypatch.setattr("core.outbox.doorbell", lambda *a: None)
     message = _message(ccp)
     state_url = reverse("messaging:sms_state", args=[message.pk])
     assert state_url.encode() in operator_client.get(reverse("messaging:sms_list")).content

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import PrivacyNumber
-from privacy import kinds, rules, services
+from privacy import kinds, services
 from privacy.models import Binding, BindingTransition, XLoad
 from tests.factories import BindingFactory, PrivacyNumberFactory, UserFactory, VendorAccountFactory
 from vendors import errors as verr
@@ -383,23 +383,28 @@ def test_expire_due(igw_account):
     assert due.transitions.get().actor_label == "beat"
 
 
-def test_resolve_stuck(igw_account, cyj_account, django_capture_on_commit_callbacks):
-    old = timezone.now() - timedelta(minutes=rules.STUCK_PENDING_MINUTES + 1)
-    retry = BindingFactory(vendor_account=igw_account, state="pending", attempts=1, ttl=86400)
-    worn = BindingFactory(vendor_account=igw_account, state="pending", attempts=5, ttl=86400)
-    cyj = BindingFactory(
-        vendor_account=cyj_account, kind="cyj", state="pending", attempts=1, x_number=None
-    )
-    fresh = BindingFactory(vendor_account=igw_account, state="pending")
-    Binding.objects.exclude(pk=fresh.pk).update(updated_at=old, created_at=old)
+def test_bind_and_release_are_recorded_in_the_outbox_until_settled(
+    igw_account, make_pool, django_capture_on_commit_callbacks
+):
+    from core.models import OutboxItem
+    from privacy.tasks import BIND_TASK, RELEASE_TASK
+
+    make_pool(igw_account, 1)
+
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.bindings_resolve_stuck() == (1, 2)
-    assert len(callbacks) == 1
-    states = dict(Binding.objects.values_list("pk", "state"))
-    assert states[retry.pk] == "pending" and states[fresh.pk] == "pending"
-    assert states[worn.pk] == states[cyj.pk] == "failed"
-    # Touched: the next sweep leaves it to the task it just sent.
-    assert services.bindings_resolve_stuck() == (0, 0)
+        binding = services.binding_create(
+            kind="axb", vendor_account=igw_account, a_number=A, b_number=B, ttl=600
+        )
+    assert len(callbacks) == 1  # the doorbell (not run: no vendor here)
+    assert OutboxItem.objects.get().task == BIND_TASK
+    services.binding_mark_active(binding_id=binding.pk, vendor_binding_id="s-1")
+    assert not OutboxItem.objects.exists()  # in the transaction of the activation
+    binding.refresh_from_db()
+    with django_capture_on_commit_callbacks():
+        services.binding_release(binding=binding, actor="api")
+    assert OutboxItem.objects.get().task == RELEASE_TASK
+    assert services.bindings_expire_due(now=timezone.now() + timedelta(days=1)) == 1
+    assert not OutboxItem.objects.exists()
 
 
 # ------------------------------------------------------------------ load hint

@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core import outbox
+from core.models import OutboxItem
 from privacy import services, tasks
 from privacy.models import Binding
 from sandbox.models import SandboxAccount, SandboxBinding, SandboxRequest
@@ -275,12 +277,45 @@ def test_release_of_a_binding_the_vendor_no_longer_has(sandbox_account):
     assert "1300" in binding.transitions.last().reason
 
 
-def test_stuck_pending_is_sent_again_and_binds(sandbox_account, monkeypatch):
+def test_a_lost_bind_message_is_published_by_the_outbox_dispatcher(sandbox_account, monkeypatch):
     account = sandbox_account("igw")
     with monkeypatch.context() as patch:
         # Sent to a broker that lost it: never executed.
-        patch.setattr(tasks.binding_bind_at_vendor, "delay", lambda pk: None)
+        patch.setattr(tasks.binding_bind_at_vendor, "apply_async", lambda *a, **k: None)
         binding = create(account)
-    Binding.objects.filter(pk=binding.pk).update(updated_at=timezone.now() - timedelta(minutes=30))
-    assert tasks.bindings_resolve_stuck.delay().get() == {"requeued": 1, "failed": 0}
+    item = OutboxItem.objects.get(task=tasks.BIND_TASK, object_id=binding.pk)
+    assert outbox.dispatch() == 0  # not yet due: the doorbell's task has a grace
+    assert outbox.dispatch(now=item.due_at) == 1
     assert wait_for(binding, "active").vendor_binding_id
+    assert not OutboxItem.objects.exists()  # done with the binding's activation
+    assert SandboxRequest.objects.filter(method="PUT").count() == 1
+
+
+def test_a_bind_whose_worker_died_is_asked_again_with_its_reqid(sandbox_account):
+    account = sandbox_account("igw")
+    binding = wait_for(create(account), "active")
+    made = SandboxBinding.objects.get()
+    # As if the worker died after the vendor made it and before the answer was kept.
+    Binding.objects.filter(pk=binding.pk).update(state="pending", vendor_binding_id="")
+    OutboxItem.objects.create(
+        task=tasks.BIND_TASK,
+        object_id=binding.pk,
+        due_at=timezone.now(),
+        lease_until=timezone.now() - timedelta(seconds=1),
+        attempts=1,
+    )
+    assert outbox.dispatch() == 1
+    binding = wait_for(binding, "active")
+    assert binding.vendor_binding_id == made.subid and SandboxBinding.objects.count() == 1
+    assert not OutboxItem.objects.exists()
+
+
+def test_a_live_lease_keeps_a_twin_task_away(sandbox_account, monkeypatch):
+    account = sandbox_account("igw")
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.binding_bind_at_vendor, "apply_async", lambda *a, **k: None)
+        binding = create(account)
+    assert outbox.claim(task=tasks.BIND_TASK, object_id=binding.pk).attempts == 1
+    tasks.binding_bind_at_vendor.delay(binding.pk)  # a duplicate message
+    binding.refresh_from_db()
+    assert binding.state == "pending" and not SandboxRequest.objects.exists()
