@@ -30,7 +30,7 @@ import requests
 from ccp_console.celery import worker_argv
 from privacy.models import Binding
 from sandbox.models import SandboxBinding, SandboxRequest
-from tests.processes import free_port, wait_for, wait_port
+from tests.servers import free_port, wait_for, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 QUEUE = "outbox-faults"
@@ -85,7 +85,7 @@ class Stack:
         port = str(self.redis_port)
         argv = ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", ""]
         self._start("redis", [*argv, "--appendonly", "no"])
-        assert wait_port(self.redis_port, 10), self.log("redis")
+        wait_port(self.redis_port, timeout=10)
 
     def redis_stop(self) -> None:
         self.end("redis")
@@ -99,7 +99,7 @@ class Stack:
             f"127.0.0.1:{self.web_port}",
         ]
         self._start("web", argv)
-        assert wait_port(self.web_port, 30), self.log("web")
+        wait_port(self.web_port, timeout=30)
 
     def worker_start(self, name: str) -> subprocess.Popen:
         argv = worker_argv(QUEUE, concurrency=4)
