@@ -53,14 +53,20 @@ def recording_timeout_seconds() -> float:
     return float(getattr(settings, "CALLBACKS_RECORDING_TIMEOUT_SECONDS", 30))
 
 
-def recording_stale_minutes() -> int:
-    """A download claimed longer ago than this is presumed dead (worker killed)."""
-    return _get("CALLBACKS_RECORDING_STALE_MINUTES", 15)
+def recording_lease_seconds() -> int:
+    """A download's claim is a lease: one claimed longer ago than this belongs to a
+    dead worker and is taken over.  Each attempt is cut off 15 s before it ends
+    (`recording_deadline_seconds`), so a live download never outlives its lease."""
+    return _get("CALLBACKS_RECORDING_LEASE_SECONDS", 90)
+
+
+def recording_deadline_seconds() -> float:
+    return max(recording_lease_seconds() - 15, 5)
 
 
 def recording_sweep_grace_seconds() -> int:
     """A pending download overdue by this much lost its message: the sweeper re-sends it."""
-    return _get("CALLBACKS_RECORDING_SWEEP_GRACE_SECONDS", 120)
+    return _get("CALLBACKS_RECORDING_SWEEP_GRACE_SECONDS", 20)
 
 
 def trusted_proxy_hops() -> int:

@@ -112,6 +112,7 @@ def recording_download(*, record_id: int, now: datetime | None = None) -> Downlo
             policy=recording_policy(account=record.vendor_account),
             max_bytes=conf.recording_max_bytes(),
             timeout=conf.recording_timeout_seconds(),
+            deadline=conf.recording_deadline_seconds(),
         )
     except ssrf.FetchError as exc:
         return _recording_failed(record, str(exc), permanent=exc.permanent, now=now)
@@ -189,9 +190,10 @@ def recording_sweep(*, now: datetime | None = None) -> list[int]:
     `recording_download` makes duplicates harmless.
     """
     now = now or timezone.now()
-    stale = now - timedelta(minutes=conf.recording_stale_minutes())
+    stale = now - timedelta(seconds=conf.recording_lease_seconds())
     overdue = now - timedelta(seconds=conf.recording_sweep_grace_seconds())
-    # A claim this old belongs to a worker that died mid-download: due again at once.
+    # A claim past its lease belongs to a worker that died mid-download: due again at
+    # once (a download is a GET; doing it again is harmless).
     CallRecord.objects.filter(
         recording_status=RecStatus.DOWNLOADING, recording_claimed_at__lt=stale
     ).update(recording_status=RecStatus.PENDING, recording_next_at=overdue)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urljoin, urlsplit
@@ -48,9 +49,15 @@ def fetch(
     policy: HostPolicy,
     max_bytes: int,
     timeout: float | tuple[float, float] = (5.0, 30.0),
+    deadline: float | None = None,
 ) -> Fetched:
-    """Download `url` under `policy` into a temporary file (caller closes it)."""
+    """Download `url` under `policy` into a temporary file (caller closes it).
+
+    `deadline` (seconds) bounds the whole download, not only each read: the
+    recording task's claim is a lease, and a download must end before it runs out.
+    """
     session = guarded_session(policy)
+    ends = time.monotonic() + deadline if deadline else None
     try:
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
@@ -71,13 +78,13 @@ def fetch(
                         raise FetchError("redirect without Location", permanent=True)
                     current = urljoin(current, location)
                     continue
-                return _read(response, current, max_bytes)
+                return _read(response, current, max_bytes, ends)
         raise FetchError(f"more than {MAX_REDIRECTS} redirects", permanent=True)
     finally:
         session.close()
 
 
-def _read(response: requests.Response, url: str, max_bytes: int) -> Fetched:
+def _read(response: requests.Response, url: str, max_bytes: int, ends: float | None) -> Fetched:
     status = response.status_code
     if status != 200:
         # 4xx other than 408/429 will not change by itself... except that a vendor
@@ -95,6 +102,8 @@ def _read(response: requests.Response, url: str, max_bytes: int) -> Fetched:
             size += len(chunk)
             if size > max_bytes:
                 raise FetchError(f"recording exceeds the {max_bytes}-byte cap", permanent=True)
+            if ends is not None and time.monotonic() > ends:
+                raise FetchError("download too slow: it did not end within its deadline")
             digest.update(chunk)
             out.write(chunk)
     except requests.RequestException as exc:

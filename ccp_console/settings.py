@@ -309,10 +309,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "callbacks.tasks.deliveries_normalize",
         "schedule": float(_env_int("NORMALIZE_SWEEP_SECONDS", 5, minimum=1)),
     },
-    # Recordings still pending (a broker outage, a lost message) are sent again.
+    # Recordings still pending (a broker outage, a lost message) are sent again, and a
+    # download whose lease ran out (its worker was killed) is taken over.
     "callbacks-sweep-pending-recordings": {
         "task": "callbacks.tasks.recording_sweep",
-        "schedule": 60.0,
+        "schedule": float(_env_int("RECORDING_SWEEP_SECONDS", 15, minimum=1)),
     },
     # Signed callback nonces past their window are useless: keep the table small.
     "callbacks-prune-nonces": {"task": "callbacks.tasks.callback_nonce_prune", "schedule": 600.0},
@@ -365,6 +366,7 @@ CALLBACKS_RECORDING_DELAY_SECONDS = _env_int("RECORDING_DELAY_SECONDS", 120)
 CALLBACKS_RECORDING_MAX_ATTEMPTS = _env_int("RECORDING_MAX_ATTEMPTS", 8, minimum=1)
 CALLBACKS_RECORDING_BACKOFF_SECONDS = _env_int("RECORDING_BACKOFF_SECONDS", 60, minimum=1)
 CALLBACKS_RECORDING_LINK_LIFETIME_HOURS = _env_int("RECORDING_LINK_LIFETIME_HOURS", 24, minimum=1)
+CALLBACKS_RECORDING_LEASE_SECONDS = _env_int("RECORDING_LEASE_SECONDS", 90, minimum=20)
 CALLBACKS_CDR_GAP_MINUTES = _env_int("CDR_GAP_MINUTES", 10, minimum=1)
 # Deliveries normalized per transaction, and the shortest gap between two
 # normalization tasks one web process asks for (callbacks/queue.py).

@@ -20,6 +20,7 @@ class Reply:
     headers: dict = field(default_factory=lambda: {"Content-Type": "audio/wav"})
     delay: float = 0.0
     omit_length: bool = False  # HTTP/1.0 close-delimited body: the size is unknown up front
+    trickle: float = 0.0  # seconds between 64 KiB pieces of the body: a slow but live sender
 
 
 class Server:
@@ -50,7 +51,12 @@ class Server:
                     if "Content-Length" not in route.headers and not route.omit_length:
                         self.send_header("Content-Length", str(len(route.body)))
                     self.end_headers()
-                    self.wfile.write(route.body)
+                    if not route.trickle:
+                        self.wfile.write(route.body)
+                    for start in range(0, len(route.body), 65536) if route.trickle else ():
+                        self.wfile.write(route.body[start : start + 65536])
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

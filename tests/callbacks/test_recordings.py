@@ -273,6 +273,19 @@ def test_sweeper_frees_claims_of_dead_workers(account, server):
     enqueue.assert_called_once_with(record_id=record.pk)
 
 
+def test_a_claim_is_a_lease_taken_over_once_it_runs_out(account, server, settings):
+    settings.CALLBACKS_RECORDING_LEASE_SECONDS = 60
+    record = make_record(account, server.url("/r.wav"))
+    claimed = timezone.now() - timedelta(seconds=50)
+    CallRecord.objects.filter(pk=record.pk).update(
+        recording_status="downloading", recording_claimed_at=claimed
+    )
+    with mock.patch.object(recordings, "recording_enqueue") as enqueue:
+        assert services.recording_sweep() == []  # 50 s into a 60 s lease: its worker may live
+        assert services.recording_sweep(now=claimed + timedelta(seconds=61)) == [record.pk]
+    enqueue.assert_called_once_with(record_id=record.pk)
+
+
 def test_sweeper_leaves_fresh_work_alone(account, server):
     make_record(account, server.url("/r.wav"))
     with mock.patch.object(recordings, "recording_enqueue") as enqueue:

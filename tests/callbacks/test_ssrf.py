@@ -238,6 +238,18 @@ def test_timeouts_are_transient(server):
     assert not err.value.permanent
 
 
+def test_a_live_but_slow_download_ends_at_its_deadline(server):
+    # Each piece comes well inside the read timeout, but the whole would take 4 s: the
+    # deadline (the recording task's lease) cuts it off, as a transient failure.
+    server.routes["/trickle"] = Reply(body=b"x" * 65536 * 8, trickle=0.5)
+    with pytest.raises(ssrf.FetchError, match="deadline") as err:
+        ssrf.fetch(server.url("/trickle"), policy=served(server), max_bytes=10**7, deadline=1.0)
+    assert not err.value.permanent
+    assert ssrf.fetch(server.url("/trickle"), policy=served(server), max_bytes=10**7).size == (
+        65536 * 8
+    )
+
+
 def test_http_errors_carry_the_status(server):
     server.routes["/gone"] = Reply(410, b"gone", {})
     with pytest.raises(ssrf.FetchError) as err:
