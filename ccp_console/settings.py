@@ -324,6 +324,20 @@ ACCOUNT_STATUS_HISTORY_DAYS = _env_int("ACCOUNT_STATUS_HISTORY_DAYS", 90, minimu
 # 0 means no limit. The limiter keeps its counters in Redis when REDIS_URL (or else a
 # redis:// broker) is set, else in the database (the quick start's SQLite).
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache (callbacks.stats keeps dashboard figures there, keyed by the rollups'
+# version): Redis when REDIS_URL is set, shared by every web process; else each
+# process's own memory (the quick start).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ccp",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 MESSAGING_SENDS_PER_MINUTE = _env_int("MESSAGING_SENDS_PER_MINUTE", 60)
 MESSAGING_SENDS_PER_DAY = _env_int("MESSAGING_SENDS_PER_DAY", 10000)
 MESSAGING_RECIPIENT_SENDS_PER_HOUR = _env_int("MESSAGING_RECIPIENT_SENDS_PER_HOUR", 5)
