@@ -171,9 +171,14 @@ def _parsed_national_number(e164: str) -> str:
     return digits if mobile else "0" + digits
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(
-    st.sampled_from(["", "0", "1", "11", "12", "13", "17", "179", "1795", "10", "2", "7", "9"]),
+    st.sampled_from(
+        [
+            *("", "0", "00", "1", "11", "12", "13", "14", "15", "16", "17", "179", "1795", "18"),
+            *("19", "10", "2", "20", "21", "400", "800", "95", "7", "755", "9"),
+        ]
+    ),
     st.text(alphabet="0123456789", min_size=0, max_size=14),
 )
 def test_national_number_fast_path_agrees_with_parsing(prefix, rest):
