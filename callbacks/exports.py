@@ -25,7 +25,7 @@ import json
 import logging
 import secrets
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -114,17 +114,21 @@ def stamper(zone: tzinfo) -> Callable[[datetime | str | None], str]:
     def minute_of(text: str) -> tuple[str, str]:
         if len(minutes) >= _DISPLAY_CACHE:
             minutes.clear()
+        # ValueError for anything but "YYYY-MM-DD HH:MM..." (TypeError: not text).
         local = when(datetime.fromisoformat(text[:16] + ":00+00:00"), zone)
+        if len(local) != 25 or text[16] != ":":
+            raise ValueError(text)
         minutes[text[:16]] = known = (local[:17], local[19:])
         return known
 
     def stamp(value: datetime | str | None) -> str:
         if value is None:
             return ""
-        if not isinstance(value, str) or value[4] != "-" or value[19] not in ".+-":
+        try:
+            prefix, offset = minutes.get(value[:16]) or minute_of(value)
+        except (TypeError, ValueError):
             # The ORM's datetimes (SQLite), or a year past 9999 in PostgreSQL's text.
             return when(value if isinstance(value, datetime) else _moment(value), zone)
-        prefix, offset = minutes.get(value[:16]) or minute_of(value)
         return f"{prefix}{value[17:19]}{offset}"
 
     return stamp
@@ -137,38 +141,47 @@ def _moment(text: str) -> datetime | str:
         return text
 
 
-def row_formatter(user) -> Callable[[tuple], list]:
-    """A function turning one `_FIELDS` tuple into the CSV cells `user` may see."""
+def batch_formatter(user) -> Callable[[list[tuple]], Iterable[tuple]]:
+    """A function turning one batch of `_FIELDS` tuples into the CSV rows `user` may
+    see.  Column by column: each column is mapped by its formatter in one pass, and a
+    column of few values (account, vendor, outcome, codes, texts, X numbers) is
+    formatted once per distinct value of the batch."""
     number = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_number(value, user)))
     text = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_text(value, user)))
-    # Account names, vendor codes and raw result codes: few values, many rows.
-    few = lru_cache(maxsize=4096)(cell)
     stamp = stamper(timezone.get_current_timezone())
 
-    def cells(r: tuple) -> list:
-        return [
-            r[0],
-            few(r[1]),
-            few(r[2]),
-            cell(r[3]),
-            stamp(r[4]),
-            number(r[5]),
-            number(r[6]),
-            number(r[7]),
-            r[8] or "pending",
-            few(r[9]),
-            text(r[10]),
-            stamp(r[11]),
-            stamp(r[12]),
-            stamp(r[13]),
-            stamp(r[14]),
-            r[15],
-            r[16],
-            r[17],
-            "" if r[18] is None else r[18],
-        ]
+    def few(fn: Callable[[Any], str], column: tuple) -> list[str]:
+        known = {value: fn(value) for value in set(column)}
+        return list(map(known.__getitem__, column))
 
-    return cells
+    def rows(batch: list[tuple]) -> Iterable[tuple]:
+        (pk, account, vendor, call_id, call_at, caller, callee, x_number, outcome, raw_code,
+         raw_text, begin_at, ring_at, answer_at, release_at, duration, side, recording,
+         binding) = zip(*batch, strict=True)  # fmt: skip
+        return zip(
+            pk,
+            few(cell, account),
+            few(cell, vendor),
+            map(cell, call_id),
+            map(stamp, call_at),
+            map(number, caller),
+            map(number, callee),
+            few(number, x_number),
+            few(lambda value: value or "pending", outcome),
+            few(cell, raw_code),
+            few(text, raw_text),
+            map(stamp, begin_at),
+            map(stamp, ring_at),
+            map(stamp, answer_at),
+            map(stamp, release_at),
+            duration,
+            side,
+            recording,
+            few(lambda value: "" if value is None else value, binding),
+            strict=True,
+        )
+
+    return rows
 
 
 # --------------------------------------------------------------------- reading
@@ -221,11 +234,11 @@ def csv_chunks(records: QuerySet[CallRecord], *, user) -> Iterator[tuple[str, in
     writer.writerow(CSV_COLUMNS)
     # Excel opens UTF-8 CSV correctly only with a BOM.
     yield "\ufeff" + buffer.getvalue(), 0
-    cells = row_formatter(user)
+    rows = batch_formatter(user)
     for batch in record_batches(records, batch_size=conf.export_batch_rows()):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(map(cells, batch))
+        writer.writerows(rows(batch))
         yield buffer.getvalue(), len(batch)
 
 
