@@ -188,8 +188,12 @@ def test_charts_are_drawn_and_numbers_masked(browser, live_server, client, tmp_p
             w, h, painted = browser.execute_script(CANVAS_INK, canvas)
             assert w > 200 and h > 100, (canvas, w, h)
             assert painted > 500, (canvas, painted)  # bars, axes and labels, not a blank canvas
-        sends = browser.find_element(By.ID, "table-sends").text
-        assert "SMS" in sends and "Voice codes" in sends
+        sends = browser.find_element(By.ID, "table-sends")
+        assert "SMS" in sends.text and "Voice codes" in sends.text
+        assert "SMS 5 0 1 0" in sends.text  # 7 days: every send of _sends but the pending one
+        browser.execute_script("arguments[0].scrollIntoView()", sends)
+        browser.save_screenshot(str(shots / f"dashboard-sends-{width}.png"))
+        browser.execute_script("window.scrollTo(0, 0)")
         busiest = browser.find_element(By.ID, "table-busiest").text
         assert "170****5678" in busiest and "17012345678" not in busiest
         assert browser.execute_script("return document.documentElement.scrollWidth") <= width
