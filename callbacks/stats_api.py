@@ -1,5 +1,6 @@
 """GET /api/v1/stats/: the call dashboard's figures for a period and the previous
-period of the same length (callbacks.stats, from the rollups only).
+period of the same length (callbacks.stats, from the rollups only), with the SMS and
+voice codes sent and failed that the user may view (messaging.selectors).
 
 Query parameters are the dashboard page's form (callbacks.dashboard.StatsForm):
 `period` (a preset) or `from`/`to`, and `vendor_account`.  X numbers are masked
