@@ -325,17 +325,22 @@ ACCOUNT_STATUS_HISTORY_DAYS = _env_int("ACCOUNT_STATUS_HISTORY_DAYS", 90, minimu
 # redis:// broker) is set, else in the database (the quick start's SQLite).
 REDIS_URL = env.str("REDIS_URL", default="")
 # The cache (callbacks.stats keeps dashboard figures there, keyed by the rollups'
-# version): Redis when REDIS_URL is set, shared by every web process; else each
-# process's own memory (the quick start).
+# version, which the worker's refresh renews): Redis at REDIS_URL, else the broker's
+# when it is redis://, shared by web and worker processes. Without Redis (the quick
+# start) nothing is cached: a cache of one process's own would not hear of the
+# worker's refreshes.
+_CACHE_REDIS = REDIS_URL or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
 CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": _CACHE_REDIS,
             "KEY_PREFIX": "ccp",
         }
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        if _CACHE_REDIS
+        else {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
     )
 }
 MESSAGING_SENDS_PER_MINUTE = _env_int("MESSAGING_SENDS_PER_MINUTE", 60)
