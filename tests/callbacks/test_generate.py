@@ -76,8 +76,11 @@ def test_ids_follow_call_time_and_events_follow_their_call():
 
 def test_the_python_path_makes_the_same_kind_of_rows(monkeypatch):
     monkeypatch.setattr(generate, "server_side", lambda: False)  # as on SQLite
+    monkeypatch.setattr(generate, "PYTHON_CHUNK", 300)
     out = _run(count=1000, days=2, accounts=2, seed=6, events_share=0.5)
-    assert "Generated 1,000 call records" in out
+    assert "Generated 1,000 call records" in out and "600 call records" in out  # in chunks
+    ids = list(CallRecord.objects.order_by("pk").values_list("pk", flat=True))
+    assert ids == list(range(ids[0], ids[0] + 1000))
     calls = CallRecord.objects.all()
     assert 0.5 < calls.filter(outcome="answered").count() / 1000 < 0.75
     assert CallEvent.objects.filter(kind="answer").exists()
