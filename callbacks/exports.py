@@ -39,7 +39,7 @@ from django.utils import timezone
 from callbacks import conf, selectors
 from callbacks.filters import CallRecordFilter
 from callbacks.models import CallRecord, CallRecordExport
-from core.phones import display_number, display_text, mask_numbers_in_text, may_see_full_numbers
+from core.phones import mask_numbers_in_text, may_see_full_numbers, number_display, text_display
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +146,9 @@ def batch_formatter(user) -> Callable[[list[tuple]], Iterable[tuple]]:
     see.  Column by column: each column is mapped by its formatter in one pass, and a
     column of few values (account, vendor, outcome, codes, texts, X numbers) is
     formatted once per distinct value of the batch."""
-    number = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_number(value, user)))
-    text = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(display_text(value, user)))
+    shown_number, shown_text = number_display(user), text_display(user)
+    number = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(shown_number(value)))
+    text = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(shown_text(value)))
     stamp = stamper(timezone.get_current_timezone())
 
     def few(fn: Callable[[Any], str], column: tuple) -> list[str]:
