@@ -9,7 +9,10 @@ Part "dashboard" (on the 10M-row database that `generate_call_records --count
    --rebuild or when the rollups are empty, times `manage.py rebuild_rollups`;
 2. times --requests GETs (Django's test client in this process: server time, no
    network) of the dashboard page and of /api/v1/stats/ for the last 30 days across
-   all accounts, as a logged-in business-staff user: median and p95;
+   all accounts, as a logged-in business-staff user: median and p95, with the figures
+   cached (the cache of this environment: Redis with REDIS_URL) and as the first view
+   after a rollup refresh (the rollups' version renewed before each request); and of
+   the X-number health page (/calls/health/);
 3. baseline in the same run: the same figures (totals, outcomes, calls per day, busiest
    X numbers, both periods) aggregated from the raw call records, 3 runs.
 
@@ -17,9 +20,14 @@ Part "refresh" (a throwaway database, dropped at the end):
 1. migrates it, adds one igw account and preloads the last 2 hours with calls at the
    ingest rate (200/s: 1.44M rows, generated in SQL);
 2. baseline: rollup_refresh_recent() (the beat job: the last 2 hours) with no load;
-3. starts gunicorn and posts igw CDRs to the webhook at a fixed 200/s (open loop,
-   bench/bench_callbacks.py's driver) for --seconds, running the refresh every 10 s
-   meanwhile: refresh time median/max, and the webhook's p50/p99 during it.
+3. starts gunicorn (3 workers) and a Celery worker (threads, on a queue of this run's
+   own over Redis at BENCH_REDIS, default redis://127.0.0.1:6379/13) and posts igw
+   CDRs to the webhook at a fixed 200/s (open loop, bench/bench_callbacks.py's driver)
+   for --seconds: the webhook stores each delivery and rings for the normalizer, the
+   worker turns them into call records, as in production; the refresh runs every
+   10 s meanwhile: refresh time median/p95, the webhook's p50/p99 during it, and how
+   many of the posted CDRs had become call records when the posting ended and 30 s
+   later.
 
 Figures print with the machine's CPU count and load average (2 shared cores here).
 """
@@ -119,21 +127,33 @@ def part_dashboard(args) -> None:
 
 
 def _time_pages(args, user) -> None:
+    from django.core.cache import cache
     from django.test import Client
 
-    from callbacks import stats
+    from callbacks import rollups, stats
     from callbacks.dashboard import StatsForm, stats_query
 
     client = Client()
     client.force_login(user)
     query = {"period": "30d"}
     results = {}
+
+    def after_refresh(url):
+        # What the first view after a rollup refresh pays: a new version, nothing cached.
+        cache.delete(rollups.VERSION_KEY)
+        return client.get(url, query)
+
     for name, url in (
         ("dashboard page", "/calls/dashboard/"),
         ("API /api/v1/stats/", "/api/v1/stats/"),
     ):
         assert client.get(url, query).status_code == 200  # warm
-        results[name] = _timed(lambda url=url: client.get(url, query), args.requests)
+        results[f"{name}, cached"] = _timed(lambda url=url: client.get(url, query), args.requests)
+        results[f"{name}, after a refresh"] = _timed(
+            lambda url=url: after_refresh(url), args.requests
+        )
+    assert client.get("/calls/health/").status_code == 200
+    results["X-number health page"] = _timed(lambda: client.get("/calls/health/"), args.requests)
     form = StatsForm(query)
     assert form.is_valid()
     period = stats_query(form)["period"]
@@ -149,10 +169,21 @@ def _time_pages(args, user) -> None:
         f"({period.start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M} UTC):"
     )
     for name, samples in results.items():
-        print(f"  {name:<28} {_percentiles(samples)}")
+        print(f"  {name:<40} {_percentiles(samples)}")
 
 
 # ------------------------------------------------------------------ part: refresh
+
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
+
+
+def _start_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
+    """A Celery worker (threads) consuming only `queue`: the normalizer's tasks."""
+    from ccp_console.celery import worker_argv
+
+    return subprocess.Popen(
+        worker_argv(queue, concurrency=2, loglevel="WARNING"), cwd=ROOT, env=env
+    )
 
 
 def _preload(account, *, rate: float, now, seconds: int = 7200) -> int:
@@ -236,6 +267,7 @@ def part_refresh(args) -> None:
 
     from accounts.models import VendorAccount
     from callbacks import rollups
+    from callbacks.models import CallRecord
 
     call_command("migrate", verbosity=0)
     account = VendorAccount.objects.create(
@@ -268,9 +300,13 @@ def part_refresh(args) -> None:
     beat()  # sets the watermark
     idle = {"beat": [beat() for _ in range(3)], "two": [two_hours() for _ in range(3)]}
     port = free_port()
-    server = start_gunicorn({**os.environ}, port, workers=3, threads=1, quiet=True)
+    queue = f"bench-dashboards-{os.getpid()}"
+    env = {**os.environ, "CELERY_BROKER_URL": REDIS, "CELERY_TASK_DEFAULT_QUEUE": queue}
+    server = start_gunicorn(env, port, workers=3, threads=1, quiet=True)
+    worker = _start_worker(env, queue)
     busy: dict[str, list[float]] = {"beat": [], "two": []}
     load: dict = {}
+    before = CallRecord.objects.count()
     try:
         sender = threading.Thread(
             target=lambda: load.update(
@@ -292,8 +328,12 @@ def part_refresh(args) -> None:
                 busy[kind].append(beat() if kind == "beat" else two_hours())
                 turn += 1
         sender.join()
+        normalized = [CallRecord.objects.count() - before]
+        time.sleep(30)
+        normalized.append(CallRecord.objects.count() - before)
     finally:
         stop(server)
+        stop(worker)
     names = {
         "beat": "beat job (current hour + changed hours)",
         "two": "the last 2 whole hours",
@@ -308,6 +348,10 @@ def part_refresh(args) -> None:
         f"  webhook during it: {load.get('rps', 0):.0f} req/s sent, "
         f"p50 {load.get('p50', 0):.1f} ms, "
         f"p99 {load.get('p99', 0):.1f} ms, non-2xx {load.get('non_2xx')}"
+    )
+    print(
+        f"  call records the worker made from the {load.get('requests', 0):,} CDRs posted: "
+        f"{normalized[0]:,} when the posting ended, {normalized[1]:,} 30 s later"
     )
 
 

@@ -1,6 +1,7 @@
 """The call dashboard page (/calls/dashboard/) and the query form it shares with
 /api/v1/stats/ (callbacks/stats_api.py): a period (a preset or from/to) and a
-vendor account or all of them.  Figures come from callbacks.stats (rollups only).
+vendor account or all of them.  Call figures come from callbacks.stats (rollups
+only), SMS and voice codes sent and failed from messaging.selectors.send_counts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from accounts.models import VendorAccount
 from callbacks import rollups, stats
 from core.decorators import require_perm
 from core.filters import MomentField, parse_moment
+from messaging import selectors as messaging_selectors
 from privacy import selectors as privacy_selectors
 
 # The range and the longest period one may ask for: the previous period and the
@@ -148,19 +150,61 @@ def _cards(board: stats.Dashboard) -> list[dict]:
     return cards
 
 
+def send_counts(board: stats.Dashboard, user) -> dict:
+    """SMS and voice codes sent and failed in the board's period and the previous one
+    (the kinds `user` may view)."""
+    return messaging_selectors.send_counts(
+        since=board.previous_period.start,
+        split=board.period.start,
+        until=board.period.end,
+        user=user,
+        vendor_account_id=board.vendor_account_id,
+    )
+
+
+SEND_ROWS = {
+    "sms": ("SMS", "messaging:sms_list"),
+    "voice_codes": ("Voice codes", "messaging:voice_code_list"),
+}
+
+
+def _send_rows(counts: dict) -> list[dict]:
+    rows = []
+    for kind, figures in counts.items():
+        label, url = SEND_ROWS[kind]
+        row = {"label": label, "url": url, "kind": kind}
+        for name in ("sent", "failed"):
+            now, before = getattr(figures, name), getattr(figures, f"previous_{name}")
+            change = stats.change(now, before)
+            row[name] = {
+                "value": now,
+                "previous": before,
+                "direction": _direction(change),
+                "change": abs(change) if change is not None else None,
+            }
+        row["figures"] = [row["sent"], row["failed"]]
+        rows.append(row)
+    return rows
+
+
 @require_perm("callbacks.view_callrecord")
 def dashboard(request):
     form = StatsForm(request.GET)
-    context: dict = {"form": form, "refreshed_at": rollups.rollup_last_refresh()}
-    if form.is_valid():
-        board = stats.dashboard_stats(**stats_query(form))
-        context.update(board=board, cards=_cards(board), chart=_chart_data(board))
-        context["balances"] = account_selectors.account_balances(
-            vendor_account_id=stats_query(form)["vendor_account_id"]
+    context: dict = {"form": form}
+    if not form.is_valid():
+        context["refreshed_at"] = rollups.rollup_last_refresh()
+        return render(request, "callbacks/dashboard.html", context)
+    query = stats_query(form)
+    board = stats.dashboard_stats(**query)
+    context.update(board=board, cards=_cards(board), chart=_chart_data(board))
+    context["refreshed_at"] = board.refreshed_at
+    context["balances"] = account_selectors.account_balances(
+        vendor_account_id=query["vendor_account_id"]
+    )
+    context["sends"] = _send_rows(send_counts(board, request.user))
+    if request.user.has_perm("privacy.view_binding"):
+        context["bindings"] = privacy_selectors.binding_activity(
+            vendor_account_id=query["vendor_account_id"], within=EXPIRING_WITHIN
         )
-        if request.user.has_perm("privacy.view_binding"):
-            context["bindings"] = privacy_selectors.binding_activity(
-                vendor_account_id=stats_query(form)["vendor_account_id"], within=EXPIRING_WITHIN
-            )
-            context["expiring_minutes"] = int(EXPIRING_WITHIN.total_seconds() // 60)
+        context["expiring_minutes"] = int(EXPIRING_WITHIN.total_seconds() // 60)
     return render(request, "callbacks/dashboard.html", context)

@@ -500,6 +500,10 @@ class CallHourX(HourRollup):
                 fields=["hour", "vendor_account", "x_number"], name="callbacks_hourx_key"
             ),
         ]
+        indexes = [
+            # The busiest X numbers' previous period: a few numbers over a month.
+            models.Index(fields=["x_number", "hour"], name="callbacks_hourx_x"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.x_number or '-'}: {self.calls}"

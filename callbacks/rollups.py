@@ -29,14 +29,21 @@ refresh, a rebuild) skips the hours before it instead of rewriting them to zero
 (`kept_range`; the rebuild command says what it skipped).
 
 The SQL is the ORM's, so it runs on PostgreSQL and SQLite alike.
+
+Every recompute that commits gives the rollups a new version (`rollup_version`, in
+the cache): readers key what they derive from the rollups (callbacks.stats caches
+a dashboard's figures) by it, so a refresh invalidates them all at once.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncHour
@@ -52,6 +59,7 @@ from callbacks.models import (
 )
 from callbacks.retention import call_records_kept_from
 
+logger = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
 STATE_NAME = "calls"
 ANSWERED = "answered"
@@ -168,8 +176,33 @@ def _lock_state() -> RollupState:
     return RollupState.objects.select_for_update().get(name=STATE_NAME)
 
 
+VERSION_KEY = "callbacks:rollups:version"
+
+
+def rollup_version() -> str | None:
+    """The rollups' current version, a token that changes whenever a recompute
+    commits; None when the cache cannot be reached (then nothing is cached)."""
+    try:
+        version = cache.get(VERSION_KEY)
+        if version is None:
+            cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(VERSION_KEY)
+    except Exception:  # the cache only saves work: a dashboard must not fail with it
+        logger.warning("rollup version: cache unavailable", exc_info=True)
+        return None
+    return version
+
+
+def _new_version() -> None:
+    try:
+        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:  # cached figures then expire by their timeout (callbacks.stats)
+        logger.warning("rollup version: cache unavailable", exc_info=True)
+
+
 def _recompute(start: datetime, end: datetime) -> int:
     """Recompute the whole hours [start, end) (inside the caller's transaction)."""
+    transaction.on_commit(_new_version)
     for table in _TABLES:
         table.objects.filter(hour__gte=start, hour__lt=end).delete()  # one DELETE: no cascades
     rows = _insert_select(CallHourStat, _STAT_COLUMNS, _stat_rows(start, end))

@@ -5,6 +5,11 @@ Periods are whole hours (the rollups' grain): a period's start is rounded down a
 its end up to the hour.  Answer rate (ASR) is answered / ended calls: a call whose
 CDR has not arrived has no outcome yet and is not counted as unanswered (as on the
 home page).  ACD is the average talk time of the answered calls.
+
+A period's figures are cached (the default cache: Redis in production) under the
+rollups' version (callbacks.rollups.rollup_version), which every refresh changes:
+at a steady ingest the beat job refreshes every minute, so the first view after a
+refresh computes and the others read.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db.models import (
     BooleanField,
     Case,
@@ -230,17 +236,45 @@ def _busiest(dashboard: Dashboard, top: int) -> None:
     dashboard.busiest = [XRow(x, now[x], before.get(x, Figures())) for x in ranked]
 
 
+# A bound on how stale a cached dashboard can be if a new version failed to reach
+# the cache (a refresh normally replaces it within a minute).
+CACHE_SECONDS = 300
+
+
 def dashboard_stats(
     *, period: Period, vendor_account_id: int | None = None, top: int = 10
 ) -> Dashboard:
-    """The dashboard's call figures for `period` and the one before it."""
-    dashboard = Dashboard(
-        period=period, previous_period=period.previous(), vendor_account_id=vendor_account_id
-    )
-    _totals(dashboard)
-    _busiest(dashboard, top)
+    """The dashboard's call figures for `period` and the one before it (cached
+    under the rollups' version)."""
+    version = rollups.rollup_version()
+    span = f"{period.start.timestamp():.0f}-{period.end.timestamp():.0f}"
+    key = f"callbacks:dashboard:{version}:{vendor_account_id}:{top}:{span}"
+    dashboard = _cache_get(key) if version else None
+    if dashboard is None:
+        dashboard = Dashboard(
+            period=period, previous_period=period.previous(), vendor_account_id=vendor_account_id
+        )
+        _totals(dashboard)
+        _busiest(dashboard, top)
+        if version:
+            _cache_set(key, dashboard)
     dashboard.refreshed_at = rollups.rollup_last_refresh()
     return dashboard
+
+
+def _cache_get(key: str) -> Dashboard | None:
+    try:
+        return cache.get(key)
+    except Exception:  # the cache only saves work
+        rollups.logger.warning("dashboard cache unavailable", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, dashboard: Dashboard) -> None:
+    try:
+        cache.set(key, dashboard, CACHE_SECONDS)
+    except Exception:  # the cache only saves work
+        rollups.logger.warning("dashboard cache unavailable", exc_info=True)
 
 
 def change(now: float | None, before: float | None) -> float | None:

@@ -1,5 +1,6 @@
 """GET /api/v1/stats/: the call dashboard's figures for a period and the previous
-period of the same length (callbacks.stats, from the rollups only).
+period of the same length (callbacks.stats, from the rollups only), with the SMS and
+voice codes sent and failed that the user may view (messaging.selectors).
 
 Query parameters are the dashboard page's form (callbacks.dashboard.StatsForm):
 `period` (a preset) or `from`/`to`, and `vendor_account`.  X numbers are masked
@@ -14,7 +15,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callbacks import stats
-from callbacks.dashboard import DEFAULT_PRESET, EXPIRING_WITHIN, PRESETS, StatsForm, stats_query
+from callbacks.dashboard import (
+    DEFAULT_PRESET,
+    EXPIRING_WITHIN,
+    PRESETS,
+    StatsForm,
+    send_counts,
+    stats_query,
+)
 from core.serializers import MaskedNumberField
 from privacy import selectors as privacy_selectors
 
@@ -70,6 +78,20 @@ class BindingsSerializer(serializers.Serializer):
     expiring_within_minutes = serializers.IntegerField()
 
 
+class SendCountsSerializer(serializers.Serializer):
+    sent = serializers.IntegerField(help_text="Accepted by the vendor (partly sent included).")
+    failed = serializers.IntegerField(help_text="Refused by the vendor.")
+    previous_sent = serializers.IntegerField()
+    previous_failed = serializers.IntegerField()
+
+
+class SendsSerializer(serializers.Serializer):
+    sms = SendCountsSerializer(allow_null=True, help_text="Null without messaging.view_message.")
+    voice_codes = SendCountsSerializer(
+        allow_null=True, help_text="Null without messaging.view_voicecode."
+    )
+
+
 class StatsSerializer(serializers.Serializer):
     period = PeriodSerializer()
     previous_period = PeriodSerializer()
@@ -81,6 +103,7 @@ class StatsSerializer(serializers.Serializer):
     series = BucketSerializer(many=True)
     busiest_x_numbers = XNumberSerializer(many=True, source="busiest")
     bindings = BindingsSerializer(allow_null=True, help_text="Null without privacy.view_binding.")
+    sends = SendsSerializer(help_text="SMS and voice codes created in each period.")
     refreshed_at = serializers.DateTimeField(allow_null=True, help_text="Rollups as of.")
 
 
@@ -136,6 +159,10 @@ _EXAMPLE = {
         }
     ],
     "bindings": {"active": 12, "expiring_soon": 3, "expiring_within_minutes": 60},
+    "sends": {
+        "sms": {"sent": 340, "failed": 4, "previous_sent": 310, "previous_failed": 9},
+        "voice_codes": {"sent": 1200, "failed": 2, "previous_sent": 1150, "previous_failed": 0},
+    },
     "refreshed_at": "2026-11-30T10:59:02+08:00",
 }
 
@@ -165,14 +192,17 @@ class StatsView(APIView):
         ],
     )
     def get(self, request):
-        """Calls, ASR, ACD, minutes, outcomes, calls per hour or day and the busiest X
-        numbers for a period, each beside the previous period of the same length."""
+        """Calls, ASR, ACD, minutes, outcomes, calls per hour or day, the busiest X
+        numbers, and SMS and voice codes sent and failed for a period, each beside the
+        previous period of the same length."""
         form = StatsForm(request.query_params)
         if not form.is_valid():
             raise serializers.ValidationError({k: list(v) for k, v in form.errors.items()})
         query = stats_query(form)
         board = stats.dashboard_stats(**query)
-        body = StatsSerializer(_payload(board), context={"request": request}).data
+        sends = send_counts(board, request.user)
+        payload = {**_payload(board), "sends": {k: sends.get(k) for k in ("sms", "voice_codes")}}
+        body = StatsSerializer(payload, context={"request": request}).data
         if request.user.has_perm("privacy.view_binding"):
             activity = privacy_selectors.binding_activity(
                 vendor_account_id=query["vendor_account_id"], within=EXPIRING_WITHIN, limit=0

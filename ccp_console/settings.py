@@ -357,6 +357,25 @@ ACCOUNT_STATUS_HISTORY_DAYS = _env_int("ACCOUNT_STATUS_HISTORY_DAYS", 90, minimu
 # 0 means no limit. The limiter keeps its counters in Redis when REDIS_URL (or else a
 # redis:// broker) is set, else in the database (the quick start's SQLite).
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache (callbacks.stats keeps dashboard figures there, keyed by the rollups'
+# version, which the worker's refresh renews): Redis at REDIS_URL, else the broker's
+# when it is redis://, shared by web and worker processes. Without Redis (the quick
+# start) nothing is cached: a cache of one process's own would not hear of the
+# worker's refreshes.
+_CACHE_REDIS = REDIS_URL or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_REDIS,
+            "KEY_PREFIX": "ccp",
+        }
+        if _CACHE_REDIS
+        else {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    )
+}
 MESSAGING_SENDS_PER_MINUTE = _env_int("MESSAGING_SENDS_PER_MINUTE", 60)
 MESSAGING_SENDS_PER_DAY = _env_int("MESSAGING_SENDS_PER_DAY", 10000)
 MESSAGING_RECIPIENT_SENDS_PER_HOUR = _env_int("MESSAGING_RECIPIENT_SENDS_PER_HOUR", 5)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import SubAccount, VendorAccount
@@ -234,3 +234,51 @@ def progress_expected(send: Send, progress: CallProgress, *, now=None) -> bool:
     if send.state == Send.State.FAILED or progress.has_cdr:
         return False
     return send.created_at >= (now or timezone.now()) - PROGRESS_WINDOW
+
+
+# ----------------------------------------------------------------------- dashboard
+
+
+@dataclass(frozen=True)
+class SendCounts:
+    """Sends of one kind in a period and in the previous one."""
+
+    sent: int
+    failed: int
+    previous_sent: int
+    previous_failed: int
+
+
+# Per dashboard kind: the model and the permission that shows it.
+SEND_KINDS = {
+    "sms": (Message, "messaging.view_message"),
+    "voice_codes": (VoiceCode, "messaging.view_voicecode"),
+}
+
+
+def send_counts(
+    *, since: datetime, split: datetime, until: datetime, user, vendor_account_id: int | None
+) -> dict[str, SendCounts]:
+    """SMS (messages) and voice codes created in [split, until), and in the previous
+    period [since, split), that the vendor accepted (sent; a message partly sent
+    counts as sent) or refused (failed); pending ones are in neither.  Only the kinds
+    `user` may view.  One query per kind on the (state, created_at) index."""
+    sent, failed = [Send.State.SENT, Send.State.PARTIAL], [Send.State.FAILED]
+    now = Q(created_at__gte=split)
+    counts = {}
+    for kind, (model, perm) in SEND_KINDS.items():
+        if not user.has_perm(perm):
+            continue
+        rows = model.objects.filter(
+            state__in=[*sent, *failed], created_at__gte=since, created_at__lt=until
+        )
+        if vendor_account_id is not None:
+            rows = rows.filter(vendor_account_id=vendor_account_id)
+        totals = rows.aggregate(
+            sent=Count("pk", filter=now & Q(state__in=sent)),
+            failed=Count("pk", filter=now & Q(state__in=failed)),
+            previous_sent=Count("pk", filter=~now & Q(state__in=sent)),
+            previous_failed=Count("pk", filter=~now & Q(state__in=failed)),
+        )
+        counts[kind] = SendCounts(**totals)
+    return counts

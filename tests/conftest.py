@@ -55,6 +55,14 @@ def _eager_celery(request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """No test reads what another one cached (dashboard figures: callbacks.stats)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def live_server(live_server, settings, monkeypatch):
     """pytest-django's live server, which the sandbox tests use as the vendor: its exact

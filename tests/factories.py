@@ -142,6 +142,18 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     reason = "test delivery"
 
 
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A plain SMS the vendor accepted (no recipients: counts and lists only)."""
+
+    class Meta:
+        model = "messaging.Message"
+
+    vendor_account = factory.SubFactory(VendorAccountFactory, vendor="ccp")
+    kind = "plain"
+    state = "sent"
+    body = "hello"
+
+
 class TwoWayCallFactory(factory.django.DjangoModelFactory):
     """A two-way call the vendor accepted (it has its callSid)."""
 

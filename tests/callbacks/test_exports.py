@@ -91,8 +91,29 @@ def test_fast_fetch_gives_what_the_orm_gives(calls, igw_account):
     )
     rows = CallRecord.objects.order_by("call_at", "id").values_list(*exports._FIELDS)
     fetched = exports._fetch(rows)
-    assert fetched == list(rows) and len(fetched) == 14
-    assert [exports.when(r[4]) for r in fetched] == [exports.when(r[4]) for r in rows]
+    assert len(fetched) == 14
+    # Times come as the server's text (PostgreSQL); their CSV cells are when()'s.
+    times = [i for i, name in enumerate(exports._FIELDS) if name.endswith("_at")]
+    stamp = exports.stamper(timezone.get_current_timezone())
+    for got, orm in zip(fetched, rows, strict=True):
+        assert [v for i, v in enumerate(got) if i not in times] == [
+            v for i, v in enumerate(orm) if i not in times
+        ]
+        assert [stamp(got[i]) for i in times] == [exports.when(orm[i]) for i in times]
+    assert stamp(fetched[-1][4]) == "9999-12-31T23:59:59+00:00"  # cannot move east of UTC
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "Asia/Kathmandu"])
+def test_stamps_are_when_across_offset_changes(zone):
+    from zoneinfo import ZoneInfo
+
+    stamp = exports.stamper(ZoneInfo(zone))
+    start = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # New York's clocks go forward at 07:00
+    for step in range(0, 4 * 3600, 617):
+        at = start + timedelta(seconds=step, microseconds=step * 7919 % 10**6)
+        text = f"{at:%Y-%m-%d %H:%M:%S.%f}+00"  # as PostgreSQL sends it
+        assert stamp(text) == stamp(at) == exports.when(at, ZoneInfo(zone))
+    assert stamp(None) == ""
 
 
 def test_the_stream_is_one_piece_per_batch(calls, settings):

@@ -1,6 +1,7 @@
-"""manage.py generate_call_records (callbacks/generate.py): realistic shapes, loaded
-by COPY with ids the table's sequence continues from, and the large-load path that
-drops and rebuilds indexes leaves the schema as it found it."""
+"""manage.py generate_call_records (callbacks/generate.py): realistic shapes, made
+by PostgreSQL from Python's shapes (or by Python alone elsewhere) with ids in call-time
+order that the table's sequence continues from, and the large-load path that drops and
+rebuilds indexes leaves the schema as it found it."""
 
 from collections import Counter
 from io import StringIO
@@ -56,6 +57,35 @@ def test_two_thousand_calls_look_like_traffic():
     assert recorded.exists() and all(r.has_recording for r in recorded)
     # Raw codes are the vendors' own, with their meaning.
     assert calls.exclude(raw_code="").exclude(raw_text="").exists()
+
+
+def test_ids_follow_call_time_and_events_follow_their_call():
+    _run(count=3000, days=3, accounts=2, seed=5, events_share=0.5)
+    times = list(CallRecord.objects.order_by("pk").values_list("call_at", flat=True))
+    assert times == sorted(times)  # the list's call-time index reads the heap in order
+    events = CallEvent.objects.select_related("call_record")
+    assert 0.3 < events.values("call_record").distinct().count() / 3000 < 0.7
+    for event in events.filter(kind="disconnect")[:50]:
+        call = event.call_record
+        assert event.occurred_at == call.release_at and event.state_code == call.raw_code
+        assert call.has_cdr and event.received_at > event.occurred_at
+    # Callers off a binding come back: fewer distinct callers than calls.
+    off = CallRecord.objects.filter(binding__isnull=True)
+    assert off.values("caller").distinct().count() < off.count()
+
+
+def test_the_python_path_makes_the_same_kind_of_rows(monkeypatch):
+    monkeypatch.setattr(generate, "server_side", lambda: False)  # as on SQLite
+    monkeypatch.setattr(generate, "PYTHON_CHUNK", 300)
+    out = _run(count=1000, days=2, accounts=2, seed=6, events_share=0.5)
+    assert "Generated 1,000 call records" in out and "600 call records" in out  # in chunks
+    ids = list(CallRecord.objects.order_by("pk").values_list("pk", flat=True))
+    assert ids == list(range(ids[0], ids[0] + 1000))
+    calls = CallRecord.objects.all()
+    assert 0.5 < calls.filter(outcome="answered").count() / 1000 < 0.75
+    assert CallEvent.objects.filter(kind="answer").exists()
+    times = list(calls.order_by("pk").values_list("call_at", flat=True))
+    assert times == sorted(times)
 
 
 def test_ids_continue_and_new_rows_still_insert(igw_account):

@@ -95,7 +95,9 @@ def test_duplicate_cdrs_and_repeated_refreshes_count_once(client, igw_account, n
 
 
 def test_a_cdr_hours_late_is_counted_by_the_next_beat_run(client, igw_account, now):
-    old = now - timedelta(hours=9)
+    # Ten minutes into an hour: the late CDR a minute later stays in that hour (at
+    # hh:59 it fell into the next one and the test failed).
+    old = rollups.hour_floor(now) - timedelta(hours=9) + timedelta(minutes=10)
     _cdr(client, igw_account, old, "early")
     call_command("rebuild_rollups", stdout=StringIO())
     rollups.rollup_refresh_recent()  # sets the watermark

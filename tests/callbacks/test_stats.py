@@ -1,11 +1,14 @@
 """Dashboard figures (callbacks/stats.py) and GET /api/v1/stats/ (callbacks/stats_api.py):
-each figure beside the previous period, from the rollups only, numbers masked."""
+each figure beside the previous period, from the rollups only, cached until the rollups
+change, numbers masked."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.timezone import now as django_now
 
 from callbacks import rollups, stats
 from callbacks.models import CallRecord
@@ -99,6 +102,64 @@ def test_reads_rollups_only(calls):
     assert not any(CallRecord._meta.db_table in q["sql"] for q in queries.captured_queries)
 
 
+# ----------------------------------------------------------------------- cache
+
+
+def _read(period=stats.Period(DAY, DAY + timedelta(days=1))) -> tuple[int, int]:
+    """(calls, queries) of one dashboard read."""
+    with CaptureQueriesContext(connection) as queries:
+        board = stats.dashboard_stats(period=period)
+    return board.current.calls, len(queries.captured_queries)
+
+
+def _late_cdr_refreshed(account, django_capture_on_commit_callbacks):
+    _call(account, DAY + timedelta(hours=3), duration=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        rollups.rollup_refresh(since=DAY, until=DAY + timedelta(days=1))
+
+
+def test_figures_are_cached_until_the_rollups_change(calls, django_capture_on_commit_callbacks):
+    calls_now, computed = _read()
+    assert (calls_now, computed) == (6, 4)  # totals, busiest and their previous, refreshed_at
+    assert _read() == (6, 1)  # only "figures as of" is read again
+    assert _read(stats.Period(DAY, DAY + timedelta(hours=2)))[1] == 4  # another period
+    _late_cdr_refreshed(calls[0], django_capture_on_commit_callbacks)
+    assert _read() == (7, 4)  # a refresh gave the rollups a new version
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache (Redis), under a prefix of this test's own."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": f"test-stats-{uuid.uuid4().hex}",
+        }
+    }
+
+
+def test_the_redis_cache_is_shared_and_invalidated(
+    calls, redis_cache, django_capture_on_commit_callbacks
+):
+    assert _read()[1] == 4
+    assert _read() == (6, 1)
+    _late_cdr_refreshed(calls[0], django_capture_on_commit_callbacks)
+    assert _read() == (7, 4)
+
+
+def test_an_unreachable_cache_costs_speed_not_answers(calls, settings, staff_client):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    assert _read() == (6, 4)
+    assert _read() == (6, 4)
+    assert staff_client.get("/calls/dashboard/", QUERY).status_code == 200
+
+
 def test_period_rounds_to_whole_hours():
     start = datetime(2024, 3, 1, 10, 20, tzinfo=UTC)
     period = stats.Period.around(start, start + timedelta(minutes=10))
@@ -134,6 +195,17 @@ def test_api_returns_the_figures_and_masks_x_numbers(calls, staff_api):
     assert [x["x_number"] for x in body["busiest_x_numbers"]] == ["170****0002", "170****0001"]
     assert X1 not in response.content.decode()
     assert body["bindings"] == {"active": 0, "expiring_soon": 0, "expiring_within_minutes": 60}
+
+
+def test_api_sends_beside_the_previous_period(staff_api):
+    from tests.callbacks.test_dashboard import _sends
+
+    _sends(django_now())
+    body = staff_api.get(URL, {"period": "24h"}).json()
+    assert body["sends"] == {
+        "sms": {"sent": 3, "failed": 1, "previous_sent": 1, "previous_failed": 0},
+        "voice_codes": {"sent": 2, "failed": 0, "previous_sent": 0, "previous_failed": 2},
+    }
 
 
 def test_api_full_numbers_and_bindings_for_operators(calls, operator_api):

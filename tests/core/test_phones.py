@@ -14,6 +14,8 @@ from core.phones import (
     national_number,
     normalize_into,
     normalize_number,
+    number_display,
+    text_display,
 )
 from tests.factories import UserFactory
 
@@ -51,6 +53,17 @@ def test_display_masks_unless_the_user_may_see_full_numbers(operator, staff_user
     assert display_number("+8613812340021", operator) == "13812340021"
     assert display_number("+8613812340021", staff_user) == "138****0021"
     assert display_number("+8613812340021", UserFactory()) == "138****0021"
+
+
+@pytest.mark.django_db
+def test_display_functions_decide_as_display_number_and_text(operator, staff_user):
+    values = ["+8613812340021", "+861062345678", "+14155550100", "", "13800138000", "x 010-1234"]
+    texts = ["callee 13900139000 busy", "", "code 17"]
+    for user in (operator, staff_user):
+        assert [number_display(user)(v) for v in values] == [
+            display_number(v, user) for v in values
+        ]
+        assert [text_display(user)(t) for t in texts] == [display_text(t, user) for t in texts]
 
 
 @pytest.mark.parametrize(
@@ -171,9 +184,14 @@ def _parsed_national_number(e164: str) -> str:
     return digits if mobile else "0" + digits
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(
-    st.sampled_from(["", "0", "1", "11", "12", "13", "17", "179", "1795", "10", "2", "7", "9"]),
+    st.sampled_from(
+        [
+            *("", "0", "00", "1", "11", "12", "13", "14", "15", "16", "17", "179", "1795", "18"),
+            *("19", "10", "2", "20", "21", "400", "800", "95", "7", "755", "9"),
+        ]
+    ),
     st.text(alphabet="0123456789", min_size=0, max_size=14),
 )
 def test_national_number_fast_path_agrees_with_parsing(prefix, rest):

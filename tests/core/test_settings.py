@@ -212,3 +212,15 @@ def test_sqlite_waits_for_the_lock_in_wal_mode(tmp_path):
     )
     assert journal == "wal"
     assert options == {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+
+
+def test_the_cache_is_redis_shared_with_the_worker_or_none():
+    """Dashboard figures are cached where the worker's rollup refresh can invalidate
+    them: REDIS_URL, else a redis:// broker; never one process's own memory."""
+    cache = 's.CACHES["default"]'
+    expression = f'[{cache}["BACKEND"].rsplit(".", 1)[1], {cache}.get("LOCATION")]'
+    assert _probe({"REDIS_URL": ""}, expression) == ["DummyCache", None]
+    broker = {"REDIS_URL": "", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9"}
+    assert _probe(broker, expression) == ["RedisCache", "redis://127.0.0.1:6379/9"]
+    own = {**broker, "REDIS_URL": "redis://127.0.0.1:6379/8"}
+    assert _probe(own, expression) == ["RedisCache", "redis://127.0.0.1:6379/8"]
