@@ -358,6 +358,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=24)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--python-load", action="store_true", help="do not use wrk")
+    # The bench flushes this Redis database at the end: give it one of its own.
+    parser.add_argument(
+        "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    )
     parser.add_argument(
         "--async-commit",
         action="store_true",
@@ -372,7 +376,7 @@ def main() -> None:
     # exported DB_CONN_MAX_AGE=0 cannot turn every request into a reconnect).
     # Redis as in production: the webhook's bell publishes there (no worker consumes
     # it here; the normalization phases below drain the queue themselves).
-    env = server_env(db, DB_CONN_MAX_AGE="60", CELERY_BROKER_URL="redis://127.0.0.1:6379/13")
+    env = server_env(db, DB_CONN_MAX_AGE="60", CELERY_BROKER_URL=args.redis)
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     port = free_port()
     base = f"http://127.0.0.1:{port}"
