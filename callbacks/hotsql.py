@@ -19,6 +19,11 @@ prepares its value exactly as the ORM would (jsonb, inet, aware datetimes).
   privacy's subquery (privacy.selectors.CALL_BINDING_SQL) in the same
   statement: one round trip, the same rule as normalize._binding_id.
 
+- `insert_many`: the normalizer's batches (normalize.apply_batch): one
+  multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING the key of each row
+  stored, so the caller knows which rows were new.
+- `bindings_for_calls`: privacy's binding rule for many calls in one SELECT.
+
 Everything else (merges into an existing record, replays, pages) uses the ORM.
 """
 
@@ -27,9 +32,10 @@ from __future__ import annotations
 from functools import cache
 
 from django.db import connection, models
+from django.db.models.expressions import Col
 
 from accounts.models import VendorAccount
-from privacy.selectors import CALL_BINDING_SQL
+from privacy.selectors import CALL_BINDING_SQL, call_binding_params
 
 # --------------------------------------------------------------------- account
 
@@ -121,3 +127,79 @@ def _insert(obj: models.Model, conflict: tuple[str, ...], binding: tuple | None)
     obj._state.adding = False
     obj._state.db = connection.alias
     return row[0]
+
+
+# --------------------------------------------------------------------- batches
+
+
+def insert_many(
+    objs: list[models.Model], conflict: tuple[str, ...], *, returning: tuple[str, ...]
+) -> list[tuple]:
+    """INSERT every obj (multi-row VALUES) except those whose `conflict` key is
+    taken; (id, *returning) of each row stored, values as the ORM reads them.
+
+    The rows must have distinct keys.  Chunked to the backend's parameter limit
+    (SQLite's 999)."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    by_column = {f.column: f for f in model._meta.concrete_fields}
+    back = [model._meta.pk, *(by_column[c] for c in returning)]
+    qn = connection.ops.quote_name
+    row_sql = f"({', '.join(['%s'] * len(fields))})"
+    head = (
+        f"INSERT INTO {qn(model._meta.db_table)} "  # noqa: S608 (identifiers from metadata)
+        f"({', '.join(qn(f.column) for f in fields)}) VALUES "
+    )
+    tail = (
+        f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING"
+        f" RETURNING {', '.join(qn(f.column) for f in back)}"
+    )
+    limit = connection.features.max_query_params or 30_000
+    size = max(1, limit // len(fields))
+    converters = [_converters(model, f) for f in back]
+    stored: list[tuple] = []
+    for start in range(0, len(objs), size):
+        chunk = objs[start : start + size]
+        params = [
+            f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
+            rows = cursor.fetchall()
+        stored.extend(
+            tuple(_convert(value, fns) for value, fns in zip(row, converters, strict=True))
+            for row in rows
+        )
+    return stored
+
+
+def _converters(model: type[models.Model], field: models.Field) -> tuple[Col, list]:
+    # What the ORM applies to a column it reads: SQLite hands back datetimes as text.
+    expression = Col(model._meta.db_table, field)
+    fns = [*connection.ops.get_db_converters(expression), *field.get_db_converters(connection)]
+    return expression, fns
+
+
+def _convert(value, converters: tuple[Col, list]):
+    expression, fns = converters
+    for fn in fns:
+        value = fn(value, expression, connection)
+    return value
+
+
+def bindings_for_calls(calls: list[tuple]) -> dict[tuple, int | None]:
+    """{(account_id, vendor_binding_id, x_number, at): binding id or None} for
+    every call given, by privacy's rule (CALL_BINDING_SQL), in one SELECT."""
+    if not calls:
+        return {}
+    found: dict[tuple, int | None] = {}
+    size = max(1, (connection.features.max_query_params or 30_000) // 7)
+    for start in range(0, len(calls), size):
+        chunk = calls[start : start + size]
+        params = [p for call in chunk for p in call_binding_params(*call)]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join([CALL_BINDING_SQL] * len(chunk)), params)
+            found.update(zip(chunk, cursor.fetchone(), strict=True))
+    return found

@@ -4,11 +4,16 @@ batches by workers (see callbacks/inbox.py for the whole pipeline).
 `deliveries_normalize` claims a batch with SELECT ... FOR UPDATE SKIP LOCKED
 (workers share the queue without waiting on each other; a no-op on SQLite, where
 writes are serialized anyway), applies every delivery in ONE transaction and
-marks them with one UPDATE.  If the batch fails, it is rolled back and redone
-delivery by delivery under savepoints: the bad one is marked failed_processing,
-the rest are applied.  If the database itself fails, everything rolls back and
-the rows stay queued for the next run: a lost batch is redone, never doubled
-(the upserts are idempotent, and the rows are marked in the same transaction).
+marks them with one UPDATE.  The batch is applied with a few multi-row
+statements for all its deliveries together (normalize.apply_batch: one
+SELECT ... FOR UPDATE of the calls already stored, one INSERT of the new
+records, one of the events, one UPDATE of the merged records), not statements
+per CDR.  If the batch fails (or meets a call another worker is storing), it is
+rolled back and redone delivery by delivery under savepoints: the bad one is
+marked failed_processing, the rest are applied.  If the database itself fails,
+everything rolls back and the rows stay queued for the next run: a lost batch
+is redone, never doubled (the upserts are idempotent, and the rows are marked
+in the same transaction).
 
 `deliveries_normalize_soon` rings the bell after an arrival commits: at most
 one task per process per window (the first at once, later ones trailing), so
@@ -28,7 +33,7 @@ from django.db import transaction
 import vendors
 from accounts.selectors import vendor_client
 from callbacks.models import Delivery
-from callbacks.normalize import _validate_items, apply_delivery
+from callbacks.normalize import _validate_items, apply_batch, apply_delivery
 from callbacks.text import failure_text
 
 logger = logging.getLogger(__name__)
@@ -56,8 +61,11 @@ def _normalize_batch(limit: int, *, isolated: bool) -> int:
     """Claim, apply and mark one batch in one transaction; how many were taken."""
     with transaction.atomic():
         batch = _claim(limit)
-        for delivery in batch:
-            _normalize(delivery, isolated=isolated)
+        if isolated:
+            for delivery in batch:
+                _normalize_isolated(delivery)
+        else:
+            apply_batch([(d, items) for d in batch if (items := _parsed(d)) is not None])
         _mark(batch)
         return len(batch)
 
@@ -87,19 +95,22 @@ def _claim(limit: int) -> list[Delivery]:
     )
 
 
-def _normalize(delivery: Delivery, *, isolated: bool) -> None:
-    """Parse and apply one claimed delivery, setting its outcome (not saved).
-    `isolated`: under a savepoint, a failure marks this delivery alone."""
+def _parsed(delivery: Delivery) -> list | None:
+    """The claimed delivery's items, or None with its outcome set (not saved)."""
     try:
-        items = _parse(delivery)
+        return _parse(delivery)
     except vendors.InvalidPayload as exc:  # parsed on arrival: only if the parser changed
         delivery.set_outcome(Outcome.REJECTED_INVALID, reason=str(exc))
-        return
     except Exception as exc:  # our bug: the row must not block the queue
         _failed(delivery, exc)
-        return
-    if not isolated:
-        apply_delivery(delivery, items)
+    return None
+
+
+def _normalize_isolated(delivery: Delivery) -> None:
+    """Parse and apply one claimed delivery under a savepoint, setting its outcome
+    (not saved): a failure marks this delivery alone."""
+    items = _parsed(delivery)
+    if items is None:
         return
     try:
         with transaction.atomic():

@@ -44,7 +44,10 @@ def test_database_error_on_the_record_insert_fails_the_delivery_not_the_ack(clie
         url_for(igw_account, "call-start"), urlencode(igw_call_start(igw_account)), FORM
     )
     assert response.status_code == 200
-    with mock.patch.object(hotsql, "insert_ignore", side_effect=OperationalError("boom")):
+    with (
+        mock.patch.object(hotsql, "insert_many", side_effect=OperationalError("boom")),
+        mock.patch.object(hotsql, "insert_ignore", side_effect=OperationalError("boom")),
+    ):
         services.deliveries_normalize()
     assert not CallRecord.objects.exists() and not CallEvent.objects.exists()
     delivery = Delivery.objects.get()
@@ -104,10 +107,13 @@ def test_a_batch_of_cdrs_is_one_transaction(client, igw_account):
         assert services.deliveries_normalize() == 3
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     # Under the test's outer transaction, BEGIN/COMMIT show as SAVEPOINT/RELEASE:
-    # claim the batch, one upsert per CDR, one UPDATE marking them all.
-    assert statements == ["SAVEPOINT", "SELECT", "INSERT", "INSERT", "INSERT", "UPDATE", "RELEASE"]
+    # claim the batch, lock the calls already stored, resolve the bindings, one
+    # multi-row INSERT of the records, one UPDATE marking the deliveries.
+    assert statements == ["SAVEPOINT", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "RELEASE"]
     assert "SKIP LOCKED" in queries.captured_queries[1]["sql"]
-    assert "ON CONFLICT" in queries.captured_queries[2]["sql"]
+    assert "FOR UPDATE" in queries.captured_queries[2]["sql"]
+    assert "ON CONFLICT" in queries.captured_queries[4]["sql"]
+    assert CallRecord.objects.count() == 3
     assert set(Delivery.objects.values_list("outcome", flat=True)) == {"accepted"}
 
 
