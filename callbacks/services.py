@@ -20,6 +20,7 @@ from __future__ import annotations
 from callbacks.exports import export_expire, export_start, export_stream, export_write
 from callbacks.inbox import (
     NOT_REPLAYABLE,
+    AccountChanged,
     delivery_process,
     delivery_receive,
     delivery_refuse,
@@ -42,6 +43,7 @@ from callbacks.recordings import (
 
 __all__ = [
     "NOT_REPLAYABLE",
+    "AccountChanged",
     "DownloadResult",
     "Policy",
     "call_record_delete",

@@ -262,3 +262,27 @@ def test_an_axb_subid_wins_over_an_xa_on_the_same_x(client, igw_account):
     )
     post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert CallRecord.objects.get().binding == axb
+
+
+def test_a_known_account_costs_no_statement_of_its_own(client, igw_account):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account))  # read once
+    fields = igw_cdr(igw_account, taskid="task-2")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url_for(igw_account, "cdr"), urlencode(fields), FORM)
+    assert response.status_code == 200
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+    assert "md5" in queries.captured_queries[0]["sql"]  # ...stored only if it is unchanged
+
+
+def test_an_account_changed_behind_the_orm_takes_effect_at_once(client, igw_account):
+    """An UPDATE that bypasses save() (no updated_at) still changes the row's md5."""
+    from accounts.models import VendorAccount
+
+    assert post_form(client, igw_account, "cdr", igw_cdr(igw_account)).status_code == 200
+    VendorAccount.objects.filter(pk=igw_account.pk).update(account_id="20000000")
+    fields = igw_cdr(igw_account, taskid="task-2", devid="10000000")
+    assert post_form(client, igw_account, "cdr", fields).status_code == 401
+    assert Delivery.objects.filter(outcome=Delivery.Outcome.REJECTED_AUTH).count() == 1
