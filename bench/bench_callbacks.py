@@ -261,23 +261,51 @@ def _measured(label: str, n: int, work, counter: _Statements, *, transactions) -
     }
 
 
-def per_cdr_costs(n: int, token: str) -> None:
-    from django.db import connection, transaction
-    from django.test import Client
+def _one_by_one() -> int:
+    """Drain the queue with the per-item path (as before batches), in batches of
+    the same size, without savepoints; how many transactions."""
+    from django.db import transaction
 
     from callbacks import queue
     from callbacks.normalize import apply_delivery
 
+    batches = 0
+    while True:
+        with transaction.atomic():
+            batch = queue._claim(queue.batch_size())
+            for delivery in batch:
+                items = queue._parsed(delivery)
+                if items is not None:
+                    apply_delivery(delivery, items)
+            queue._mark(batch)
+        batches += 1
+        if not batch:
+            return batches
+
+
+def _batched() -> int:
+    """Drain the queue as the workers do; how many transactions."""
+    from callbacks import queue
+
+    batches = 1
+    while queue.deliveries_normalize():
+        batches += 1
+    return batches
+
+
+def per_cdr_costs(n: int, token: str) -> None:
+    from django.db import connection
+    from django.test import Client
+
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
-    from callbacks.models import Delivery
-
     client, counter, prefix = Client(), _Statements(), f"cost{int(time.time())}"
-    first = (Delivery.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     url = f"/callbacks/{token}/cdr/"
-    bodies = [cdr_body(f"{prefix}-{i}") for i in range(n)]
+    # Fresh calls for each path, so neither meets the other's rows or dead tuples.
+    before = [cdr_body(f"{prefix}-a{i}") for i in range(n)]
+    after = [cdr_body(f"{prefix}-b{i}") for i in range(n)]
     events = [
-        urlencode(igw_call_start(taskid=f"{prefix}-{i}", subid="sub-bench")) for i in range(n)
+        urlencode(igw_call_start(taskid=f"{prefix}-b{i}", subid="sub-bench")) for i in range(n)
     ]
 
     def post(path, payloads):
@@ -285,62 +313,22 @@ def per_cdr_costs(n: int, token: str) -> None:
             assert client.post(path, body, content_type=FORM).status_code == 200
         return 0
 
-    def one_by_one():
-        batches = 0
-        while True:  # the per-item path, in batches of the same size, no savepoints
-            with transaction.atomic():
-                batch = queue._claim(queue.batch_size())
-                for delivery in batch:
-                    items = queue._parsed(delivery)
-                    if items is not None:
-                        apply_delivery(delivery, items)
-                queue._mark(batch)
-            batches += 1
-            if not batch:
-                return batches
-
-    def batched():
-        batches = 1
-        while queue.deliveries_normalize():
-            batches += 1
-        return batches
-
     def per_request(_):
         return 0  # autocommit: each statement commits by itself
 
     def per_batch(batches):
         return batches
 
-    results = [
-        _measured(
-            "webhook, per CDR", n, lambda: post(url, bodies), counter, transactions=per_request
-        )
-    ]
-    results.append(
-        _measured("normalize per delivery (before)", n, one_by_one, counter, transactions=per_batch)
-    )
-    with connection.cursor() as cursor:  # the same deliveries again, for the batched path
-        cursor.execute("DELETE FROM callbacks_callrecord WHERE call_id LIKE %s", [prefix + "-%"])
-        cursor.execute(
-            "UPDATE callbacks_delivery SET outcome = 'received', processed_at = NULL "
-            "WHERE id >= %s AND outcome IN ('accepted', 'duplicate')",
-            [first],
-        )
-    results.append(
-        _measured("normalize in batches (after)", n, batched, counter, transactions=per_batch)
-    )
-    results.append(
-        _measured(
-            "webhook, per event",
-            n,
-            lambda: post(url.replace("/cdr/", "/call-start/"), events),
-            counter,
-            transactions=per_request,
-        )
-    )
-    results.append(
-        _measured("normalize events in batches", n, batched, counter, transactions=per_batch)
-    )
+    def measure(label, work, transactions):
+        return _measured(label, n, work, counter, transactions=transactions)
+
+    results = [measure("webhook, per CDR", lambda: post(url, before), per_request)]
+    results.append(measure("normalize per delivery (before)", _one_by_one, per_batch))
+    post(url, after)
+    results.append(measure("normalize in batches (after)", _batched, per_batch))
+    event_url = url.replace("/cdr/", "/call-start/")
+    results.append(measure("webhook, per event", lambda: post(event_url, events), per_request))
+    results.append(measure("normalize events in batches", _batched, per_batch))
     print(json.dumps(results))
 
 

@@ -119,10 +119,8 @@ def _insert_current_sql() -> tuple[str, list[models.Field]]:
     fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     # Typed placeholders: a SELECT list does not take its types from the target
-    # columns as VALUES does.  varchar without its length, so an overlong value
-    # still fails as it would in VALUES instead of being cut by the cast.
-    casts = [f.db_type(connection) for f in fields]
-    casts = [c.split("(")[0] if c.startswith("varchar") else c for c in casts]
+    # columns as VALUES does.
+    casts = [_cast(f) for f in fields]
     accounts = qn(VendorAccount._meta.db_table)
     sql = (
         f"INSERT INTO {qn(Delivery._meta.db_table)}"  # noqa: S608 (identifiers from metadata)
@@ -278,6 +276,48 @@ def _convert(value, converters: tuple[Col, list]):
     for fn in fns:
         value = fn(value, expression, connection)
     return value
+
+
+def update_many(objs: list[models.Model], names: list[str]) -> None:
+    """`Model.objects.bulk_update(objs, names)` in one UPDATE ... FROM (VALUES ...)
+    on PostgreSQL: bulk_update's CASE WHEN per row and field costs ~4 ms of
+    Python per 200 rows.  Other databases use bulk_update."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, names)
+        return
+    fields = [model._meta.get_field(name) for name in names]
+    pk = model._meta.pk
+    qn = connection.ops.quote_name
+    columns = [pk.column, *(f.column for f in fields)]
+    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}::{_cast(f)}" for f in fields)
+    head = (
+        f"UPDATE {qn(model._meta.db_table)} t SET {sets}"  # noqa: S608 (identifiers from metadata)
+        f" FROM (VALUES "
+    )
+    key = qn(pk.column)
+    tail = f") AS v ({', '.join(qn(c) for c in columns)}) WHERE t.{key} = v.{key}::{_cast(pk)}"
+    row_sql = f"({', '.join(['%s'] * len(columns))})"
+    db = connections[DEFAULT_DB_ALIAS]
+    size = max(1, 30_000 // len(columns))
+    for start in range(0, len(objs), size):
+        chunk = objs[start : start + size]
+        params = [
+            p
+            for obj in chunk
+            for p in (obj.pk, *(f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields))
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
+
+
+def _cast(field: models.Field) -> str:
+    """The column's type for a cast; varchar without its length, so an overlong
+    value fails on assignment as it would anywhere else instead of being cut."""
+    db_type = field.db_type(connection)
+    return db_type.split("(")[0] if db_type.startswith("varchar") else db_type
 
 
 def bindings_for_calls(calls: list[tuple]) -> dict[tuple, int | None]:

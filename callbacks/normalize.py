@@ -454,7 +454,7 @@ def _batch_write(batch: _Batch) -> None:
             call.record.updated_at = now
         dirty = set().union(*(c.dirty for c in merged)) | {"updated_at"}
         names = sorted("binding" if name == "binding_id" else name for name in dirty)
-        CallRecord.objects.bulk_update([c.record for c in merged], names)
+        hotsql.update_many([c.record for c in merged], names)
     _batch_events(batch)
     for call in batch.calls.values():
         if call.recording is not None:

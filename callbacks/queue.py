@@ -32,6 +32,7 @@ from django.db import transaction
 
 import vendors
 from accounts.selectors import vendor_client
+from callbacks import hotsql
 from callbacks.models import Delivery
 from callbacks.normalize import _validate_items, apply_batch, apply_delivery
 from callbacks.text import failure_text
@@ -138,8 +139,7 @@ def _failed(delivery: Delivery, exc: Exception) -> None:
 
 
 def _mark(batch: list[Delivery]) -> None:
-    if batch:
-        Delivery.objects.bulk_update(batch, _MARKED)
+    hotsql.update_many(batch, _MARKED)
 
 
 # ---------------------------------------------------------------------- the bell

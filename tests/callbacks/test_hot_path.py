@@ -286,3 +286,26 @@ def test_an_account_changed_behind_the_orm_takes_effect_at_once(client, igw_acco
     fields = igw_cdr(igw_account, taskid="task-2", devid="10000000")
     assert post_form(client, igw_account, "cdr", fields).status_code == 401
     assert Delivery.objects.filter(outcome=Delivery.Outcome.REJECTED_AUTH).count() == 1
+
+
+def test_update_many_writes_what_bulk_update_writes(client, igw_account):
+    for n in range(3):
+        _arrive_only(client, igw_account, f"task-{n}")
+    rows = list(Delivery.objects.order_by("id"))
+    rows[0].set_outcome(Delivery.Outcome.ACCEPTED, call_ids=["task-0"])
+    rows[1].set_outcome(Delivery.Outcome.FAILED_PROCESSING, reason="it's \\ 'quoted'", call_ids=[])
+    rows[2].processed_at = None
+    hotsql.update_many(rows, ["outcome", "reason", "call_ids", "processed_at"])
+    stored = list(Delivery.objects.order_by("id"))
+    for row, again in zip(rows, stored, strict=True):
+        assert (again.outcome, again.reason, again.call_ids, again.processed_at) == (
+            row.outcome,
+            row.reason,
+            row.call_ids,
+            row.processed_at,
+        )
+
+
+def _arrive_only(client, account, taskid):
+    fields = igw_cdr(account, taskid=taskid)
+    assert client.post(url_for(account, "cdr"), urlencode(fields), FORM).status_code == 200
