@@ -592,6 +592,7 @@ def sustained(port: int, webhook: str, dsn: str, *, rate: int, seconds: int, pre
     )[0]
     return {
         **load,
+        "target": rate,
         "backlog_max": max(samples or [0]),
         "backlog_last": samples[-1] if samples else 0,
         "drain_seconds": drained,
@@ -850,9 +851,11 @@ def _report(args, results, ratios, drained, per_cdr, tables, kept, pg) -> None:
         )
     drain = kept["drain_seconds"]
     print(
-        f"sustained {kept['rps']:.0f} CDR/s ({args.sustain_share:.0%} of the saturated webhook) "
-        f"for {args.sustain_seconds} s, a {args.normalizers}-process worker normalizing: "
-        f"p99 {kept['p99']:.1f} ms, non-2xx {kept['non_2xx']}"
+        f"sustained: {kept['target']} CDR/s asked ({args.sustain_share:.0%} of the saturated "
+        f"webhook) for {args.sustain_seconds} s, a {args.normalizers}-process worker "
+        f"normalizing: {kept['rps']:.0f} CDR/s answered (over {kept['requests']} requests), "
+        f"p50 {kept['p50']:.1f} ms, p99 {kept['p99']:.1f} ms from the scheduled send time, "
+        f"non-2xx {kept['non_2xx']}"
     )
     print(
         f"  backlog max {kept['backlog_max']} deliveries, drained "
