@@ -454,8 +454,12 @@ def python_saturate(port: int, path: str, *, seconds: int, threads: int, prefix:
     return _summary(latencies, statuses, elapsed)
 
 
-def fixed_rate(port: int, path: str, *, rate: int, seconds: int, prefix: str) -> dict:
-    """Open loop at `rate`/s; latency counted from each request's scheduled time."""
+def fixed_rate(
+    port: int, path: str, *, rate: int, seconds: int, prefix: str, senders: int = 16
+) -> dict:
+    """Open loop at `rate`/s; latency counted from each request's scheduled time.
+    `senders` connections: once a request takes longer than senders / rate, the
+    schedule slips and the latency shows it."""
     total = rate * seconds
     jobs: queue.Queue = queue.Queue()
     latencies: list[float] = []
@@ -476,7 +480,7 @@ def fixed_rate(port: int, path: str, *, rate: int, seconds: int, prefix: str) ->
                 latencies.append((done - due) * 1000)
                 statuses.append(status)
 
-    pool = [threading.Thread(target=run) for _ in range(16)]
+    pool = [threading.Thread(target=run) for _ in range(senders)]
     for w in pool:
         w.start()
     for index in range(total):
@@ -554,7 +558,9 @@ def _stop(proc: subprocess.Popen | None) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def sustained(port: int, webhook: str, dsn: str, *, rate: int, seconds: int, prefix: str) -> dict:
+def sustained(
+    port: int, webhook: str, dsn: str, *, rate: int, seconds: int, prefix: str, senders: int
+) -> dict:
     """CDRs at `rate`/s for `seconds` while the worker normalizes them: the
     backlog of queued deliveries sampled every 0.5 s, the seconds it takes to
     drain after the last request, and the lag from arrival to normalized."""
@@ -572,7 +578,9 @@ def sustained(port: int, webhook: str, dsn: str, *, rate: int, seconds: int, pre
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        load = fixed_rate(port, webhook, rate=rate, seconds=seconds, prefix=prefix)
+        # As many senders as the saturated phases' connections: a vendor's
+        # platform posts from many connections at once.
+        load = fixed_rate(port, webhook, rate=rate, seconds=seconds, prefix=prefix, senders=senders)
     finally:
         done.set()
         sampler.join()
@@ -799,6 +807,7 @@ def main() -> None:
             rate=max(share, 1),
             seconds=args.sustain_seconds,
             prefix=f"{run_id}-sus",
+            senders=args.connections,
         )
         busy1, total1 = _cpu_times()
         load_after = os.getloadavg()
