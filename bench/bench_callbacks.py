@@ -559,7 +559,15 @@ def _stop(proc: subprocess.Popen | None) -> None:
 
 
 def sustained(
-    port: int, webhook: str, dsn: str, *, rate: int, seconds: int, prefix: str, senders: int
+    port: int,
+    webhook: str,
+    dsn: str,
+    *,
+    rate: int,
+    seconds: int,
+    prefix: str,
+    senders: int,
+    drain: bool = True,
 ) -> dict:
     """CDRs at `rate`/s for `seconds` while the worker normalizes them: the
     backlog of queued deliveries sampled every 0.5 s, the seconds it takes to
@@ -585,7 +593,7 @@ def sustained(
         done.set()
         sampler.join()
     ended, drained = time.monotonic(), None
-    while time.monotonic() - ended < 120:
+    while time.monotonic() - ended < (120 if drain else 0):
         if _sql(dsn, BACKLOG)[0][0] == 0:
             drained = time.monotonic() - ended
             break
@@ -798,7 +806,8 @@ def main() -> None:
         per_cdr = costs(env, token, args.cost_cdrs)
         tables = growth(dsn)
 
-        worker = _start_worker(env, args.normalizers, log)
+        # --normalizers 0: the web side alone (the backlog then only grows).
+        worker = _start_worker(env, args.normalizers, log) if args.normalizers else None
         share = int(results["CDR webhook"]["rps"] * args.sustain_share)
         kept = sustained(
             port,
@@ -808,6 +817,7 @@ def main() -> None:
             seconds=args.sustain_seconds,
             prefix=f"{run_id}-sus",
             senders=args.connections,
+            drain=args.normalizers > 0,
         )
         busy1, total1 = _cpu_times()
         load_after = os.getloadavg()

@@ -152,3 +152,19 @@ def test_database_down_even_for_the_failure_note(client, igw_account):
     delivery = Delivery.objects.get()
     assert delivery.outcome == Delivery.Outcome.RECEIVED and not delivery.authenticated
     assert services.deliveries_normalize() == 0  # not queued: it was never authenticated
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_batch_commits_without_waiting_for_fsync(client, igw_account):
+    """Its raw deliveries were committed durably: a batch lost in a crash is redone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from callbacks import inbox
+
+    with mock.patch.object(inbox, "deliveries_normalize_soon"):  # no eager task on commit
+        _arrive(client, igw_account, "cdr", igw_cdr(igw_account))
+    with CaptureQueriesContext(connection) as queries:
+        assert services.deliveries_normalize() == 1
+    assert queries.captured_queries[0]["sql"] == "SET LOCAL synchronous_commit TO OFF"
+    assert CallRecord.objects.count() == 1
