@@ -323,9 +323,9 @@ def apply_batch(entries: list[tuple[Delivery, list]]) -> None:
                 batch.changed.add(id(delivery))
     _batch_write(batch)
     for delivery, items in entries:
-        outcome = Delivery.Outcome.ACCEPTED if id(delivery) in batch.changed else None
+        changed = id(delivery) in batch.changed
         delivery.set_outcome(
-            outcome or Delivery.Outcome.DUPLICATE,
+            Delivery.Outcome.ACCEPTED if changed else Delivery.Outcome.DUPLICATE,
             call_ids=[_text(item.call_id, 256) for item in items],
         )
 
