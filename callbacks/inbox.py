@@ -68,8 +68,9 @@ def delivery_receive(*, account: VendorAccount, kind: str, inbound: Inbound) -> 
     atomic().
 
     Raises DatabaseError only when the raw row itself cannot be stored (the
-    caller answers 503 and the vendor retries); every other failure is an
-    outcome on the returned row.
+    caller answers 503 and the vendor retries), AccountChanged when the account
+    changed since it was read (nothing stored: read it again and retry); every
+    other failure is an outcome on the returned row.
     """
     delivery = _new_delivery(account, kind, inbound, attempts=1)
     try:
@@ -180,9 +181,16 @@ def _new_delivery(account: VendorAccount, kind: str, inbound: Inbound, **fields:
     )
 
 
+class AccountChanged(Exception):
+    """The account changed after the webhook read it (from memory): nothing was
+    stored; the caller reads the account again and starts over."""
+
+
 def _store(delivery: Delivery) -> Delivery:
-    """INSERT the in-memory delivery as it stands (outcome included)."""
-    hotsql.insert(delivery)
+    """INSERT the in-memory delivery as it stands (outcome included), provided
+    its account is still as it was read (hotsql.insert's `current`)."""
+    if hotsql.insert(delivery, current=delivery.vendor_account) is None:
+        raise AccountChanged(f"vendor account {delivery.vendor_account_id} changed")
     return delivery
 
 

@@ -22,6 +22,7 @@ from callbacks.exports import export_expire, export_start, export_stream, export
 from callbacks.inbox import (
     BODY_PRUNED,
     NOT_REPLAYABLE,
+    AccountChanged,
     delivery_process,
     delivery_receive,
     delivery_refuse,
@@ -46,6 +47,7 @@ from callbacks.retention import retention_prune
 __all__ = [
     "BODY_PRUNED",
     "NOT_REPLAYABLE",
+    "AccountChanged",
     "DownloadResult",
     "Policy",
     "call_record_delete",

@@ -72,36 +72,38 @@ def _plain(status: int, message: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
-    """/callbacks/<webhook_token>/<kind>/: store, authenticate, parse, apply."""
-    try:
-        account = hotsql.account_by_token(token)  # read on every request, never cached
-    except DatabaseError:
-        logger.exception("callbacks: database unavailable for a webhook")
-        return _plain(503, "temporarily unavailable, retry later")
+    """/callbacks/<webhook_token>/<kind>/: authenticate, parse, store raw, answer.
+
+    The account comes from this process's memory once read; if it changed
+    since, nothing is stored (AccountChanged) and the delivery starts over with
+    the account read afresh."""
+    body: list = []  # read once, kept for a second attempt
+    for fresh in (False, True, True):
+        try:
+            return _webhook(request, token, kind, body, fresh=fresh)
+        except services.AccountChanged:
+            continue
+        except DatabaseError:
+            logger.exception("callbacks: database unavailable for a webhook")
+            return _plain(503, "temporarily unavailable, retry later")
+    return _plain(503, "temporarily unavailable, retry later")  # changing under us
+
+
+def _webhook(request: HttpRequest, token: str, kind: str, body: list, *, fresh: bool):
+    lookup = hotsql.account_by_token if fresh else hotsql.account_for_webhook
+    account = lookup(token)  # DatabaseError: the caller answers 503
     client_cls = vendors.REGISTRY.get(account.vendor) if account is not None else None
     if client_cls is None:
         return _plain(404, "unknown callback URL")
-    try:
-        body = webhooks.read_body(request)
-    except webhooks.BodyRefused as exc:
+    if not body:
         try:
-            services.delivery_refuse(
-                account=account,
-                kind=kind,
-                inbound=webhooks.inbound(request, b"", client_cls),
-                size=exc.size,
-                reason=exc.reason,
-            )
-        except DatabaseError:
-            logger.exception("callbacks: cannot record a refused delivery body")
-        return _plain(exc.status, exc.answer)
-    inbound = webhooks.inbound(request, body, client_cls)
-    try:
-        delivery = services.delivery_receive(account=account, kind=kind, inbound=inbound)
-    except DatabaseError:
-        logger.exception("callbacks: cannot store a delivery for account %s", account.pk)
-        return _plain(503, "temporarily unavailable, retry later")
-
+            body.append(webhooks.read_body(request))
+        except webhooks.BodyRefused as exc:
+            body.append(exc)
+    if isinstance(body[0], webhooks.BodyRefused):
+        return _refuse(request, account, kind, client_cls, body[0])
+    inbound = webhooks.inbound(request, body[0], client_cls)
+    delivery = services.delivery_receive(account=account, kind=kind, inbound=inbound)
     status = Answer.status(delivery)
     if kind not in client_cls.callback_kinds:
         return _plain(404, f"unknown callback kind (delivery {delivery.pk} kept)")
@@ -118,6 +120,21 @@ def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     return JsonResponse(
         {"outcome": delivery.outcome, "delivery": delivery.pk, "message": message}, status=status
     )
+
+
+def _refuse(request, account, kind, client_cls, exc: webhooks.BodyRefused) -> HttpResponse:
+    """A body we will not take: answered at once, kept without its bytes if we can."""
+    try:
+        services.delivery_refuse(
+            account=account,
+            kind=kind,
+            inbound=webhooks.inbound(request, b"", client_cls),
+            size=exc.size,
+            reason=exc.reason,
+        )
+    except DatabaseError:
+        logger.exception("callbacks: cannot record a refused delivery body")
+    return _plain(exc.status, exc.answer)
 
 
 # --------------------------------------------------------------------- call records

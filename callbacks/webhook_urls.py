@@ -9,9 +9,13 @@ from django.urls import re_path
 
 from callbacks import views
 
+# Also matched by callbacks.middleware.WebhookFastPath, which serves these URLs.
+TOKEN = r"[0-9A-Za-z_-]{1,64}"
+KIND = r"[0-9A-Za-z_-]{1,32}"
+
 urlpatterns = [
     re_path(
-        r"^(?P<token>[0-9A-Za-z_-]{1,64})/(?P<kind>[0-9A-Za-z_-]{1,32})/$",
+        rf"^(?P<token>{TOKEN})/(?P<kind>{KIND})/$",
         views.webhook,
         name="callbacks-webhook",
     ),

@@ -11,6 +11,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -63,6 +64,14 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def _form(text: str) -> dict[str, Any]:
+    return dict(_form_fields(text))  # a copy: the cached dict is shared
+
+
+# A delivery's body is decoded twice, by authenticate_callback (igw reads devid
+# from it) and by parse_callback; form values are flat strings, so a shallow
+# copy of the cached dict is a fresh result.  Bounded and per process.
+@lru_cache(maxsize=32)
+def _form_fields(text: str) -> dict[str, Any]:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
     except ValueError as exc:

@@ -77,7 +77,10 @@ def test_replay_of_an_accepted_delivery_is_refused(operator_client, client, igw_
 def test_replay_after_a_code_fix(client, igw_account):
     from unittest import mock
 
-    with mock.patch.object(normalize, "_cdr_apply", side_effect=RuntimeError("bug")):
+    with (  # the batch, then its delivery-by-delivery retry
+        mock.patch.object(normalize, "_batch_cdr", side_effect=RuntimeError("bug")),
+        mock.patch.object(normalize, "_cdr_apply", side_effect=RuntimeError("bug")),
+    ):
         post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     delivery = Delivery.objects.get()
     assert delivery.outcome == "failed_processing"

@@ -44,7 +44,10 @@ def test_database_error_on_the_record_insert_fails_the_delivery_not_the_ack(clie
         url_for(igw_account, "call-start"), urlencode(igw_call_start(igw_account)), FORM
     )
     assert response.status_code == 200
-    with mock.patch.object(hotsql, "insert_ignore", side_effect=OperationalError("boom")):
+    with (
+        mock.patch.object(hotsql, "insert_many", side_effect=OperationalError("boom")),
+        mock.patch.object(hotsql, "insert_ignore", side_effect=OperationalError("boom")),
+    ):
         services.deliveries_normalize()
     assert not CallRecord.objects.exists() and not CallEvent.objects.exists()
     delivery = Delivery.objects.get()
@@ -104,10 +107,13 @@ def test_a_batch_of_cdrs_is_one_transaction(client, igw_account):
         assert services.deliveries_normalize() == 3
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     # Under the test's outer transaction, BEGIN/COMMIT show as SAVEPOINT/RELEASE:
-    # claim the batch, one upsert per CDR, one UPDATE marking them all.
-    assert statements == ["SAVEPOINT", "SELECT", "INSERT", "INSERT", "INSERT", "UPDATE", "RELEASE"]
+    # claim the batch, lock the calls already stored, resolve the bindings, one
+    # multi-row INSERT of the records, one UPDATE marking the deliveries.
+    assert statements == ["SAVEPOINT", "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "RELEASE"]
     assert "SKIP LOCKED" in queries.captured_queries[1]["sql"]
-    assert "ON CONFLICT" in queries.captured_queries[2]["sql"]
+    assert "FOR UPDATE" in queries.captured_queries[2]["sql"]
+    assert "ON CONFLICT" in queries.captured_queries[4]["sql"]
+    assert CallRecord.objects.count() == 3
     assert set(Delivery.objects.values_list("outcome", flat=True)) == {"accepted"}
 
 
@@ -256,3 +262,50 @@ def test_an_axb_subid_wins_over_an_xa_on_the_same_x(client, igw_account):
     )
     post_form(client, igw_account, "cdr", igw_cdr(igw_account))
     assert CallRecord.objects.get().binding == axb
+
+
+def test_a_known_account_costs_no_statement_of_its_own(client, igw_account):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    post_form(client, igw_account, "cdr", igw_cdr(igw_account))  # read once
+    fields = igw_cdr(igw_account, taskid="task-2")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url_for(igw_account, "cdr"), urlencode(fields), FORM)
+    assert response.status_code == 200
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+    assert "md5" in queries.captured_queries[0]["sql"]  # ...stored only if it is unchanged
+
+
+def test_an_account_changed_behind_the_orm_takes_effect_at_once(client, igw_account):
+    """An UPDATE that bypasses save() (no updated_at) still changes the row's md5."""
+    from accounts.models import VendorAccount
+
+    assert post_form(client, igw_account, "cdr", igw_cdr(igw_account)).status_code == 200
+    VendorAccount.objects.filter(pk=igw_account.pk).update(account_id="20000000")
+    fields = igw_cdr(igw_account, taskid="task-2", devid="10000000")
+    assert post_form(client, igw_account, "cdr", fields).status_code == 401
+    assert Delivery.objects.filter(outcome=Delivery.Outcome.REJECTED_AUTH).count() == 1
+
+
+def test_update_many_writes_what_bulk_update_writes(client, igw_account):
+    for n in range(3):
+        _arrive_only(client, igw_account, f"task-{n}")
+    rows = list(Delivery.objects.order_by("id"))
+    rows[0].set_outcome(Delivery.Outcome.ACCEPTED, call_ids=["task-0"])
+    rows[1].set_outcome(Delivery.Outcome.FAILED_PROCESSING, reason="it's \\ 'quoted'", call_ids=[])
+    rows[2].processed_at = None
+    hotsql.update_many(rows, ["outcome", "reason", "call_ids", "processed_at"])
+    stored = list(Delivery.objects.order_by("id"))
+    for row, again in zip(rows, stored, strict=True):
+        assert (again.outcome, again.reason, again.call_ids, again.processed_at) == (
+            row.outcome,
+            row.reason,
+            row.call_ids,
+            row.processed_at,
+        )
+
+
+def _arrive_only(client, account, taskid):
+    fields = igw_cdr(account, taskid=taskid)
+    assert client.post(url_for(account, "cdr"), urlencode(fields), FORM).status_code == 200

@@ -44,14 +44,18 @@ def test_an_arrival_is_acknowledged_on_its_raw_row_and_normalized_after(client, 
 def test_database_error_mid_normalization_writes_nothing_and_keeps_the_row(client, igw_account):
     from callbacks import normalize
 
-    real = normalize._event_apply
+    def exploding(real):
+        def explode(*args, **kwargs):
+            real(*args, **kwargs)  # the record and the event are written...
+            raise OperationalError("server closed the connection unexpectedly")  # ...then this
 
-    def explode(*args, **kwargs):
-        real(*args, **kwargs)  # the record and the event are written...
-        raise OperationalError("server closed the connection unexpectedly")  # ...then this
+        return explode
 
     _arrive(client, igw_account, "call-start", igw_call_start(igw_account))
-    with mock.patch.object(normalize, "_event_apply", explode):
+    with (  # the batch, then its delivery-by-delivery retry
+        mock.patch.object(normalize, "_batch_events", exploding(normalize._batch_events)),
+        mock.patch.object(normalize, "_event_apply", exploding(normalize._event_apply)),
+    ):
         services.deliveries_normalize()
     assert not CallRecord.objects.exists()
     assert not CallEvent.objects.exists()
@@ -70,16 +74,20 @@ def test_database_error_mid_normalization_writes_nothing_and_keeps_the_row(clien
 def test_a_bug_fails_its_delivery_and_the_rest_of_the_batch_goes_on(client, igw_account):
     from callbacks import normalize
 
-    real = normalize._cdr_apply
+    def buggy(real):
+        def apply(*args):
+            if args[-2].call_id == "task-bad":  # the item
+                raise KeyError("oops")
+            return real(*args)
 
-    def buggy(account, item, received_at):
-        if item.call_id == "task-bad":
-            raise KeyError("oops")
-        return real(account, item, received_at)
+        return apply
 
     for taskid in ("task-1", "task-bad", "task-2"):
         _arrive(client, igw_account, "cdr", igw_cdr(igw_account, taskid=taskid))
-    with mock.patch.object(normalize, "_cdr_apply", buggy):
+    with (  # the batch fails, its delivery-by-delivery retry isolates the bad one
+        mock.patch.object(normalize, "_batch_cdr", buggy(normalize._batch_cdr)),
+        mock.patch.object(normalize, "_cdr_apply", buggy(normalize._cdr_apply)),
+    ):
         assert services.deliveries_normalize() == 3
     outcomes = list(Delivery.objects.values_list("outcome", flat=True))
     assert sorted(CallRecord.objects.values_list("call_id", flat=True)) == ["task-1", "task-2"]
@@ -144,3 +152,20 @@ def test_database_down_even_for_the_failure_note(client, igw_account):
     delivery = Delivery.objects.get()
     assert delivery.outcome == Delivery.Outcome.RECEIVED and not delivery.authenticated
     assert services.deliveries_normalize() == 0  # not queued: it was never authenticated
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_batch_commits_without_waiting_for_fsync(client, igw_account):
+    """Its raw deliveries were committed durably: a batch lost in a crash is redone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from callbacks import inbox
+
+    with mock.patch.object(inbox, "deliveries_normalize_soon"):  # no eager task on commit
+        _arrive(client, igw_account, "cdr", igw_cdr(igw_account))
+    with CaptureQueriesContext(connection) as queries:
+        assert services.deliveries_normalize() == 1
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert statements[:2] == ["BEGIN", "SET LOCAL synchronous_commit TO OFF"]
+    assert CallRecord.objects.count() == 1
