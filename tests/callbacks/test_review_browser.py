@@ -52,7 +52,10 @@ def test_staff_filter_open_play_and_seek(browser, live_server, settings, tmp_pat
     browser.find_element(By.NAME, "username").send_keys("anna")
     browser.find_element(By.NAME, "password").send_keys("pass-word-123")
     browser.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
-    WebDriverWait(browser, 10).until(lambda d: "/accounts/login" not in d.current_url)
+    # The login page is /login/: wait for the POST's redirect away from it, or the next
+    # get() races the session cookie and lands on the login form again.
+    login_url = live_server.url + reverse("login")
+    WebDriverWait(browser, 10).until(lambda d: not d.current_url.startswith(login_url))
 
     browser.get(live_server.url + reverse("callbacks:call_record_list"))
     Select(browser.find_element(By.NAME, "has_recording")).select_by_value("true")
