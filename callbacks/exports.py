@@ -26,8 +26,9 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from functools import lru_cache
 from typing import Any
 
 from django.core.files import File
@@ -85,6 +86,8 @@ def cell(value: object) -> str:
     before reading a formula, so the check looks at the first non-space character.
     """
     text = "" if value is None else str(value)
+    if text[:1].isalnum():  # most cells: neither a formula start nor a space first
+        return text
     if text.startswith(_CSV_FORMULA_START) or text.lstrip().startswith(_CSV_FORMULA_START):
         return "'" + text
     return text
@@ -147,8 +150,8 @@ def batch_formatter(user) -> Callable[[list[tuple]], Iterable[tuple]]:
     column of few values (account, vendor, outcome, codes, texts, X numbers) is
     formatted once per distinct value of the batch."""
     shown_number, shown_text = number_display(user), text_display(user)
-    number = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(shown_number(value)))
-    text = lru_cache(maxsize=_DISPLAY_CACHE)(lambda value: cell(shown_text(value)))
+    number = _remembered(lambda value: cell(shown_number(value)))
+    text = _remembered(lambda value: cell(shown_text(value)))
     stamp = stamper(timezone.get_current_timezone())
 
     def few(fn: Callable[[Any], str], column: tuple) -> list[str]:
@@ -185,6 +188,22 @@ def batch_formatter(user) -> Callable[[list[tuple]], Iterable[tuple]]:
     return rows
 
 
+def _remembered(fn: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`fn` remembering up to _DISPLAY_CACHE results, then starting afresh: cheaper
+    than lru_cache's bookkeeping when most values are new (callees)."""
+    known: dict[Any, str] = {}
+
+    def remembered(value: Any) -> str:
+        shown = known.get(value)
+        if shown is None:
+            if len(known) >= _DISPLAY_CACHE:
+                known.clear()
+            shown = known[value] = fn(value)
+        return shown
+
+    return remembered
+
+
 # --------------------------------------------------------------------- reading
 
 
@@ -195,19 +214,47 @@ def record_batches(records: QuerySet[CallRecord], *, batch_size: int) -> Iterato
     Each query seeks past the last row of the previous batch: `call_at >= t` lets the
     call_at index find the start, the OR settles ties on the same instant by id.
     """
-    ordered = records.order_by("call_at", "id").values_list(*_FIELDS)
-    after: tuple[datetime | str, int] | None = None
-    while True:
-        page = ordered
-        if after is not None:
-            at, pk = after
-            page = ordered.filter(call_at__gte=at).filter(Q(call_at__gt=at) | Q(id__gt=pk))
-        batch = _fetch(page[:batch_size])
-        if batch:
-            yield batch
+    ordered = _ordered(records)
+    batch = _fetch(ordered[:batch_size])
+    while batch:
+        yield batch
         if len(batch) < batch_size:
             return
-        after = (batch[-1][_CALL_AT], batch[-1][_ID])
+        batch = _fetch(_after(ordered, batch)[:batch_size])
+
+
+def prepared_batches(
+    records: QuerySet[CallRecord], *, batch_size: int, prepare: Callable[[list[tuple]], Any]
+) -> Iterator[tuple[Any, int]]:
+    """(prepare(batch), rows) for the batches of `record_batches`.
+
+    On PostgreSQL the next batch's query is already running while this one is
+    prepared: it is sent in pipeline mode before `prepare` and its rows read after,
+    so the server's reading (a tenth of an export's time) overlaps our formatting.
+    Nothing stays pending across a yield: the caller may use the connection between
+    batches (a background export saves its progress).
+    """
+    if connection.vendor != "postgresql":
+        for batch in record_batches(records, batch_size=batch_size):
+            yield prepare(batch), len(batch)
+        return
+    ordered = _ordered(records)
+    batch = _fetch(ordered[:batch_size])
+    while batch:
+        following = _after(ordered, batch)[:batch_size] if len(batch) == batch_size else None
+        with _fetch_ahead(following) as ahead:
+            prepared = prepare(batch)
+        yield prepared, len(batch)
+        batch = ahead.rows
+
+
+def _ordered(records: QuerySet[CallRecord]) -> QuerySet:
+    return records.order_by("call_at", "id").values_list(*_FIELDS)
+
+
+def _after(ordered: QuerySet, batch: list[tuple]) -> QuerySet:
+    at, pk = batch[-1][_CALL_AT], batch[-1][_ID]
+    return ordered.filter(call_at__gte=at).filter(Q(call_at__gt=at) | Q(id__gt=pk))
 
 
 def _fetch(rows: QuerySet) -> list[tuple]:
@@ -227,6 +274,32 @@ def _fetch(rows: QuerySet) -> list[tuple]:
         return cursor.fetchall()
 
 
+@dataclass
+class _Ahead:
+    rows: list[tuple] = field(default_factory=list)
+
+
+@contextmanager
+def _fetch_ahead(rows: QuerySet | None) -> Iterator[_Ahead]:
+    """`_fetch(rows)` sent on entry and read on exit (psycopg's pipeline mode), on a
+    client-binding cursor as Django's own (no prepared statements: PgBouncer)."""
+    ahead = _Ahead()
+    if rows is None:
+        yield ahead
+        return
+    import psycopg
+    from psycopg.types.string import TextLoader
+
+    sql, params = rows.query.sql_with_params()
+    connection.ensure_connection()
+    raw = connection.connection
+    with raw.pipeline(), psycopg.ClientCursor(raw) as cursor:
+        cursor.adapters.register_loader("timestamptz", TextLoader)
+        cursor.execute(sql, params)
+        yield ahead
+        ahead.rows = cursor.fetchall()
+
+
 def csv_chunks(records: QuerySet[CallRecord], *, user) -> Iterator[tuple[str, int]]:
     """(text, rows in it) pieces of the whole CSV: the BOM and header first, then one
     piece per batch."""
@@ -236,11 +309,14 @@ def csv_chunks(records: QuerySet[CallRecord], *, user) -> Iterator[tuple[str, in
     # Excel opens UTF-8 CSV correctly only with a BOM.
     yield "\ufeff" + buffer.getvalue(), 0
     rows = batch_formatter(user)
-    for batch in record_batches(records, batch_size=conf.export_batch_rows()):
+
+    def text(batch: list[tuple]) -> str:
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(rows(batch))
-        yield buffer.getvalue(), len(batch)
+        return buffer.getvalue()
+
+    yield from prepared_batches(records, batch_size=conf.export_batch_rows(), prepare=text)
 
 
 def export_filters(query: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -75,12 +75,15 @@ _CN = phonenumbers.PhoneMetadata.metadata_for_region("CN")
 # in a cache on every call: ~60 µs a number, which a CSV export of a million calls
 # pays for every distinct number). A number is a mobile when it fits the general and
 # mobile patterns and none of those number_type tries before mobile.
-_CN_MOBILE = re.compile(_desc_pattern(_CN.mobile) or "(?!)")
-_CN_GENERAL = re.compile(_desc_pattern(_CN.general_desc) or "(?!)")
 _NOT_MOBILE = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number")
 _NOT_MOBILE += ("pager", "uan", "voicemail", "fixed_line")
-_CN_NOT_MOBILE = re.compile(
-    "|".join(p for name in _NOT_MOBILE if (p := _desc_pattern(getattr(_CN, name)))) or "(?!)"
+_CN_NOT_MOBILE = "|".join(p for name in _NOT_MOBILE if (p := _desc_pattern(getattr(_CN, name))))
+# One pattern for the three tests (fits general, fits none of the others, fits
+# mobile): one fullmatch a number instead of three.
+_CN_MOBILE = re.compile(
+    f"(?=(?:{_desc_pattern(_CN.general_desc) or '(?!)'})\\Z)"
+    f"(?!(?:{_CN_NOT_MOBILE or '(?!)'})\\Z)"
+    f"(?:{_desc_pattern(_CN.mobile) or '(?!)'})"
 )
 
 
@@ -89,11 +92,7 @@ def _cn_mobile(digits: str) -> bool:
     if _CN.same_mobile_and_fixed_line_pattern:  # never so for China; then ask the library
         parsed = phonenumbers.PhoneNumber(country_code=86, national_number=int(digits))
         return phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
-    return bool(
-        _CN_MOBILE.fullmatch(digits)
-        and _CN_GENERAL.fullmatch(digits)
-        and not _CN_NOT_MOBILE.fullmatch(digits)
-    )
+    return _CN_MOBILE.fullmatch(digits) is not None
 
 
 def national_number(e164: str) -> str:

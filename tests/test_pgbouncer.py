@@ -48,10 +48,13 @@ print(json.dumps({{"token": Token.objects.create(user=user).key, "account": acco
 
 EXPORT = """
 import json
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from callbacks import services
 from callbacks.models import Delivery
+# Batches of 3: every next batch is read ahead in psycopg's pipeline mode.
+settings.CALLBACKS_EXPORT_BATCH_ROWS = 3
 export = services.export_start(user=User.objects.get(username="pgb-operator"), filters={})
 lines = "".join(services.export_stream(export=export)).splitlines()
 export.refresh_from_db()

@@ -80,6 +80,25 @@ def test_a_full_last_batch_costs_one_empty_query(calls, django_assert_num_querie
         assert len(list(exports.record_batches(CallRecord.objects.all(), batch_size=4))) == 3
 
 
+@pytest.mark.parametrize("size", [1, 4, 5, 12, 50])
+def test_prepared_batches_read_ahead_and_give_the_batches(calls, size):
+    # On PostgreSQL each next batch is fetched in pipeline mode while this one is
+    # prepared; the batches (a full last one included) are record_batches' exactly.
+    records = CallRecord.objects.all()
+    plain = list(exports.record_batches(records, batch_size=size))
+    seen: list[list[tuple]] = []
+    got = list(exports.prepared_batches(records, batch_size=size, prepare=seen.append))
+    assert seen == plain
+    assert [rows for _, rows in got] == [len(b) for b in plain]
+
+
+def test_a_connection_used_between_prepared_batches_is_free(calls, igw_account):
+    # A background export saves its progress between batches: nothing may be left
+    # pending on the connection across a yield.
+    for _, _rows in exports.prepared_batches(CallRecord.objects.all(), batch_size=5, prepare=len):
+        assert CallRecord.objects.filter(vendor_account=igw_account).count() >= 12
+
+
 def test_fast_fetch_gives_what_the_orm_gives(calls, igw_account):
     # Times at the edges of the zone's day and a far one (a vendor's 9999-12-31).
     ReviewedCallFactory(vendor_account=igw_account, call_id="late", call_at=T0.replace(hour=23))
