@@ -61,11 +61,7 @@ def sub_account_create_at_vendor(self, sub_account_id: int) -> None:
         self,
         sub_account_id,
         lambda final: services.sub_account_create_at_vendor(sub_account_id=sub_account_id),
-        settled=lambda: (
-            not SubAccount.objects.filter(
-                pk=sub_account_id, state=SubAccount.State.PENDING
-            ).exists()
-        ),
+        settled=outbox.left(SubAccount, sub_account_id, SubAccount.State.PENDING),
     )
 
 

@@ -116,21 +116,24 @@ def _record_locked(account: VendorAccount, call_id: str) -> CallRecord:
     return record
 
 
-def _binding_id(
-    account: VendorAccount, vendor_binding_id: str, x_number: str, at: datetime
-) -> int | None:
+def _binding_id(account_id: int, vendor_binding_id: str, x_number: str, at: datetime) -> int | None:
     """The binding a call belongs to, for merges (new records resolve it inside
     their INSERT): privacy's rule, privacy.selectors.CALL_BINDING_SQL."""
     if not (vendor_binding_id or x_number):
         return None
     return privacy_selectors.binding_for_call(
-        account_id=account.pk, vendor_binding_id=vendor_binding_id, x_number=x_number, at=at
+        account_id=account_id, vendor_binding_id=vendor_binding_id, x_number=x_number, at=at
     )
 
 
-def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:
+def _cdr_time(data: vendors.CallRecordData) -> datetime | None:
+    """When the CDR says the call began: its earliest time (None if it has none)."""
     times = [t for t in (data.begin_at, data.ring_at, data.answer_at, data.release_at) if t]
-    call_at = min(times) if times else now
+    return min(times) if times else None
+
+
+def _cdr_fields(account: VendorAccount, data: vendors.CallRecordData, now: datetime) -> dict:
+    call_at = _cdr_time(data) or now
     side = data.release_side if data.release_side in CallRecord.ReleaseSide.values else ""
     return {
         "vendor": account.vendor,
@@ -171,7 +174,7 @@ def _cdr_apply(account: VendorAccount, data: vendors.CallRecordData, now: dateti
         if record.has_cdr:
             return False  # a repeated CDR: the first one stands
         fields["binding_id"] = _binding_id(
-            account, fields["vendor_binding_id"], fields["x_number"], fields["call_at"]
+            account.pk, fields["vendor_binding_id"], fields["x_number"], fields["call_at"]
         )
         recording = _cdr_merge(record, fields, recording)
         record.save()
@@ -264,7 +267,7 @@ def _event_apply(account: VendorAccount, data: vendors.CallEventData, now: datet
     if not created and not record.has_cdr:
         if record.binding_id is None:
             partial_fields["binding_id"] = _binding_id(
-                account, binding_ref, partial_fields["x_number"], data.occurred_at
+                account.pk, binding_ref, partial_fields["x_number"], data.occurred_at
             )
         updates = _event_fill(record, partial_fields, data.occurred_at)
         if updates:
@@ -354,11 +357,7 @@ def _binding_key(account_id: int, item) -> tuple | None:
     x_number = _number(item.x_number)
     if not (ref or x_number):
         return None
-    if isinstance(item, vendors.CallRecordData):
-        times = [t for t in (item.begin_at, item.ring_at, item.answer_at, item.release_at) if t]
-        at = min(times) if times else None
-    else:
-        at = item.occurred_at
+    at = _cdr_time(item) if isinstance(item, vendors.CallRecordData) else item.occurred_at
     return (account_id, ref, x_number, at)
 
 
@@ -379,14 +378,8 @@ def _binding_of(batch: _Batch, account_id: int, fields: dict, at: datetime) -> i
         return None
     key = (account_id, ref, x_number, at)
     if key not in batch.bindings:  # a CDR without times is dated at its arrival
-        batch.bindings[key] = _binding_id_at(account_id, ref, x_number, at)
+        batch.bindings[key] = _binding_id(account_id, ref, x_number, at)
     return batch.bindings[key]
-
-
-def _binding_id_at(account_id: int, ref: str, x_number: str, at: datetime) -> int | None:
-    return privacy_selectors.binding_for_call(
-        account_id=account_id, vendor_binding_id=ref, x_number=x_number, at=at
-    )
 
 
 def _batch_item(batch: _Batch, delivery: Delivery, item) -> bool:

@@ -242,6 +242,12 @@ def run(
         retry_later(task=task.name, object_id=object_id, countdown=grace, held=got)
 
 
+def left(model, pk: int, state: str) -> Callable[[], bool]:
+    """A `settled` for `run`: the work's object is no longer in `state` (the
+    binding left pending, the send left pending, ...), whoever moved it."""
+    return lambda: not model.objects.filter(pk=pk, state=state).exists()
+
+
 # --------------------------------------------------------------------------- dispatcher
 
 

@@ -24,7 +24,7 @@ def run_with_retries(task, service, pk: int) -> None:
         pk,
         lambda final: service(pk=pk, final_attempt=final),
         RetryLater,
-        settled=lambda: not model.objects.filter(pk=pk, state=SendState.PENDING).exists(),
+        settled=outbox.left(model, pk, SendState.PENDING),
     )
 
 

@@ -37,7 +37,7 @@ def _run(task, service, binding_id: int, state: str) -> None:
         binding_id,
         lambda final: service(binding_id=binding_id, final_attempt=final),
         RetryLater,
-        settled=lambda: not Binding.objects.filter(pk=binding_id, state=state).exists(),
+        settled=outbox.left(Binding, binding_id, state),
     )
 
 
