@@ -61,6 +61,10 @@ class StatsForm(forms.Form):
     def __init__(self, *args, now: datetime | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.now = now or timezone.now()
+        if self.is_bound and not self.data.get("period") and not self.data.get("from"):
+            # No period asked: the default's, and the select shows it (not its first option).
+            self.data = self.data.copy()
+            self.data["period"] = DEFAULT_PRESET
         # "from" is a Python keyword: these two are added by name.
         self.fields["from"] = MomentField(required=False, max_length=40, label="From")
         self.fields["to"] = MomentField(required=False, max_length=40, label="To")

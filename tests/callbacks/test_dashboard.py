@@ -115,6 +115,12 @@ def test_sends_follow_the_account_and_the_permissions(client, staff_client):
 
 
 @pytest.mark.django_db
+def test_without_a_period_the_default_is_shown_as_chosen(staff_client):
+    page = staff_client.get(URL).content.decode()
+    assert '<option value="7d" selected>Last 7 days</option>' in page
+    assert '<option value="today">Today</option>' in page
+
+
 def test_operator_sees_bindings_now(operator_client, igw_account):
     now = timezone.now()
     BindingFactory(
