@@ -29,9 +29,13 @@ def test_create_then_sync_from_the_account_page(
     sub = SubAccount.objects.get(friendly_name="shop-browser")
 
     # No driver.get/refresh from here: the page's polling brings the vendor's answer.
+    # The row is read in the page, in one step: polling may replace it between a
+    # find_element and a .text, which then raise StaleElementReference.
     def row_text() -> str:
-        rows = driver.find_elements(By.CSS_SELECTOR, f'tr[data-sub-account="{sub.pk}"]')
-        return rows[0].text if rows else ""
+        return driver.execute_script(
+            "const row = document.querySelector(arguments[0]); return row ? row.innerText : '';",
+            f'tr[data-sub-account="{sub.pk}"]',
+        )
 
     assert wait_for(lambda: "Active" in row_text(), timeout=30), row_text()
     sub.refresh_from_db()

@@ -57,11 +57,18 @@ def csp_violations(driver) -> list[str]:
     ]
 
 
-def wait_for(predicate, timeout=10.0):
+def wait_for(predicate, timeout=15.0):
+    """True once `predicate()` is; False after `timeout` seconds. An element the page
+    replaced or removed while the predicate read it (polling, a reload) means not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
+        try:
+            if predicate():
+                return True
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
         time.sleep(0.2)
     return False
 

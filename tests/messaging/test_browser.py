@@ -2,13 +2,13 @@
 message is pending, and watch it turn sent without a manual reload."""
 
 import shutil
-import time
 
 import pytest
 from django.urls import reverse
 
 from messaging import services
 from messaging.models import Message
+from tests.core.test_browser_csp import wait_for
 from tests.factories import UserFactory
 
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -39,15 +39,6 @@ def browser():
         yield driver
     finally:
         driver.quit()
-
-
-def wait_for(predicate, timeout=15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_send_form_then_detail_turns_sent(browser, live_server, ccp, monkeypatch):
