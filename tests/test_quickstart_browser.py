@@ -1,7 +1,8 @@
 """The README's first minutes, in headless Chromium (Debian's chromium and
 chromium-driver): log in as the demo operator, create an AXB binding with recording
 on, watch a real worker make it active, place a call from the sandbox, watch the call
-record fill in and its recording download after the delay, and play it.
+record fill in and its recording download after the delay, play it, and release
+the binding through its confirmation page.
 
 The console runs on pytest-django's live server with the seed_demo data; tasks go to a
 real Celery worker process. A screenshot of the played recording is saved to
@@ -133,6 +134,7 @@ def test_first_minutes_of_the_readme(demo, celery_worker_process, browser):
         45,
         "binding turned active",
     )
+    binding_page = browser.current_url
 
     # Sandbox → Place call on that binding: answered, 30 s talked.
     click_link("Sandbox")
@@ -181,3 +183,17 @@ def test_first_minutes_of_the_readme(demo, celery_worker_process, browser):
         "audio playing",
     )
     browser.save_screenshot(SCREENSHOT)
+
+    # Release the binding: a confirmation page first, then the worker releases it at
+    # the sandbox while the binding page polls its state.
+    browser.get(binding_page)
+    click_link("Release…")
+    wait(browser, lambda d: "/release/" in d.current_url, 10, "release confirmation shown")
+    browser.find_element(By.XPATH, "//form//button[normalize-space()='Release']").click()
+    wait(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "h1 .badge.released"),
+        45,
+        "binding released",
+    )
+    assert not browser.find_elements(By.LINK_TEXT, "Release…")
