@@ -219,14 +219,26 @@ def _wal_bytes(cursor, start: str) -> tuple[int, int, int]:
     are filtered on this database's OID (block references) and the transactions
     that touched it (their commit records).  Full-page images follow checkpoints,
     which other databases' writes trigger too: the figure without them is the
-    one to compare."""
+    one to compare.
+
+    Batches commit without waiting for the flush (synchronous_commit off), so
+    their last records may not be on disk yet: read up to where the work's WAL
+    ends, once the WAL writer has flushed that far (pg_walinspect reads only
+    flushed WAL)."""
+    end = _wal_position(cursor)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), %s) >= 0", [end])
+        if cursor.fetchone()[0]:
+            break
+        time.sleep(0.05)
     cursor.execute(
-        "WITH r AS (SELECT * FROM pg_get_wal_records_info(%s, pg_current_wal_flush_lsn())),"
+        "WITH r AS (SELECT * FROM pg_get_wal_records_info(%s, %s)),"
         " mine AS (SELECT DISTINCT xid FROM r WHERE xid <> '0' AND block_ref LIKE %s),"
         " own AS (SELECT * FROM r WHERE block_ref LIKE %s OR xid IN (SELECT xid FROM mine))"
         " SELECT coalesce(sum(record_length - fpi_length), 0), coalesce(sum(record_length), 0),"
-        " pg_wal_lsn_diff(pg_current_wal_flush_lsn(), %s) FROM own",
-        [start, *[f"%/{_db_oid(cursor)}/%"] * 2, start],
+        " pg_wal_lsn_diff(%s, %s) FROM own",
+        [start, end, *[f"%/{_db_oid(cursor)}/%"] * 2, end, start],
     )
     bare, own, server = cursor.fetchone()
     return int(bare), int(own), int(server or 0)
@@ -517,6 +529,50 @@ def _cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def _process_cpu() -> dict[int, tuple[int, str, float]]:
+    """Every live process: pid -> (parent pid, command name, CPU seconds so far)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended while we looked
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        found[int(stat.parent.name)] = (int(fields[1]), name, cpu)
+    return found
+
+
+def cpu_by_part(
+    before: dict, after: dict, seconds: float, roots: dict[str, int]
+) -> dict[str, float]:
+    """Cores used between two `_process_cpu` snapshots, by part: the process trees
+    under `roots` (name -> pid), PostgreSQL's processes, Redis, this driver (the load
+    generator and the sampler) and everything else."""
+
+    def part(pid: int) -> str:
+        seen = pid
+        while seen > 1:
+            for name, root in roots.items():
+                if seen == root:
+                    return name
+            seen = after.get(seen, (0,))[0]
+        comm = after[pid][1]
+        if comm.startswith("postgres"):
+            return "PostgreSQL"
+        if comm.startswith("redis"):
+            return "Redis"
+        return "driver" if pid == os.getpid() else "other"
+
+    used: dict[str, float] = {}
+    for pid, (_, _, cpu) in after.items():
+        spent = cpu - before.get(pid, (0, "", 0.0))[2]
+        used[part(pid)] = used.get(part(pid), 0.0) + spent / seconds
+    return dict(sorted(used.items(), key=lambda item: -item[1]))
+
+
 # ------------------------------------------------------------------ sustained
 
 
@@ -630,12 +686,6 @@ def growth(dsn: str) -> dict[str, tuple[int, int]]:
 
 
 # ------------------------------------------------------------------ main
-
-
-def _cpu_times() -> tuple[int, int]:
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
 
 
 def _options() -> argparse.Namespace:
@@ -809,6 +859,7 @@ def main() -> None:
         # --normalizers 0: the web side alone (the backlog then only grows).
         worker = _start_worker(env, args.normalizers, log) if args.normalizers else None
         share = int(results["CDR webhook"]["rps"] * args.sustain_share)
+        cpu_before, began = _process_cpu(), time.monotonic()
         kept = sustained(
             port,
             webhook,
@@ -819,6 +870,10 @@ def main() -> None:
             senders=args.connections,
             drain=args.normalizers > 0,
         )
+        roots = {"web (gunicorn)": server.pid}
+        if worker:
+            roots["worker (Celery)"] = worker.pid
+        kept["cpu"] = cpu_by_part(cpu_before, _process_cpu(), time.monotonic() - began, roots)
         busy1, total1 = _cpu_times()
         load_after = os.getloadavg()
         stored = _sql(dsn, "select outcome, count(*) from callbacks_delivery group by outcome")
@@ -881,6 +936,10 @@ def _report(args, results, ratios, drained, per_cdr, tables, kept, pg) -> None:
         + (f"{drain:.1f} s" if drain is not None else "NOT within 120 s")
         + f" after the last request; lag ack -> normalized p50 {kept['lag_p50']:.0f} ms, "
         f"p99 {kept['lag_p99']:.0f} ms, max {kept['lag_max']:.0f} ms ({kept['lag_n']} deliveries)"
+    )
+    print(
+        "  CPU used meanwhile, in cores: "
+        + ", ".join(f"{name} {cores:.2f}" for name, cores in kept["cpu"].items())
     )
     print(
         f"{'per item':<34}{'statements':>11}{'round trips':>12}{'WAL B':>8}{'+FPI':>8}{'server':>8}"
