@@ -13,7 +13,8 @@ of --requests requests after two warm-up ones:
 - list, first page: /calls/ (keyset page + estimated total);
 - list, page 100 deep: the URL reached by following `next` --depth times, timed
   repeatedly (keyset: it costs what page 1 costs);
-- list filtered by a complete number (a different caller each request), by outcome
+- list filtered by a complete number (a different caller each request), by an X
+  number (a busy one: tens of thousands of calls each), by outcome
   and talk time sorted by duration, and by account, outcome and a start date;
 - the API's first page and its page 100 deep;
 - detail of a call (a different one each request; events, binding, deliveries).
@@ -134,10 +135,12 @@ def _sql_baselines(dsn: str, depth: int, explain: bool) -> dict[str, object]:
     figures: dict[str, object] = {}
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
-            "SELECT caller, id FROM callbacks_callrecord TABLESAMPLE SYSTEM (0.05) LIMIT 400"
+            "SELECT caller, id, x_number FROM callbacks_callrecord"
+            " TABLESAMPLE SYSTEM (0.05) LIMIT 400"
         ).fetchall()
         figures["callers"] = [r[0] for r in rows]
         figures["ids"] = [r[1] for r in rows]
+        figures["x_numbers"] = [r[2] for r in rows if r[2]]
         for name, sql in (
             ("old list: COUNT(*)", "SELECT count(*) FROM callbacks_callrecord"),
             (
@@ -211,6 +214,7 @@ def main() -> None:
         n = args.requests
         rng = random.Random(1)
         callers = rng.sample(figures["callers"], n)
+        x_numbers = rng.sample(figures["x_numbers"], min(n, len(figures["x_numbers"])))
         ids = rng.sample(figures["ids"], n)
         deep = _deep_page(session, base, args.depth)
         since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 20 * 86400))
@@ -223,6 +227,11 @@ def main() -> None:
         _line(
             "list, a complete number (q=)",
             _timed(session, [f"{base}/calls/?q={c.replace('+', '%2B')}" for c in callers]),
+            150,
+        )
+        _line(
+            "list, an X number (q=)",
+            _timed(session, [f"{base}/calls/?q={x.replace('+', '%2B')}" for x in x_numbers]),
             150,
         )
         _line(

@@ -4,12 +4,13 @@ one) and deliveries."""
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BooleanField, Q
+from django.db.models import BooleanField, Q, Sum
 from django.db.models.expressions import RawSQL
 
 from accounts.models import vendor_choices
-from callbacks.models import OUTCOME_CHOICES, CallRecord, Delivery
+from callbacks.models import OUTCOME_CHOICES, CallHourX, CallRecord, Delivery
 from core import filters
+from core.pagination import PAGE_SIZE, estimated_count
 from core.phones import normalize_number
 
 
@@ -41,7 +42,7 @@ class CallSearchFilter(filters.NumberSearchFilter):
                 number = normalize_number(value)
             except ValidationError:
                 return self.fallback(qs, value.strip())
-            return matching_ids_first(qs, _any_party(number))
+            return calls_of_number(qs, number)
         digits = "".join(ch for ch in value or "" if ch.isascii() and ch.isdigit()).lstrip("0")
         if len(digits) >= RARE_FRAGMENT_DIGITS:
             # Few calls share six digits: find them first through the trigram index.
@@ -54,6 +55,26 @@ class CallSearchFilter(filters.NumberSearchFilter):
 
     def fallback(self, qs, value: str):
         return qs.filter(call_id=value)
+
+
+def calls_of_number(qs, number: str):
+    """`qs` narrowed to the calls of a complete number, in whichever of two plans reads
+    fewer rows for one page.
+
+    A customer's number has a few calls: find them first (`matching_ids_first`).  A
+    busy X number has tens of thousands: collecting them all would read every one
+    (~0.7 s for 40,000 of ten million), while walking the list's order meets a page
+    of them soon (total / its calls x a page: ~12,000 rows, ~40 ms).  The walk wins
+    once the number's calls as X exceed about sqrt(page x total) — read from the
+    CallHourX rollup and the table's statistics, a millisecond.
+    """
+    if connection.vendor != "postgresql":
+        return qs.filter(_any_party(number))
+    as_x = CallHourX.objects.filter(x_number=number).aggregate(calls=Sum("calls"))["calls"]
+    total = estimated_count(CallRecord.objects.all())
+    if as_x and as_x * as_x >= (PAGE_SIZE + 1) * total:
+        return qs.filter(_any_party(number))
+    return matching_ids_first(qs, _any_party(number))
 
 
 def _any_party(number: str) -> Q:
@@ -182,7 +203,7 @@ class CallRecordFilter(filters.ConsoleFilterSet):
         return qs.filter(outcome="" if value == "pending" else value)
 
     def filter_number(self, qs, name, value):
-        return matching_ids_first(qs, _any_party(value))
+        return calls_of_number(qs, value)
 
     def filter_release_side(self, qs, name, value):
         return qs.filter(release_side="" if value == "unknown" else value)

@@ -5,6 +5,7 @@ unusable values refused with a message naming them."""
 import csv
 import io
 
+import factory
 import pytest
 from django.urls import reverse
 
@@ -121,6 +122,45 @@ def test_a_complete_number_matches_any_party(staff_client, igw_account):
     ReviewedCallFactory(vendor_account=igw_account, call_id="other")
     found = _ids(staff_client, number="138 0013 8021")
     assert sorted(found) == ["as-callee", "as-caller", "as-x"]
+
+
+def test_a_busy_x_number_walks_the_order_and_finds_the_same_calls(
+    staff_client, igw_account, monkeypatch
+):
+    """calls_of_number: a customer's number collects its few ids first; an X number
+    with many calls (per the rollups) is found walking the list's order. Same calls."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from callbacks.rollups import rollup_refresh
+
+    x, customer = "+8617000000001", "+8613800138021"
+    busy = ReviewedCallFactory.create_batch(
+        60, vendor_account=igw_account, x_number=x, call_id=factory.Sequence(lambda n: f"x{n}")
+    )
+    ReviewedCallFactory(vendor_account=igw_account, call_id="customer", caller=customer)
+    ReviewedCallFactory(vendor_account=igw_account, call_id="both", caller=customer, x_number=x)
+    # The table's statistics stand for its size at scale; a test table's are whatever
+    # earlier tests left (ANALYZE here would outlive the test's transaction).
+    monkeypatch.setattr("callbacks.filters.estimated_count", lambda records: records.count())
+
+    def search(number: str) -> tuple[list[str], bool]:
+        with CaptureQueriesContext(connection) as queries:
+            found = _ids(staff_client, number=number, sort="-call_at")
+        page_sql = [q["sql"] for q in queries.captured_queries if "LIMIT 51" in q["sql"]]
+        return found, "ANY(ARRAY(" in page_sql[0]
+
+    assert search(customer) == (["both", "customer"], True)
+    found, ids_first = search(x)
+    assert ids_first  # not yet known as a busy X: ids first
+    rollup_refresh(
+        since=busy[0].call_at - timedelta(hours=1), until=busy[0].call_at + timedelta(hours=1)
+    )
+    assert search(x) == (found, False)  # 61 of 62 calls as X: walks the call-time order
+    assert len(found) == 50 and found[0] == "both"  # a page of its 61, newest first
+    assert search(customer) == (["both", "customer"], True)
 
 
 def test_duration_release_side_and_sort(staff_client, igw_account):
