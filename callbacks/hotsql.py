@@ -26,9 +26,15 @@ prepares its value exactly as the ORM would (jsonb, inet, aware datetimes).
   statement: one round trip, the same rule as normalize._binding_id.
 
 - `insert_many`: the normalizer's batches (normalize.apply_batch): one
-  multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING the key of each row
-  stored, so the caller knows which rows were new.
-- `bindings_for_calls`: privacy's binding rule for many calls in one SELECT.
+  INSERT ... SELECT * FROM unnest(one array per column) ON CONFLICT DO NOTHING
+  RETURNING the key of each row stored, so the caller knows which rows were new;
+  `update_many` likewise (UPDATE ... FROM unnest(...)).  Arrays rather than
+  multi-row VALUES: a statement of over 50 parameters is parsed by psycopg on
+  every execution (~30 ms for 200 rows here) and planned anew by PostgreSQL;
+  these have a handful and the same text for every batch (normalization
+  783 -> 855 deliveries/s in one process).
+- `bindings_for_calls`: privacy's binding rule for many calls in one SELECT
+  over their unnest.
 
 Everything else (merges into an existing record, replays, pages) uses the ORM.
 """
@@ -42,7 +48,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.expressions import Col
 
 from accounts.models import VendorAccount
-from privacy.selectors import CALL_BINDING_SQL, call_binding_params
+from privacy.selectors import CALL_BINDING_SQL, call_binding_params, call_binding_sql
 
 # --------------------------------------------------------------------- account
 
@@ -239,29 +245,48 @@ def insert_many(
     back = [model._meta.pk, *(by_column[c] for c in returning)]
     qn = connection.ops.quote_name
     row_sql = f"({', '.join(['%s'] * len(fields))})"
-    head = (
-        f"INSERT INTO {qn(model._meta.db_table)} "  # noqa: S608 (identifiers from metadata)
-        f"({', '.join(qn(f.column) for f in fields)}) VALUES "
-    )
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
     tail = (
         f" ON CONFLICT ({', '.join(qn(c) for c in conflict)}) DO NOTHING"
         f" RETURNING {', '.join(qn(f.column) for f in back)}"
     )
-    limit = connection.features.max_query_params or 30_000
-    size = max(1, limit // len(fields))
     converters = [_converters(model, f) for f in back]
+    if connection.vendor == "postgresql":
+        # One array per column: the statement's text and its few parameters are the
+        # same whatever the batch's size, so psycopg parses it once per process (it
+        # re-parses a statement of over 50 parameters every time: ~30 ms for 200 rows).
+        sql = f"{head}SELECT * FROM {_unnest(fields)}{tail}"  # noqa: S608 (identifiers from metadata)
+        chunks = [(sql, _columns(objs, fields))]
+    else:
+        size = max(1, (connection.features.max_query_params or 999) // len(fields))
+        chunks = [
+            (
+                head + "VALUES " + ", ".join([row_sql] * len(objs[start : start + size])) + tail,
+                [p for obj in objs[start : start + size] for p in _params(obj, fields)],
+            )
+            for start in range(0, len(objs), size)
+        ]
     stored: list[tuple] = []
-    for start in range(0, len(objs), size):
-        chunk = objs[start : start + size]
-        params = [p for obj in chunk for p in _params(obj, fields)]
+    for sql, params in chunks:
         with connection.cursor() as cursor:
-            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         stored.extend(
             tuple(_convert(value, fns) for value, fns in zip(row, converters, strict=True))
             for row in rows
         )
     return stored
+
+
+def _unnest(fields: list[models.Field]) -> str:
+    """unnest(%s::type[], ...): rows from one array parameter per column."""
+    return f"unnest({', '.join(f'%s::{_cast(f)}[]' for f in fields)})"
+
+
+def _columns(objs: list[models.Model], fields: list[models.Field]) -> list[list]:
+    """Each field's values over `objs`, prepared as the ORM would: one list per column."""
+    rows = [_params(obj, fields) for obj in objs]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def _converters(model: type[models.Model], field: models.Field) -> tuple[Col, list]:
@@ -292,25 +317,21 @@ def update_many(objs: list[models.Model], names: list[str]) -> None:
     pk = model._meta.pk
     qn = connection.ops.quote_name
     columns = [pk.column, *(f.column for f in fields)]
-    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}::{_cast(f)}" for f in fields)
-    head = (
-        f"UPDATE {qn(model._meta.db_table)} t SET {sets}"  # noqa: S608 (identifiers from metadata)
-        f" FROM (VALUES "
-    )
+    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
     key = qn(pk.column)
-    tail = f") AS v ({', '.join(qn(c) for c in columns)}) WHERE t.{key} = v.{key}::{_cast(pk)}"
-    row_sql = f"({', '.join(['%s'] * len(columns))})"
+    # One array per column (see insert_many): the same text for every batch.
+    sql = (
+        f"UPDATE {qn(model._meta.db_table)} t SET {sets}"  # noqa: S608 (identifiers from metadata)
+        f" FROM {_unnest([pk, *fields])} AS v ({', '.join(qn(c) for c in columns)})"
+        f" WHERE t.{key} = v.{key}"
+    )
     db = connections[DEFAULT_DB_ALIAS]
-    size = max(1, 30_000 // len(columns))
-    for start in range(0, len(objs), size):
-        chunk = objs[start : start + size]
-        params = [
-            p
-            for obj in chunk
-            for p in (obj.pk, *(f.get_db_prep_save(getattr(obj, f.attname), db) for f in fields))
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
+    params = [
+        [obj.pk for obj in objs],
+        *([f.get_db_prep_save(getattr(obj, f.attname), db) for obj in objs] for f in fields),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _cast(field: models.Field) -> str:
@@ -325,6 +346,18 @@ def bindings_for_calls(calls: list[tuple]) -> dict[tuple, int | None]:
     every call given, by privacy's rule (CALL_BINDING_SQL), in one SELECT."""
     if not calls:
         return {}
+    if connection.vendor == "postgresql":
+        # The calls as four arrays (see insert_many): one short statement, the rule
+        # evaluated per row of the unnest.
+        rule = call_binding_sql("c.account", "c.vendor_binding_id", "c.x_number", "c.at")
+        sql = (
+            f"SELECT {rule} FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[],"  # noqa: S608 (privacy's rule, no values)
+            " %s::timestamptz[]) WITH ORDINALITY"
+            " AS c (account, vendor_binding_id, x_number, at, i) ORDER BY c.i"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(column) for column in zip(*calls, strict=True)])
+            return {call: row[0] for call, row in zip(calls, cursor.fetchall(), strict=True)}
     found: dict[tuple, int | None] = {}
     size = max(1, (connection.features.max_query_params or 30_000) // 7)
     for start in range(0, len(calls), size):

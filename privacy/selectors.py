@@ -157,15 +157,24 @@ def binding_activity(
 # value is a parameter.
 _BY_X = ", ".join(f"'{code}'" for code in kinds.where("calls_linked_by_x"))
 _BINDINGS, _NUMBERS = Binding._meta.db_table, PrivacyNumber._meta.db_table
-CALL_BINDING_SQL = (
-    "COALESCE("  # noqa: S608
-    f"(SELECT b.id FROM {_BINDINGS} b"
-    " WHERE b.vendor_account_id = %s AND b.vendor_binding_id = %s AND %s <> ''"
-    " ORDER BY (b.created_at <= %s) DESC, b.created_at DESC, b.id DESC LIMIT 1),"
-    f"(SELECT b.id FROM {_BINDINGS} b JOIN {_NUMBERS} n ON n.id = b.x_number_id"
-    f" WHERE b.vendor_account_id = %s AND b.kind IN ({_BY_X}) AND n.number = %s"
-    " AND b.created_at <= %s ORDER BY b.created_at DESC, b.id DESC LIMIT 1))"
-)
+
+
+def call_binding_sql(account: str, vendor_binding_id: str, x_number: str, at: str) -> str:
+    """The rule over four SQL expressions: placeholders (CALL_BINDING_SQL) or the
+    columns of a set of calls (callbacks.hotsql.bindings_for_calls)."""
+    return (
+        "COALESCE("  # noqa: S608
+        f"(SELECT b.id FROM {_BINDINGS} b"
+        f" WHERE b.vendor_account_id = {account} AND b.vendor_binding_id = {vendor_binding_id}"
+        f" AND {vendor_binding_id} <> ''"
+        f" ORDER BY (b.created_at <= {at}) DESC, b.created_at DESC, b.id DESC LIMIT 1),"
+        f"(SELECT b.id FROM {_BINDINGS} b JOIN {_NUMBERS} n ON n.id = b.x_number_id"
+        f" WHERE b.vendor_account_id = {account} AND b.kind IN ({_BY_X}) AND n.number = {x_number}"
+        f" AND b.created_at <= {at} ORDER BY b.created_at DESC, b.id DESC LIMIT 1))"
+    )
+
+
+CALL_BINDING_SQL = call_binding_sql("%s", "%s", "%s", "%s")
 
 
 def call_binding_params(
