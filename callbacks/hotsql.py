@@ -232,10 +232,11 @@ def _stored(obj: models.Model, pk: int) -> None:
 def insert_many(
     objs: list[models.Model], conflict: tuple[str, ...], *, returning: tuple[str, ...]
 ) -> list[tuple]:
-    """INSERT every obj (multi-row VALUES) except those whose `conflict` key is
-    taken; (id, *returning) of each row stored, values as the ORM reads them.
+    """INSERT every obj except those whose `conflict` key is taken; (id,
+    *returning) of each row stored, values as the ORM reads them.
 
-    The rows must have distinct keys.  Chunked to the backend's parameter limit
+    The rows must have distinct keys.  One statement over unnest arrays on
+    PostgreSQL; elsewhere multi-row VALUES chunked to the parameter limit
     (SQLite's 999)."""
     if not objs:
         return []
