@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.servers import free_port, manage
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.quickstart
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def quickstart_env(tmp_path: Path, port: int) -> dict[str, str]:
@@ -56,19 +51,6 @@ def quickstart_env(tmp_path: Path, port: int) -> dict[str, str]:
         }
     )
     return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 class Honcho:
@@ -142,7 +124,7 @@ def _poll(fetch, done, timeout: float, what: str):
 
 @pytest.fixture
 def quickstart(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = quickstart_env(tmp_path, port)
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "seed_demo")

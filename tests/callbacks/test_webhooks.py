@@ -21,15 +21,10 @@ import pytest
 from callbacks import services, webhooks
 from callbacks.models import CallRecord, Delivery
 from tests.payloads import igw_cdr, url_for
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CAP = webhooks.conf.MAX_BODY_BYTES
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +33,7 @@ def gunicorn(django_db_setup, tmp_path_factory):
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from sandbox import services
 from sandbox.models import SandboxBinding, SandboxCall
 from tests.factories import VendorAccountFactory
 from tests.sandbox.conftest import point_callbacks_at
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,17 +45,11 @@ def test_sandbox_call_command(transactional_db, capture, capsys):
         call_command("sandbox_call", "--binding", binding.subid)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_run_sandbox_serves_only_the_sandbox(transactional_db):
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ccp_console.settings_test",
