@@ -568,8 +568,8 @@ def cpu_by_part(
 
     used: dict[str, float] = {}
     for pid, (_, _, cpu) in after.items():
-        spent = cpu - before.get(pid, (0, "", 0.0))[2]
-        used[part(pid)] = used.get(part(pid), 0.0) + spent / seconds
+        name = part(pid)
+        used[name] = used.get(name, 0.0) + (cpu - before.get(pid, (0, "", 0.0))[2]) / seconds
     return dict(sorted(used.items(), key=lambda item: -item[1]))
 
 
